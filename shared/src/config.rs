@@ -1,0 +1,333 @@
+//! Configuration, parsed once per cold start from the environment. Every error names the
+//! variable at fault.
+
+use crate::ids::TemplateId;
+use crate::plaid::types::PlaidEnvironment;
+use chrono::Duration;
+use url::Url;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+/// Who the caller is when there is no JWT authorizer (local `cargo lambda watch` only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalIdentity {
+    /// Deployed behaviour: only the JWT authorizer's `sub` claim counts.
+    Disabled,
+    /// Local development: the `x-local-user` header names the caller when no claim is present.
+    Header,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub plaid_env: PlaidEnvironment,
+    pub plaid_base_url: Url,
+    pub plaid_secret_id: String,
+    pub default_template_id: TemplateId,
+    /// The default template first, then the other allowed ones.
+    pub allowed_template_ids: Vec<TemplateId>,
+    /// The app expiry window (`SESSION_TTL_SECONDS`, default 172800).
+    pub session_ttl: Duration,
+    /// How long an abandoned session is kept before DynamoDB TTL may remove it.
+    pub abandoned_retention: Duration,
+    /// A non-final session read longer ago than this is re-read from Plaid on `GET`.
+    pub freshness_window: Duration,
+    pub client_name: String,
+    pub country_codes: Vec<String>,
+    pub language: String,
+    pub redirect_uris: Vec<String>,
+    pub android_package_names: Vec<String>,
+    /// reconcile: refresh open sessions last synced longer ago than this.
+    pub reconcile_stale_after: Duration,
+    /// reconcile: at most this many Plaid calls per run.
+    pub reconcile_max_calls: u32,
+    pub local_identity: LocalIdentity,
+}
+
+pub const LOCAL_IDENTITY_VAR: &str = "IDV_LOCAL_IDENTITY";
+pub const LOCAL_IDENTITY_VALUE: &str = "insecure-local-only";
+
+fn list(raw: Option<String>) -> Vec<String> {
+    raw.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: i64,
+) -> Result<Duration, ConfigError> {
+    match get(var) {
+        None => Ok(Duration::seconds(default)),
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(n) if n > 0 => Ok(Duration::seconds(n)),
+            _ => Err(ConfigError::Invalid {
+                var,
+                reason: format!("expected a positive number of seconds, got {raw:?}"),
+            }),
+        },
+    }
+}
+
+fn is_loopback_url(raw: &str) -> bool {
+    Url::parse(raw)
+        .ok()
+        .and_then(|u| {
+            u.host().map(|h| match h {
+                url::Host::Domain(d) => d == "localhost",
+                url::Host::Ipv4(ip) => ip.is_loopback(),
+                url::Host::Ipv6(ip) => ip.is_loopback(),
+            })
+        })
+        .unwrap_or(false)
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Parse from any variable lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |var: &'static str| get(var).ok_or(ConfigError::Missing(var));
+
+        let table_name = required("TABLE_NAME")?;
+        let plaid_env = match get("PLAID_ENV").as_deref().unwrap_or("sandbox") {
+            "sandbox" => PlaidEnvironment::Sandbox,
+            "production" => PlaidEnvironment::Production,
+            other => {
+                return Err(ConfigError::Invalid {
+                    var: "PLAID_ENV",
+                    reason: format!("expected sandbox or production, got {other:?}"),
+                });
+            }
+        };
+        let plaid_base_url = match get("PLAID_BASE_URL") {
+            Some(raw) => Url::parse(&raw).map_err(|e| ConfigError::Invalid {
+                var: "PLAID_BASE_URL",
+                reason: e.to_string(),
+            })?,
+            None => Url::parse(match plaid_env {
+                PlaidEnvironment::Production => "https://production.plaid.com",
+                _ => "https://sandbox.plaid.com",
+            })
+            .expect("static URL"),
+        };
+        let plaid_secret_id = required("PLAID_SECRET_ID")?;
+        let default_template_id =
+            TemplateId::parse(required("IDV_TEMPLATE_ID")?).map_err(|e| ConfigError::Invalid {
+                var: "IDV_TEMPLATE_ID",
+                reason: e.to_string(),
+            })?;
+        let mut allowed_template_ids = vec![default_template_id.clone()];
+        for raw in list(get("IDV_TEMPLATE_IDS")) {
+            let t = TemplateId::parse(raw).map_err(|e| ConfigError::Invalid {
+                var: "IDV_TEMPLATE_IDS",
+                reason: e.to_string(),
+            })?;
+            if !allowed_template_ids.contains(&t) {
+                allowed_template_ids.push(t);
+            }
+        }
+        let country_codes = {
+            let codes = list(get("PLAID_COUNTRY_CODES"));
+            let codes = if codes.is_empty() {
+                vec!["US".to_owned()]
+            } else {
+                codes
+            };
+            for c in &codes {
+                if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_uppercase()) {
+                    return Err(ConfigError::Invalid {
+                        var: "PLAID_COUNTRY_CODES",
+                        reason: format!("{c:?} is not an ISO-3166-1 alpha-2 code such as US"),
+                    });
+                }
+            }
+            codes
+        };
+        let client_name =
+            get("PLAID_CLIENT_NAME").unwrap_or_else(|| "Identity Verification".into());
+        if client_name.chars().count() > 30 {
+            return Err(ConfigError::Invalid {
+                var: "PLAID_CLIENT_NAME",
+                reason: "Plaid shows names over 30 characters as \"This Application\"".into(),
+            });
+        }
+
+        let local_identity = match get(LOCAL_IDENTITY_VAR) {
+            None => LocalIdentity::Disabled,
+            Some(v) if v == LOCAL_IDENTITY_VALUE => {
+                // Refused anywhere but on a developer machine: the store must be on loopback,
+                // which a deployed function's never is.
+                let endpoint = get("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| get("AWS_ENDPOINT_URL"));
+                if !endpoint.as_deref().is_some_and(is_loopback_url) {
+                    return Err(ConfigError::Invalid {
+                        var: LOCAL_IDENTITY_VAR,
+                        reason: "local identity is only allowed with DynamoDB on loopback \
+                                 (AWS_ENDPOINT_URL); it is never valid in a deployed function"
+                            .into(),
+                    });
+                }
+                LocalIdentity::Header
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    var: LOCAL_IDENTITY_VAR,
+                    reason: format!("the only accepted value is {LOCAL_IDENTITY_VALUE}"),
+                });
+            }
+        };
+
+        Ok(Config {
+            table_name,
+            plaid_env,
+            plaid_base_url,
+            plaid_secret_id,
+            default_template_id,
+            allowed_template_ids,
+            session_ttl: seconds(&get, "SESSION_TTL_SECONDS", 172_800)?,
+            abandoned_retention: seconds(&get, "ABANDONED_RETENTION_SECONDS", 30 * 86_400)?,
+            freshness_window: seconds(&get, "SESSION_FRESHNESS_SECONDS", 60)?,
+            client_name,
+            country_codes,
+            language: get("PLAID_LANGUAGE").unwrap_or_else(|| "en".into()),
+            redirect_uris: list(get("PLAID_REDIRECT_URIS")),
+            android_package_names: list(get("PLAID_ANDROID_PACKAGE_NAMES")),
+            reconcile_stale_after: seconds(&get, "RECONCILE_STALE_AFTER_SECONDS", 900)?,
+            reconcile_max_calls: seconds(&get, "RECONCILE_MAX_PLAID_CALLS", 40)?.num_seconds()
+                as u32,
+            local_identity,
+        })
+    }
+
+    pub fn template_allowed(&self, t: &TemplateId) -> bool {
+        self.allowed_template_ids.contains(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("TABLE_NAME", "sessions".to_owned()),
+            ("PLAID_SECRET_ID", "plaid/creds".to_owned()),
+            ("IDV_TEMPLATE_ID", "idvtmp_default".to_owned()),
+        ])
+    }
+
+    fn parse(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&base()).unwrap();
+        assert_eq!(c.plaid_env, PlaidEnvironment::Sandbox);
+        assert_eq!(c.plaid_base_url.as_str(), "https://sandbox.plaid.com/");
+        assert_eq!(c.session_ttl, Duration::seconds(172_800));
+        assert_eq!(c.country_codes, vec!["US"]);
+        assert_eq!(c.local_identity, LocalIdentity::Disabled);
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for var in ["TABLE_NAME", "PLAID_SECRET_ID", "IDV_TEMPLATE_ID"] {
+            let mut v = base();
+            v.remove(var);
+            assert_eq!(parse(&v).unwrap_err(), ConfigError::Missing(var));
+        }
+    }
+
+    #[test]
+    fn unknown_env_is_rejected_by_name() {
+        let mut v = base();
+        v.insert("PLAID_ENV", "development".into());
+        let err = parse(&v).unwrap_err().to_string();
+        assert!(err.starts_with("PLAID_ENV is invalid"), "{err}");
+    }
+
+    #[test]
+    fn production_picks_production_url_and_override_wins() {
+        let mut v = base();
+        v.insert("PLAID_ENV", "production".into());
+        assert_eq!(
+            parse(&v).unwrap().plaid_base_url.as_str(),
+            "https://production.plaid.com/"
+        );
+        v.insert("PLAID_BASE_URL", "http://127.0.0.1:4010".into());
+        assert_eq!(
+            parse(&v).unwrap().plaid_base_url.as_str(),
+            "http://127.0.0.1:4010/"
+        );
+    }
+
+    #[test]
+    fn template_list_includes_default_once() {
+        let mut v = base();
+        v.insert(
+            "IDV_TEMPLATE_IDS",
+            "idvtmp_b, idvtmp_default,idvtmp_c".into(),
+        );
+        let c = parse(&v).unwrap();
+        let ids: Vec<_> = c.allowed_template_ids.iter().map(|t| t.as_str()).collect();
+        assert_eq!(ids, ["idvtmp_default", "idvtmp_b", "idvtmp_c"]);
+        v.insert("IDV_TEMPLATE_IDS", "idvtmp_ok,bad#id".into());
+        assert!(
+            parse(&v)
+                .unwrap_err()
+                .to_string()
+                .starts_with("IDV_TEMPLATE_IDS")
+        );
+    }
+
+    #[test]
+    fn bad_numbers_name_the_variable() {
+        let mut v = base();
+        v.insert("SESSION_TTL_SECONDS", "two days".into());
+        assert!(
+            parse(&v)
+                .unwrap_err()
+                .to_string()
+                .starts_with("SESSION_TTL_SECONDS is invalid")
+        );
+        v.insert("SESSION_TTL_SECONDS", "0".into());
+        assert!(parse(&v).is_err());
+    }
+
+    #[test]
+    fn local_identity_only_on_loopback() {
+        let mut v = base();
+        v.insert(LOCAL_IDENTITY_VAR, LOCAL_IDENTITY_VALUE.into());
+        assert!(
+            parse(&v)
+                .unwrap_err()
+                .to_string()
+                .starts_with(LOCAL_IDENTITY_VAR)
+        );
+        v.insert(
+            "AWS_ENDPOINT_URL",
+            "https://dynamodb.us-east-1.amazonaws.com".into(),
+        );
+        assert!(parse(&v).is_err());
+        v.insert("AWS_ENDPOINT_URL", "http://127.0.0.1:5000".into());
+        assert_eq!(parse(&v).unwrap().local_identity, LocalIdentity::Header);
+        v.insert(LOCAL_IDENTITY_VAR, "1".into());
+        assert!(parse(&v).is_err());
+    }
+}

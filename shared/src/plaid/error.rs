@@ -1,0 +1,75 @@
+//! Errors from calling Plaid. They keep what support and our logic need (`error_type`,
+//! `error_code`, `request_id`, HTTP status) and never the credentials or the raw body.
+
+use crate::credentials::CredentialsError;
+use crate::plaid::types::PlaidErrorBody;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaidError {
+    /// Plaid answered with an error body.
+    #[error("plaid {status} {}: {}", body.error_type.0, body.error_code)]
+    Api {
+        status: u16,
+        body: PlaidErrorBody,
+        /// From a `Retry-After` header, when Plaid sends one.
+        retry_after: Option<Duration>,
+    },
+    /// No answer within the client's timeout.
+    #[error("plaid did not answer in time")]
+    Timeout,
+    /// Connection refused, reset, TLS failure…
+    #[error("could not reach plaid: {0}")]
+    Transport(String),
+    /// A 2xx we could not parse, or a non-2xx without Plaid's error shape.
+    #[error("unexpected answer from plaid (HTTP {status}): {detail}")]
+    Decode { status: u16, detail: String },
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+}
+
+impl PlaidError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            PlaidError::Api { status, .. } | PlaidError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    pub fn error_code(&self) -> Option<&str> {
+        match self {
+            PlaidError::Api { body, .. } => Some(body.error_code.as_str()),
+            _ => None,
+        }
+    }
+
+    pub fn error_type(&self) -> Option<&str> {
+        match self {
+            PlaidError::Api { body, .. } => Some(body.error_type.0.as_str()),
+            _ => None,
+        }
+    }
+
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            PlaidError::Api { body, .. } => body.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// 429, 500, 502, 503, 504, timeouts and connection errors.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            PlaidError::Api { status, .. } | PlaidError::Decode { status, .. } => {
+                matches!(status, 429 | 500 | 502 | 503 | 504)
+            }
+            PlaidError::Timeout | PlaidError::Transport(_) => true,
+            PlaidError::Credentials(e) => e.is_transient(),
+        }
+    }
+
+    /// Plaid says our keys are wrong (rotation): refetch the credentials and try once more.
+    pub fn is_invalid_api_keys(&self) -> bool {
+        self.error_code() == Some("INVALID_API_KEYS")
+    }
+}

@@ -1,0 +1,5 @@
+//! The session domain: records and the lifecycle rules, free of Lambda, HTTP and AWS.
+
+pub mod record;
+
+pub use record::SessionRecord;

@@ -1,0 +1,124 @@
+//! The session store port, and its DynamoDB adapter.
+//!
+//! Table layout (defined once, in `infra/template.yaml`, resource `SessionsTable`):
+//! - key `id` (S): the Plaid IDV id;
+//! - GSI `by_user_template`: `user_template` (S, `ClientUserId::index_key`) + `created_at` (S);
+//! - GSI `by_user`: `client_user_id` (S) + `created_at` (S);
+//! - GSI `open_sessions` (sparse): `open_shard` (S, present only while the session is not final
+//!   and not app-expired) + `synced_at` (S);
+//! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions.
+//! Timestamps are stored as RFC 3339 UTC with exactly three fractional digits and `Z`, so that
+//! string order is time order.
+
+pub mod dynamo;
+
+use crate::ids::{ClientUserId, IdvId, TemplateId};
+use crate::session::record::SessionRecord;
+use chrono::{DateTime, Utc};
+use std::future::Future;
+
+pub use dynamo::DynamoStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DynamoDB throttled us (ProvisionedThroughputExceeded, RequestLimitExceeded, ThrottlingException).
+    #[error("the session store is throttling requests")]
+    Throttled,
+    /// Timeouts, connection errors, 5xx from DynamoDB: the caller should retry.
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(String),
+    /// An item that does not decode into a `SessionRecord`.
+    #[error("a stored session could not be read: {0}")]
+    Corrupt(String),
+    /// A page cursor that we did not issue.
+    #[error("the page cursor is not valid")]
+    BadCursor,
+}
+
+/// Result of [`SessionStore::insert`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// A record with this id was already there (a concurrent start won): here it is.
+    AlreadyExists(SessionRecord),
+}
+
+/// Result of a conditional update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    Written,
+    /// Not written: the stored snapshot is newer, or the stored status is final and the new one
+    /// is not, or (for `mark_app_expired`) the session is no longer open.
+    Rejected,
+}
+
+/// One page of a listing, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Opaque cursor for the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+pub trait SessionStore: Send + Sync {
+    fn get(
+        &self,
+        id: &IdvId,
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
+
+    /// The user's newest session for the template (by `created_at`).
+    fn latest_for(
+        &self,
+        user: &ClientUserId,
+        template: &TemplateId,
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
+
+    /// The user's sessions, newest first, optionally for one template.
+    fn list_for_user(
+        &self,
+        user: &ClientUserId,
+        template: Option<&TemplateId>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page<SessionRecord>, StoreError>> + Send;
+
+    /// Create only if absent.
+    fn insert(
+        &self,
+        record: &SessionRecord,
+    ) -> impl Future<Output = Result<InsertOutcome, StoreError>> + Send;
+
+    /// Upsert a snapshot read from Plaid: written when absent, or when the stored `synced_at` is
+    /// older and the write would not move a final status back to a non-final one.
+    fn save_snapshot(
+        &self,
+        record: &SessionRecord,
+    ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
+
+    /// Open sessions (not final, not app-expired) last synced before `synced_before`, oldest
+    /// sync first, at most `limit`. Served by the sparse `open_sessions` index (no scan).
+    fn open_sessions(
+        &self,
+        synced_before: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+
+    /// Apply the app expiry: take the session out of the open index and set its TTL, only if it
+    /// is still not final. Does not change the stored Plaid status.
+    fn mark_app_expired(
+        &self,
+        id: &IdvId,
+        ttl: i64,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
+
+    /// Take the right to issue `/identity_verification/retry` after session `id` until `until`.
+    /// True for exactly one of several concurrent callers; a claim past its `until` can be taken
+    /// again (its holder died).
+    fn claim_retry(
+        &self,
+        id: &IdvId,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
