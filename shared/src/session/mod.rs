@@ -1,5 +1,7 @@
 //! The session domain: records and the lifecycle rules, free of Lambda, HTTP and AWS.
 
+pub mod lifecycle;
 pub mod record;
+pub mod user_input;
 
 pub use record::SessionRecord;

@@ -1,6 +1,8 @@
 //! Verification of Plaid's `Plaid-Verification` webhook JWT (ES256), every step, in order.
 //! OWNER: helper "webhook-verify" fills this in; the signatures are the contract.
 
+mod plaid_keys;
+
 use crate::plaid::types::JwkPublicKey;
 use chrono::{DateTime, Utc};
 use std::future::Future;

@@ -1,0 +1,132 @@
+//! Cold start: configuration, AWS clients, Plaid credentials and client, built once and reused
+//! by every warm invocation. Each function's `main.rs` calls [`app_context`] and runs.
+
+use crate::clock::SystemClock;
+use crate::config::{Config, ConfigError};
+use crate::context::AppContext;
+use crate::credentials::{CredentialsError, CredentialsProvider};
+use crate::plaid::{ClientOptions, PlaidClient, PlaidError};
+use crate::store::DynamoStore;
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("plaid credentials: {0}")]
+    Credentials(#[from] CredentialsError),
+    #[error("plaid client: {0}")]
+    Plaid(#[from] PlaidError),
+}
+
+/// Credentials are re-read after this long, so a rotated secret is picked up without a
+/// redeploy even before Plaid rejects the old one.
+const CREDENTIALS_TTL: Duration = Duration::from_secs(15 * 60);
+
+/// Bounded AWS calls: a DynamoDB or Secrets Manager hiccup must leave time to answer Plaid
+/// within its 10-second webhook limit and API Gateway within 30 seconds.
+pub fn aws_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
+}
+
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(aws_timeouts())
+        .load()
+        .await
+}
+
+/// Everything a handler needs, from the environment. Fails with a message that names what is
+/// wrong: a missing variable, an unreadable secret.
+pub async fn app_context() -> Result<AppContext<DynamoStore>, StartupError> {
+    let config = Config::from_env()?;
+    let sdk = sdk_config().await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        config.table_name.clone(),
+    );
+    let credentials = Arc::new(CredentialsProvider::secrets_manager(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        config.plaid_secret_id.clone(),
+        CREDENTIALS_TTL,
+    ));
+    // Read the secret now: a missing or malformed one is a clear cold-start error, and no
+    // request pays for the fetch.
+    credentials.get().await?;
+    let plaid = PlaidClient::new(
+        config.plaid_base_url.clone(),
+        credentials,
+        ClientOptions::default(),
+    )?;
+    Ok(AppContext {
+        config,
+        store,
+        plaid,
+        clock: Arc::new(SystemClock),
+    })
+}
+
+async fn leaked_context() -> Result<&'static AppContext<DynamoStore>, lambda_http::Error> {
+    crate::logging::init();
+    match app_context().await {
+        // Lives as long as the process, which is what a Lambda execution environment reuses.
+        Ok(ctx) => Ok(Box::leak(Box::new(ctx))),
+        Err(e) => {
+            tracing::error!(error = %e, "cold start failed");
+            Err(e.into())
+        }
+    }
+}
+
+/// Run an HTTP handler as this process's Lambda function.
+pub async fn serve_http<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static AppContext<DynamoStore>, lambda_http::Request) -> Fut,
+    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
+{
+    let ctx = leaked_context().await?;
+    serve_with(move |req| handler(ctx, req)).await
+}
+
+/// Run the webhook handler: the verifier and its key cache live as long as the process, so
+/// warm invocations reuse fetched keys.
+pub async fn serve_webhook() -> Result<(), lambda_http::Error> {
+    let ctx = leaked_context().await?;
+    let verifier: &'static _ = Box::leak(Box::new(crate::webhook_verify::WebhookVerifier::new(
+        ctx.plaid.clone(),
+    )));
+    serve_with(move |req| crate::handlers::webhook::handle(ctx, verifier, req)).await
+}
+
+async fn serve_with<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(lambda_http::Request) -> Fut,
+    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
+{
+    lambda_http::run(lambda_http::service_fn(move |req| {
+        let answer = handler(req);
+        async move { Ok::<_, std::convert::Infallible>(answer.await) }
+    }))
+    .await
+}
+
+/// Run the scheduled reconciliation as this process's Lambda function. The event's content is
+/// not used: every run does the same bounded work.
+pub async fn serve_reconcile() -> Result<(), lambda_http::Error> {
+    let ctx = leaked_context().await?;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            crate::handlers::reconcile::reconcile(ctx)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
+    .await
+}

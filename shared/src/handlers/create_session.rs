@@ -1,0 +1,263 @@
+//! `POST /sessions`: start, resume or retry the caller's verification.
+
+use super::session_body::SessionBody;
+use super::sync::{newer_than, plaid_attempts, record_snapshot};
+use super::{RequestLog, finish};
+use crate::context::AppContext;
+use crate::http::ApiError;
+use crate::http::request::{caller, json_body};
+use crate::ids::{ClientUserId, TemplateId};
+use crate::plaid::types::{CreateRequest, IdentityVerification, RequestUser, RetryRequest};
+use crate::session::SessionRecord;
+use crate::session::lifecycle::{StartDecision, decide_start, retry_strategy};
+use crate::session::user_input::UserInput;
+use crate::store::{InsertOutcome, SessionStore};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    pub template_id: Option<String>,
+    pub user: Option<UserInput>,
+    pub is_shareable: Option<bool>,
+    pub gave_consent: Option<bool>,
+}
+
+/// What a start needs besides the caller and template.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    pub prefill: Option<RequestUser>,
+    pub is_shareable: bool,
+    pub gave_consent: bool,
+}
+
+#[derive(Debug)]
+pub struct Started {
+    pub record: SessionRecord,
+    /// True when this call made the session (201), false when it handed back one (200).
+    pub created: bool,
+    pub shareable_url: Option<String>,
+}
+
+/// How long one start may hold the right to call `/retry` after a session.
+const RETRY_CLAIM: chrono::Duration = chrono::Duration::seconds(15);
+
+pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Response<Body> {
+    let mut log = RequestLog::new("POST /sessions", &req);
+    let result = run(ctx, &req, &mut log).await;
+    finish(log, result)
+}
+
+async fn run<S: SessionStore>(
+    ctx: &AppContext<S>,
+    req: &Request,
+    log: &mut RequestLog,
+) -> Result<Response<Body>, ApiError> {
+    let user = caller(req, &ctx.config)?;
+    let body: StartBody = json_body(req)?;
+    let template = match body.template_id {
+        None => ctx.config.default_template_id.clone(),
+        Some(raw) => TemplateId::parse(raw)
+            .ok()
+            .filter(|t| ctx.config.template_allowed(t))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "template_not_allowed",
+                    "template_id is not one of the configured templates",
+                )
+            })?,
+    };
+    let prefill = body
+        .user
+        .map(|u| u.parse(ctx.now().date_naive()))
+        .transpose()?
+        .filter(|u| !u.is_empty());
+    let opts = StartOptions {
+        prefill,
+        is_shareable: body.is_shareable.unwrap_or(false),
+        gave_consent: body.gave_consent.unwrap_or(false),
+    };
+    let started = start_session(ctx, &user, &template, &opts, log).await?;
+    log.idv_id = Some(started.record.id.to_string());
+    let mut out = SessionBody::new(&started.record, ctx.now());
+    out.shareable_url = started.shareable_url;
+    Ok(crate::http::response::json(
+        if started.created { 201 } else { 200 },
+        &out,
+    ))
+}
+
+/// The lifecycle of a start (see `session::lifecycle::decide_start`), with the I/O around it.
+pub async fn start_session<S: SessionStore>(
+    ctx: &AppContext<S>,
+    user: &ClientUserId,
+    template: &TemplateId,
+    opts: &StartOptions,
+    log: &mut RequestLog,
+) -> Result<Started, ApiError> {
+    let latest = ctx.store.latest_for(user, template).await?;
+    match decide_start(latest, ctx.now()) {
+        StartDecision::Resume(record) | StartDecision::AlreadyVerified(record) => Ok(Started {
+            record,
+            created: false,
+            shareable_url: None,
+        }),
+        StartDecision::Create => create(ctx, user, template, opts, log).await,
+        StartDecision::Retry(previous) => {
+            retry_after(ctx, user, template, opts, previous, log).await
+        }
+    }
+}
+
+fn check_owner(
+    iv: &IdentityVerification,
+    user: &ClientUserId,
+    template: &TemplateId,
+) -> Result<(), ApiError> {
+    if &iv.client_user_id != user || &iv.template.id != template {
+        tracing::error!(idv_id = %iv.id, "plaid returned a session for another user or template");
+        return Err(ApiError::PlaidFailed);
+    }
+    Ok(())
+}
+
+async fn create<S: SessionStore>(
+    ctx: &AppContext<S>,
+    user: &ClientUserId,
+    template: &TemplateId,
+    opts: &StartOptions,
+    log: &mut RequestLog,
+) -> Result<Started, ApiError> {
+    // Idempotent: concurrent starts, and a start after one whose write to our table failed,
+    // all get Plaid's one session for (user, template) back.
+    let iv = ctx
+        .plaid
+        .create(&CreateRequest {
+            client_user_id: user.clone(),
+            template_id: template.clone(),
+            gave_consent: opts.gave_consent,
+            is_shareable: opts.is_shareable,
+            is_idempotent: true,
+            user: opts.prefill.clone(),
+        })
+        .await
+        .inspect_err(|e| log.plaid_error(e))?;
+    log.plaid_request_id = iv.request_id.clone();
+    check_owner(&iv, user, template)?;
+    let now = ctx.now();
+    let fresh = SessionRecord::from_plaid(&iv, now, ctx.config.session_ttl);
+    let (record, created) = match ctx.store.insert(&fresh).await? {
+        InsertOutcome::Inserted => (fresh, true),
+        InsertOutcome::AlreadyExists(_) => (record_snapshot(ctx, &iv, now).await?, false),
+    };
+    // Plaid hands back an existing session to an idempotent create, and it may be over already
+    // (made in the Dashboard, or one our table lost): then this start is a retry.
+    match decide_start(Some(record.clone()), now) {
+        StartDecision::Retry(previous) => {
+            Box::pin(retry_after(ctx, user, template, opts, previous, log)).await
+        }
+        _ => Ok(Started {
+            record,
+            created,
+            shareable_url: iv.shareable_url,
+        }),
+    }
+}
+
+async fn retry_after<S: SessionStore>(
+    ctx: &AppContext<S>,
+    user: &ClientUserId,
+    template: &TemplateId,
+    opts: &StartOptions,
+    mut previous: SessionRecord,
+    log: &mut RequestLog,
+) -> Result<Started, ApiError> {
+    let now = ctx.now();
+    // Each /retry call bills a new session, so only one concurrent start may make it.
+    if !ctx
+        .store
+        .claim_retry(&previous.id, now + RETRY_CLAIM, now)
+        .await?
+    {
+        return wait_for_other_start(ctx, user, template, &previous).await;
+    }
+    // A retry we issued before may have reached Plaid but not our table: find and record it
+    // instead of billing another.
+    let attempts = plaid_attempts(ctx, user, template)
+        .await
+        .inspect_err(|e| log.plaid_error(e))?;
+    if let Some(newer) = newer_than(&attempts, &previous.id, previous.created_at) {
+        let record = record_snapshot(ctx, newer, now).await?;
+        match decide_start(Some(record.clone()), now) {
+            StartDecision::Retry(p) => {
+                if !ctx.store.claim_retry(&p.id, now + RETRY_CLAIM, now).await? {
+                    return wait_for_other_start(ctx, user, template, &p).await;
+                }
+                previous = p;
+            }
+            _ => {
+                return Ok(Started {
+                    record,
+                    created: true,
+                    shareable_url: None,
+                });
+            }
+        }
+    }
+    let iv = ctx
+        .plaid
+        .retry(&RetryRequest {
+            client_user_id: user.clone(),
+            template_id: template.clone(),
+            strategy: retry_strategy(&previous),
+            steps: None,
+            user: opts.prefill.clone(),
+            is_shareable: opts.is_shareable.then_some(true),
+        })
+        .await
+        .inspect_err(|e| log.plaid_error(e))?;
+    log.plaid_request_id = iv.request_id.clone();
+    check_owner(&iv, user, template)?;
+    let mut record = SessionRecord::from_plaid(&iv, ctx.now(), ctx.config.session_ttl);
+    if record.previous_attempt_id.is_none() {
+        record.previous_attempt_id = Some(previous.id.clone());
+    }
+    if let InsertOutcome::AlreadyExists(existing) = ctx.store.insert(&record).await? {
+        // The webhook for the new attempt beat us to it.
+        record = existing;
+    }
+    Ok(Started {
+        record,
+        created: true,
+        shareable_url: iv.shareable_url,
+    })
+}
+
+/// Another start holds the retry claim: wait briefly for its new session, else ask the caller
+/// to come back.
+async fn wait_for_other_start<S: SessionStore>(
+    ctx: &AppContext<S>,
+    user: &ClientUserId,
+    template: &TemplateId,
+    previous: &SessionRecord,
+) -> Result<Started, ApiError> {
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if let Some(latest) = ctx.store.latest_for(user, template).await?
+            && latest.id != previous.id
+        {
+            return Ok(Started {
+                record: latest,
+                created: false,
+                shareable_url: None,
+            });
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "start_in_progress",
+        message: "another start for this user is in progress; retry shortly",
+        retry_after: Some(Duration::from_secs(2)),
+    })
+}

@@ -1,0 +1,155 @@
+//! `GET /sessions/{id}` (one of the caller's sessions, refreshed from Plaid when stale, with
+//! `?refresh=true` or `?view=full`) and `GET /sessions` (the caller's sessions, newest first).
+
+use super::session_body::{FullResult, SessionBody};
+use super::sync::record_snapshot;
+use super::{RequestLog, finish};
+use crate::context::AppContext;
+use crate::http::ApiError;
+use crate::http::request::{caller, query, session_id};
+use crate::http::response::json;
+use crate::ids::{ClientUserId, IdvId, TemplateId};
+use crate::session::lifecycle::needs_refresh;
+use crate::store::SessionStore;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+
+pub const DEFAULT_PAGE: u32 = 20;
+pub const MAX_PAGE: u32 = 100;
+
+pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Response<Body> {
+    let id = session_id(&req);
+    let route = match id {
+        Ok(None) => "GET /sessions",
+        _ => "GET /sessions/{id}",
+    };
+    let mut log = RequestLog::new(route, &req);
+    let result = async {
+        let user = caller(&req, &ctx.config)?;
+        match id? {
+            Some(id) => one(ctx, &req, &user, &id, &mut log).await,
+            None => list(ctx, &req, &user).await,
+        }
+    }
+    .await;
+    finish(log, result)
+}
+
+fn flag(req: &Request, name: &'static str) -> Result<bool, ApiError> {
+    match query(req, name).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("{name} must be true or false"),
+        )),
+    }
+}
+
+async fn one<S: SessionStore>(
+    ctx: &AppContext<S>,
+    req: &Request,
+    user: &ClientUserId,
+    id: &IdvId,
+    log: &mut RequestLog,
+) -> Result<Response<Body>, ApiError> {
+    let refresh = flag(req, "refresh")?;
+    let full = match query(req, "view").as_deref() {
+        None | Some("summary") => false,
+        Some("full") => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "view must be summary or full",
+            ));
+        }
+    };
+    // Another user's session answers exactly as an unknown one.
+    let mut record = ctx
+        .store
+        .get(id)
+        .await?
+        .filter(|r| &r.client_user_id == user)
+        .ok_or(ApiError::NotFound)?;
+    log.idv_id = Some(record.id.to_string());
+
+    let stale = needs_refresh(&record, ctx.now(), ctx.config.freshness_window);
+    let mut result = None;
+    if refresh || full || stale {
+        match ctx.plaid.get(id).await {
+            Ok(iv) => {
+                log.plaid_request_id = iv.request_id.clone();
+                if &iv.client_user_id != user {
+                    tracing::error!(idv_id = %id, "plaid and the store disagree on the session's user");
+                    return Err(ApiError::NotFound);
+                }
+                record = record_snapshot(ctx, &iv, ctx.now()).await?;
+                if full {
+                    result = Some(FullResult::from(&iv));
+                }
+            }
+            // An opportunistic refresh must not make a good answer fail: serve what we have.
+            Err(e) if !(refresh || full) => {
+                log.plaid_error(&e);
+                tracing::warn!(idv_id = %id, error = %e, "refresh from plaid failed; answering from the store");
+            }
+            Err(e) => {
+                log.plaid_error(&e);
+                return Err(e.into());
+            }
+        }
+    }
+    let mut body = SessionBody::new(&record, ctx.now());
+    body.result = result;
+    Ok(json(200, &body))
+}
+
+#[derive(Serialize)]
+struct ListAnswer {
+    sessions: Vec<SessionBody>,
+    next_cursor: Option<String>,
+}
+
+async fn list<S: SessionStore>(
+    ctx: &AppContext<S>,
+    req: &Request,
+    user: &ClientUserId,
+) -> Result<Response<Body>, ApiError> {
+    let template = query(req, "template_id")
+        .map(|t| {
+            TemplateId::parse(t).map_err(|_| {
+                ApiError::bad_request("invalid_query", "template_id is not a template id")
+            })
+        })
+        .transpose()?;
+    let limit = match query(req, "limit") {
+        None => DEFAULT_PAGE,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("limit must be between 1 and {MAX_PAGE}"),
+                )
+            })?,
+    };
+    let cursor = query(req, "cursor");
+    let page = ctx
+        .store
+        .list_for_user(user, template.as_ref(), limit, cursor.as_deref())
+        .await?;
+    let now = ctx.now();
+    Ok(json(
+        200,
+        &ListAnswer {
+            sessions: page
+                .items
+                .iter()
+                .map(|r| SessionBody::new(r, now))
+                .collect(),
+            next_cursor: page.next_cursor,
+        },
+    ))
+}

@@ -1,0 +1,99 @@
+//! The five functions' handlers: plain async functions over an [`AppContext`], called by each
+//! function's `main.rs` and directly by tests.
+//!
+//! [`AppContext`]: crate::context::AppContext
+
+pub mod create_session;
+pub mod get_session;
+pub mod link_token;
+pub mod reconcile;
+pub mod session_body;
+pub mod sync;
+pub mod webhook;
+
+use crate::http::ApiError;
+use crate::plaid::PlaidError;
+use lambda_http::{Body, Request, RequestExt, Response};
+use std::time::Instant;
+
+/// What the one log line of a request says. Never PII, secrets, link tokens or shareable URLs.
+#[derive(Debug)]
+pub struct RequestLog {
+    pub route: &'static str,
+    pub aws_request_id: Option<String>,
+    pub idv_id: Option<String>,
+    pub plaid_request_id: Option<String>,
+    pub plaid_error_code: Option<String>,
+    started: Instant,
+}
+
+impl RequestLog {
+    pub fn new(route: &'static str, req: &Request) -> Self {
+        RequestLog {
+            route,
+            aws_request_id: req.lambda_context_ref().map(|c| c.request_id.clone()),
+            idv_id: None,
+            plaid_request_id: None,
+            plaid_error_code: None,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn plaid_error(&mut self, e: &PlaidError) {
+        self.plaid_request_id = e.request_id().map(str::to_owned);
+        self.plaid_error_code = Some(e.error_code().map(str::to_owned).unwrap_or_else(
+            || match e {
+                PlaidError::Timeout => "TIMEOUT".into(),
+                PlaidError::Transport(_) => "TRANSPORT".into(),
+                PlaidError::Decode { .. } => "DECODE".into(),
+                PlaidError::Credentials(_) => "CREDENTIALS".into(),
+                PlaidError::Api { .. } => "API".into(),
+            },
+        ));
+    }
+}
+
+/// Turn a handler's result into the response and write the request's log line.
+pub fn finish(log: RequestLog, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    let (resp, error_code) = match result {
+        Ok(r) => (r, None),
+        Err(e) => {
+            let code = e.code();
+            (e.into_response(), Some(code))
+        }
+    };
+    let status = resp.status().as_u16();
+    let latency_ms = log.started.elapsed().as_secs_f64() * 1000.0;
+    let fields = (
+        log.aws_request_id.as_deref().unwrap_or(""),
+        log.idv_id.as_deref().unwrap_or(""),
+        log.plaid_request_id.as_deref().unwrap_or(""),
+        log.plaid_error_code.as_deref().unwrap_or(""),
+    );
+    if status >= 500 {
+        tracing::error!(
+            route = log.route,
+            status,
+            latency_ms,
+            aws_request_id = fields.0,
+            idv_id = fields.1,
+            plaid_request_id = fields.2,
+            plaid_error_code = fields.3,
+            error_code,
+            "request"
+        );
+    } else {
+        tracing::info!(
+            route = log.route,
+            status,
+            latency_ms,
+            aws_request_id = fields.0,
+            idv_id = fields.1,
+            plaid_request_id = fields.2,
+            plaid_error_code = fields.3,
+            error_code,
+            "request"
+        );
+    }
+    resp
+}

@@ -1,0 +1,111 @@
+//! `POST /webhooks/plaid`: verify, then re-read the session from Plaid and record it.
+//!
+//! Nothing is written and Plaid is not called before the signature, freshness and body hash
+//! check out. Failures on our side answer 5xx so that Plaid retries (for up to 24 hours).
+//! Deliveries are never de-duplicated by body: two genuine `STATUS_UPDATED` webhooks for one
+//! session have identical bodies, and each must re-read the session.
+
+use super::sync::{newer_than, plaid_attempts, record_snapshot};
+use super::{RequestLog, finish};
+use crate::context::AppContext;
+use crate::http::ApiError;
+use crate::http::request::body_bytes;
+use crate::http::response::json;
+use crate::plaid::types::{IdvWebhook, WebhookCode, WebhookEnvelope};
+use crate::store::SessionStore;
+use crate::webhook_verify::{KeyFetcher, WebhookVerifier, find_header};
+use lambda_http::{Body, Request, Response};
+
+const IDV_WEBHOOK_TYPE: &str = "IDENTITY_VERIFICATION";
+
+fn ack(outcome: &'static str) -> Response<Body> {
+    json(200, &serde_json::json!({ "status": outcome }))
+}
+
+pub async fn handle<S: SessionStore, F: KeyFetcher>(
+    ctx: &AppContext<S>,
+    verifier: &WebhookVerifier<F>,
+    req: Request,
+) -> Response<Body> {
+    let mut log = RequestLog::new("POST /webhooks/plaid", &req);
+    let result = run(ctx, verifier, &req, &mut log).await;
+    finish(log, result)
+}
+
+async fn run<S: SessionStore, F: KeyFetcher>(
+    ctx: &AppContext<S>,
+    verifier: &WebhookVerifier<F>,
+    req: &Request,
+    log: &mut RequestLog,
+) -> Result<Response<Body>, ApiError> {
+    let body = body_bytes(req);
+    if let Err(e) = verifier
+        .verify(find_header(req.headers()), body, ctx.now())
+        .await
+    {
+        if e.is_retryable() {
+            tracing::error!(error = %e, "webhook verification key unavailable");
+            return Err(ApiError::PlaidUnavailable {
+                retry_after: std::time::Duration::from_secs(30),
+            });
+        }
+        // The alarm in infra/template.yaml counts these lines.
+        tracing::warn!(webhook_rejected = true, reason = %e, "webhook rejected");
+        return Ok(json(
+            401,
+            &serde_json::json!({"error": {"code": "invalid_webhook", "message": "webhook verification failed"}}),
+        ));
+    }
+
+    // Verified: from here on the body is Plaid's own words.
+    let Ok(envelope) = serde_json::from_slice::<WebhookEnvelope>(body) else {
+        tracing::warn!("verified webhook is not a webhook envelope; ignored");
+        return Ok(ack("ignored"));
+    };
+    if envelope.webhook_type != IDV_WEBHOOK_TYPE {
+        return Ok(ack("ignored"));
+    }
+    if envelope.environment != Some(ctx.config.plaid_env) {
+        tracing::info!(environment = ?envelope.environment, "webhook from another plaid environment; ignored");
+        return Ok(ack("ignored"));
+    }
+    let Ok(hook) = serde_json::from_slice::<IdvWebhook>(body) else {
+        tracing::warn!(webhook_code = %envelope.webhook_code, "identity verification webhook without a session id; ignored");
+        return Ok(ack("ignored"));
+    };
+    log.idv_id = Some(hook.identity_verification_id.to_string());
+
+    // The webhook carries no status: Plaid's /get is the truth.
+    let iv = match ctx.plaid.get(&hook.identity_verification_id).await {
+        Ok(iv) => iv,
+        Err(e) => {
+            log.plaid_error(&e);
+            if e.is_retryable() || e.is_invalid_api_keys() || e.status().is_none() {
+                return Err(ApiError::PlaidUnavailable {
+                    retry_after: std::time::Duration::from_secs(30),
+                });
+            }
+            // Plaid refuses to show this session to us (another environment's or client's):
+            // retrying cannot help.
+            tracing::warn!(error = %e, "plaid does not know the webhook's session; ignored");
+            return Ok(ack("ignored"));
+        }
+    };
+    log.plaid_request_id = iv.request_id.clone();
+    let now = ctx.now();
+    record_snapshot(ctx, &iv, now).await?;
+
+    if hook.webhook_code == WebhookCode::Retried {
+        // Plaid does not say whether RETRIED names the old attempt or the new one: record every
+        // attempt newer than the one named, so the new attempt is linked either way.
+        let attempts = plaid_attempts(ctx, &iv.client_user_id, &iv.template.id)
+            .await
+            .inspect_err(|e| log.plaid_error(e))?;
+        let mut known = (iv.id.clone(), iv.created_at);
+        while let Some(newer) = newer_than(&attempts, &known.0, known.1) {
+            record_snapshot(ctx, newer, now).await?;
+            known = (newer.id.clone(), newer.created_at);
+        }
+    }
+    Ok(ack("processed"))
+}

@@ -1,0 +1,131 @@
+//! Reading what API Gateway hands us: the caller, path and query parameters, the JSON body.
+
+use super::error::ApiError;
+use crate::config::{Config, LocalIdentity};
+use crate::ids::{ClientUserId, IdvId};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt};
+use serde::de::DeserializeOwned;
+
+/// Bodies we accept: far above anything a session start needs, far below Lambda's 6 MB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Header naming the caller under `cargo lambda watch` (local identity only).
+pub const LOCAL_USER_HEADER: &str = "x-local-user";
+
+/// The caller's `client_user_id`: the `sub` claim of the HTTP API JWT authorizer. With the
+/// local-only identity switch (never in a deployed function; see `Config`), a request without
+/// claims may name its user in `x-local-user`.
+pub fn caller(req: &Request, config: &Config) -> Result<ClientUserId, ApiError> {
+    let claim = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .and_then(|jwt| jwt.claims.get("sub"))
+            .cloned(),
+        _ => None,
+    };
+    let raw = match (claim, &config.local_identity) {
+        (Some(sub), _) => sub,
+        (None, LocalIdentity::Header) => req
+            .headers()
+            .get(LOCAL_USER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or(ApiError::Unauthorized)?,
+        (None, LocalIdentity::Disabled) => return Err(ApiError::Unauthorized),
+    };
+    ClientUserId::parse_claim(&raw).map_err(|_| ApiError::Unauthorized)
+}
+
+/// The `{id}` of `/sessions/{id}[/…]`: from API Gateway's path parameters, or from the raw path
+/// when there are none (`cargo lambda watch` routes by URL, without path parameters).
+pub fn session_id(req: &Request) -> Result<Option<IdvId>, ApiError> {
+    let from_params = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("id"))
+        .map(str::to_owned);
+    let raw = match from_params {
+        Some(id) => Some(id),
+        None => {
+            let path = req.raw_http_path();
+            let mut segments = path.split('/').filter(|s| !s.is_empty());
+            match (segments.next(), segments.next()) {
+                (Some("sessions"), Some(id)) => Some(percent_decode(id)),
+                _ => None,
+            }
+        }
+    };
+    raw.map(|r| IdvId::parse(r).map_err(|_| ApiError::NotFound))
+        .transpose()
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(s.replace('+', "%2B").as_bytes())
+        .next()
+        .map(|(k, _)| k.into_owned())
+        .unwrap_or_default()
+}
+
+pub fn query(req: &Request, name: &str) -> Option<String> {
+    req.query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+        .map(str::to_owned)
+}
+
+/// The raw body bytes. lambda_http has already base64-decoded a body sent with
+/// `isBase64Encoded: true`.
+pub fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    }
+}
+
+/// Parse an optional JSON body: empty means `T::default()`. Non-JSON content types, bodies over
+/// [`MAX_BODY_BYTES`], invalid UTF-8, malformed JSON, wrong types and unknown fields are all
+/// 4xx with a message that says which.
+pub fn json_body<T: DeserializeOwned + Default>(req: &Request) -> Result<T, ApiError> {
+    let bytes = body_bytes(req);
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    if let Some(ct) = req.headers().get(http::header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("invalid_json", "request body is not valid UTF-8"))?;
+    serde_json::from_str(text).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ApiError::bad_request("invalid_body", data_error_message(&e)),
+            _ => ApiError::bad_request("invalid_json", "request body is not valid JSON"),
+        }
+    })
+}
+
+/// serde's message names the field and the expected type; strip the echo of the value it
+/// quotes, which could be PII the caller sent.
+fn data_error_message(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg);
+    match msg.find("invalid type: ") {
+        Some(_) => msg
+            .split_once(", expected")
+            .map(|(_, expected)| format!("a field has the wrong type: expected{expected}"))
+            .unwrap_or_else(|| "a field has the wrong type".to_owned()),
+        None => msg.chars().take(200).collect(),
+    }
+}
