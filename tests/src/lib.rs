@@ -1,1 +1,2 @@
+pub mod apigw;
 pub mod emulator;

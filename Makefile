@@ -1,0 +1,41 @@
+# The commands people type. `make run` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_BIN := $(abspath $(VENV))/bin
+export VENV_BIN
+
+.PHONY: help venv run test contract fmt clippy bench emulator
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Python tools: cargo-lambda, moto, cfn-lint, aws-sam-cli
+
+$(VENV)/.installed: tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_BIN)/pip install --quiet --upgrade pip
+	$(VENV_BIN)/pip install --quiet -r tests/requirements.txt
+	touch $@
+
+run: venv ## the whole stack locally: moto, Plaid emulator (or real sandbox), functions under cargo lambda watch
+	bash tests/scripts/run.sh
+
+test: venv ## fmt, clippy, template lint, all tests against moto + emulator, contract tests
+	bash tests/scripts/test.sh
+
+contract: venv ## requests and emulator answers judged by Plaid's OpenAPI spec (needs ../shared)
+	bash tests/scripts/contract.sh
+
+emulator: ## the Plaid IDV emulator alone, on port 8099
+	cargo run -q -p testkit --bin plaid-emulator -- --port 8099
+
+fmt: ## format the code
+	cargo fmt --all
+
+clippy: ## lints as CI runs them
+	cargo clippy --workspace --all-targets -- -D warnings
+
+-include infra/infra.mk

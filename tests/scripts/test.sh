@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test`: formatting, lints, template checks and the whole test suite against moto and the
+# Plaid emulator, all on loopback. Stops everything it started, also on failure.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+trap cleanup EXIT INT TERM
+local_aws_env
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== template lint (cfn-lint, sam validate --lint)"
+make --no-print-directory lint
+start_moto
+echo "== cargo test"
+cargo test --workspace
+echo "== contract tests against Plaid's spec"
+make --no-print-directory contract
