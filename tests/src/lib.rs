@@ -1,2 +1,3 @@
 pub mod apigw;
 pub mod emulator;
+pub mod openapi;
