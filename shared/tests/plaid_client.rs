@@ -722,17 +722,15 @@ async fn logs_carry_endpoint_status_request_id_but_no_secret_token_or_pii() {
             ..RequestUser::default()
         });
         c.create(&req).await.unwrap();
-        let lt = c
-            .link_token_create(&LinkTokenCreateRequest::identity_verification(
-                "Acme",
-                "en",
-                vec!["US".into()],
-                user(),
-                template(),
-            ))
-            .await
-            .unwrap();
-        lt
+        c.link_token_create(&LinkTokenCreateRequest::identity_verification(
+            "Acme",
+            "en",
+            vec!["US".into()],
+            user(),
+            template(),
+        ))
+        .await
+        .unwrap()
     }
     .instrument(span)
     .await;
