@@ -319,16 +319,7 @@ impl PlaidClient {
     /// raised to Plaid's `Retry-After` (itself capped at `max_backoff`: a Lambda must not sleep
     /// away its deadline; the caller sees the 429 and its `retry_after` instead).
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let o = &self.inner.options;
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        let ceiling = o.base_backoff.saturating_mul(factor).min(o.max_backoff);
-        let jittered = ceiling.mul_f64(fastrand::f64());
-        match retry_after {
-            Some(ra) => jittered.max(ra.min(o.max_backoff)),
-            None => jittered,
-        }
+        backoff_delay(&self.inner.options, attempt, retry_after)
     }
 
     async fn send_once<Resp: PlaidResponse>(
@@ -392,6 +383,20 @@ impl PlaidClient {
             outcome.as_ref().map(|r| r.request_id()),
         );
         outcome
+    }
+}
+
+fn backoff_delay(o: &ClientOptions, attempt: u32, retry_after: Option<Duration>) -> Duration {
+    let factor = 1u32
+        .checked_shl(attempt.saturating_sub(1))
+        .unwrap_or(u32::MAX);
+    let ceiling = o.base_backoff.saturating_mul(factor).min(o.max_backoff);
+    // Integer nanoseconds: `Duration::mul_f64` panics when rounding overflows a huge value.
+    let ceiling_nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    let jittered = Duration::from_nanos(fastrand::u64(0..=ceiling_nanos));
+    match retry_after {
+        Some(ra) => jittered.max(ra.min(o.max_backoff)),
+        None => jittered,
     }
 }
 
@@ -594,6 +599,24 @@ mod tests {
             assert!(small_ra >= Duration::from_millis(300));
         }
         assert!(distinct.len() > 10, "no jitter: {distinct:?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn backoff_never_panics_and_stays_within_bounds(
+            base_ms in 0u64..=u64::MAX / 2_000_000,
+            max_ms in 0u64..=u64::MAX / 2_000_000,
+            attempt in 0u32..=u32::MAX,
+            retry_after_s in proptest::option::of(0u64..=u64::MAX),
+        ) {
+            let o = ClientOptions {
+                base_backoff: Duration::from_millis(base_ms),
+                max_backoff: Duration::from_millis(max_ms),
+                ..ClientOptions::default()
+            };
+            let d = backoff_delay(&o, attempt, retry_after_s.map(Duration::from_secs));
+            proptest::prop_assert!(d <= Duration::from_millis(max_ms));
+        }
     }
 
     #[test]
