@@ -88,7 +88,9 @@ pub struct TemplateRef {
 }
 
 /// `IdentityVerification`: the object returned by create, get, retry and each list element.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` leaves out the personal data (`user`, the step details) and the `shareable_url`,
+/// whose `key` opens the user's session.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdentityVerification {
     pub id: IdvId,
     pub client_user_id: ClientUserId,
@@ -129,6 +131,44 @@ pub struct IdentityVerification {
     /// Present on create/get/retry responses, absent inside `/list` items.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+}
+
+impl std::fmt::Debug for IdentityVerification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let present = |v: &Option<serde_json::Value>| v.as_ref().map(|_| REDACTED);
+        f.debug_struct("IdentityVerification")
+            .field("id", &self.id)
+            .field("client_user_id", &self.client_user_id)
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("completed_at", &self.completed_at)
+            .field("previous_attempt_id", &self.previous_attempt_id)
+            .field(
+                "shareable_url",
+                &self.shareable_url.as_ref().map(|_| REDACTED),
+            )
+            .field("template", &self.template)
+            .field("user", &present(&self.user))
+            .field("status", &self.status)
+            .field("steps", &self.steps)
+            .field(
+                "documentary_verification",
+                &present(&self.documentary_verification),
+            )
+            .field("selfie_check", &present(&self.selfie_check))
+            .field("kyc_check", &present(&self.kyc_check))
+            .field("risk_check", &present(&self.risk_check))
+            .field("verify_sms", &present(&self.verify_sms))
+            .field("watchlist_screening_id", &self.watchlist_screening_id)
+            .field("beacon_user_id", &self.beacon_user_id)
+            .field("redacted_at", &self.redacted_at)
+            .field(
+                "latest_scored_protect_event",
+                &present(&self.latest_scored_protect_event),
+            )
+            .field("request_id", &self.request_id)
+            .finish()
+    }
 }
 
 impl IdentityVerification {
@@ -618,6 +658,26 @@ mod tests {
             check_example_session(&iv);
             assert_eq!(iv.request_id.as_deref(), Some("saKrIBuEB9qJZng"));
         }
+    }
+
+    #[test]
+    fn debug_leaves_out_personal_data_and_the_shareable_key() {
+        let iv: IdentityVerification =
+            serde_json::from_str(fixture!("identity_verification_get_response.json")).unwrap();
+        let list: ListResponse =
+            serde_json::from_str(fixture!("identity_verification_list_response.json")).unwrap();
+        let shown = format!("{iv:?} {list:?} {:?}", iv.user_data());
+        for pii in [
+            "Knope",
+            "1990-05-29",
+            "123456789",
+            "192.0.2.42",
+            "e004115db797",
+            "AB123456",
+        ] {
+            assert!(!shown.contains(pii), "{pii} in {shown}");
+        }
+        assert!(shown.contains("idv_52xR9LKo77r1Np") && shown.contains("Success"));
     }
 
     #[test]
