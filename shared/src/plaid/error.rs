@@ -11,7 +11,8 @@ pub enum PlaidError {
     #[error("plaid {status} {}: {}", body.error_type.0, body.error_code)]
     Api {
         status: u16,
-        body: PlaidErrorBody,
+        /// Boxed: keeps every `Result<_, PlaidError>` small.
+        body: Box<PlaidErrorBody>,
         /// From a `Retry-After` header, when Plaid sends one.
         retry_after: Option<Duration>,
     },
@@ -26,6 +27,13 @@ pub enum PlaidError {
     Decode { status: u16, detail: String },
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// Refused before sending: a request Plaid's spec rules out (`custom` retry without
+    /// `steps`, a Link token for other products…). A bug in the caller, never retried.
+    #[error("request not sent to plaid: {0}")]
+    InvalidRequest(String),
+    /// The client could not be built (a base URL that cannot take paths, TLS setup).
+    #[error("plaid client misconfigured: {0}")]
+    Config(String),
 }
 
 impl PlaidError {
@@ -57,6 +65,14 @@ impl PlaidError {
         }
     }
 
+    /// The `Retry-After` Plaid sent with an error, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PlaidError::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// 429, 500, 502, 503, 504, timeouts and connection errors.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -65,6 +81,7 @@ impl PlaidError {
             }
             PlaidError::Timeout | PlaidError::Transport(_) => true,
             PlaidError::Credentials(e) => e.is_transient(),
+            PlaidError::InvalidRequest(_) | PlaidError::Config(_) => false,
         }
     }
 
