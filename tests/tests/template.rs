@@ -1,0 +1,1174 @@
+//! Checks on `infra/template.yaml` that cfn-lint and `sam validate` cannot make: the template
+//! deploys exactly the binaries the workspace builds, routes and authorizes exactly the design's
+//! API, grants each function only the DynamoDB actions its code performs, gives the functions an
+//! environment the real `Config` parser accepts, and keeps local-only switches out of the cloud.
+//!
+//! Every check returns the list of problems it found; the `catches_*` tests break a copy of the
+//! template on purpose and assert that the check notices, so no check passes vacuously.
+
+use serde_json::{Map, Value, json};
+use serde_yaml_ng::Value as Yaml;
+use shared::config::Config;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits inside the repository")
+        .to_path_buf()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading: CloudFormation YAML into JSON with long-form intrinsics.
+// ---------------------------------------------------------------------------------------------
+
+fn key_string(k: &Yaml) -> String {
+    match k {
+        Yaml::String(s) => s.clone(),
+        other => serde_yaml_ng::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    }
+}
+
+/// `!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`, `!Sub s` →
+/// `{"Fn::Sub": s}` and so on, so that the checks see one shape whichever form the template uses.
+fn to_json(y: &Yaml) -> Value {
+    match y {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(*b),
+        Yaml::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                json!(i)
+            } else if let Some(u) = n.as_u64() {
+                json!(u)
+            } else {
+                json!(n.as_f64())
+            }
+        }
+        Yaml::String(s) => Value::String(s.clone()),
+        Yaml::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
+        Yaml::Mapping(m) => {
+            Value::Object(m.iter().map(|(k, v)| (key_string(k), to_json(v))).collect())
+        }
+        Yaml::Tagged(t) => {
+            let tag = t.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = to_json(&t.value);
+            match (name, inner) {
+                ("Ref", v) => json!({ "Ref": v }),
+                ("Condition", v) => json!({ "Condition": v }),
+                ("GetAtt", Value::String(s)) => match s.split_once('.') {
+                    Some((resource, attr)) => json!({ "Fn::GetAtt": [resource, attr] }),
+                    None => json!({ "Fn::GetAtt": s }),
+                },
+                (other, v) => {
+                    let mut m = Map::new();
+                    m.insert(format!("Fn::{other}"), v);
+                    Value::Object(m)
+                }
+            }
+        }
+    }
+}
+
+fn load_template() -> Value {
+    let path = repo_root().join("infra/template.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let yaml: Yaml = serde_yaml_ng::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
+    to_json(&yaml)
+}
+
+/// Cargo's own view of the workspace: `(package manifest path, bin target name)`.
+fn workspace_bins() -> Vec<(PathBuf, String)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .arg("--manifest-path")
+        .arg(repo_root().join("Cargo.toml"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    let mut bins = Vec::new();
+    for pkg in meta["packages"].as_array().into_iter().flatten() {
+        let manifest = PathBuf::from(pkg["manifest_path"].as_str().unwrap_or_default());
+        for target in pkg["targets"].as_array().into_iter().flatten() {
+            let is_bin = target["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bin"));
+            if is_bin {
+                bins.push((
+                    manifest.clone(),
+                    target["name"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+    }
+    bins
+}
+
+/// The Lambda binaries: every bin target of a package under `functions/`.
+fn lambda_bins() -> BTreeSet<String> {
+    let functions_dir = repo_root().join("functions");
+    workspace_bins()
+        .into_iter()
+        .filter(|(manifest, _)| manifest.starts_with(&functions_dir))
+        .map(|(_, name)| name)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Template navigation.
+// ---------------------------------------------------------------------------------------------
+
+fn resources(t: &Value) -> &Map<String, Value> {
+    t["Resources"].as_object().expect("Resources is a mapping")
+}
+
+fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == ty)
+        .map(|(k, r)| (k.as_str(), r))
+        .collect()
+}
+
+fn functions(t: &Value) -> Vec<(&str, &Value)> {
+    resources_of_type(t, "AWS::Serverless::Function")
+}
+
+fn binary_of(f: &Value) -> Option<&str> {
+    f["Metadata"]["BuildProperties"]["Binary"].as_str()
+}
+
+/// A function property as SAM resolves it: the function's own value, else `Globals.Function`.
+fn fn_prop<'a>(t: &'a Value, f: &'a Value, key: &str) -> Option<&'a Value> {
+    f["Properties"]
+        .get(key)
+        .or_else(|| t["Globals"]["Function"].get(key))
+}
+
+/// Environment variables as SAM merges them: globals first, the function's own win.
+fn env_of(t: &Value, f: &Value) -> BTreeMap<String, Value> {
+    let mut env = BTreeMap::new();
+    for source in [
+        &t["Globals"]["Function"]["Environment"]["Variables"],
+        &f["Properties"]["Environment"]["Variables"],
+    ] {
+        if let Some(vars) = source.as_object() {
+            for (k, v) in vars {
+                env.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    env
+}
+
+fn function_by_binary<'a>(t: &'a Value, bin: &str) -> Option<&'a Value> {
+    functions(t)
+        .into_iter()
+        .find(|(_, f)| binary_of(f) == Some(bin))
+        .map(|(_, f)| f)
+}
+
+fn as_strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().flat_map(as_strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn is_no_value(v: &Value) -> bool {
+    v == &json!({ "Ref": "AWS::NoValue" })
+}
+
+/// Statements of a policy document, with `Fn::If` alternatives flattened: a statement behind a
+/// condition is still granted in some deployment, so each branch is checked.
+fn statements(doc: &Value) -> Vec<Value> {
+    fn flatten(v: &Value, out: &mut Vec<Value>) {
+        if let Some(branches) = v.get("Fn::If").and_then(Value::as_array) {
+            for b in branches.iter().skip(1) {
+                flatten(b, out);
+            }
+        } else if let Some(items) = v.as_array() {
+            for i in items {
+                flatten(i, out);
+            }
+        } else if v.is_object() && !is_no_value(v) {
+            out.push(v.clone());
+        }
+    }
+    let mut out = Vec::new();
+    flatten(&doc["Statement"], &mut out);
+    out
+}
+
+fn resource_list(stmt: &Value) -> Vec<Value> {
+    match &stmt["Resource"] {
+        Value::Array(items) => items.clone(),
+        Value::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks.
+// ---------------------------------------------------------------------------------------------
+
+const SESSIONS_TABLE: &str = "SessionsTable";
+
+/// Every function builds a real workspace binary through cargo-lambda for Graviton, and every
+/// binary under `functions/` is deployed by exactly one function.
+fn check_binaries(t: &Value, bins: &BTreeSet<String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut deployed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, f) in functions(t) {
+        if f["Metadata"]["BuildMethod"] != "rust-cargolambda" {
+            problems.push(format!(
+                "{id}: Metadata.BuildMethod is not rust-cargolambda"
+            ));
+        }
+        match binary_of(f) {
+            Some(bin) if bins.contains(bin) => deployed
+                .entry(bin.to_owned())
+                .or_default()
+                .push(id.to_owned()),
+            Some(bin) => problems.push(format!(
+                "{id}: Binary {bin:?} is not a bin under functions/"
+            )),
+            None => problems.push(format!("{id}: no Metadata.BuildProperties.Binary")),
+        }
+        if fn_prop(t, f, "Runtime") != Some(&json!("provided.al2023")) {
+            problems.push(format!("{id}: Runtime is not provided.al2023"));
+        }
+        if fn_prop(t, f, "Architectures") != Some(&json!(["arm64"])) {
+            problems.push(format!("{id}: Architectures is not [arm64]"));
+        }
+        if fn_prop(t, f, "Handler") != Some(&json!("bootstrap")) {
+            problems.push(format!("{id}: Handler is not bootstrap"));
+        }
+        // sam build runs `cargo lambda build --bin <Binary>` in CodeUri: it must be the workspace.
+        match fn_prop(t, f, "CodeUri").and_then(Value::as_str) {
+            Some(uri) => {
+                let dir = repo_root().join("infra").join(uri);
+                let same = dir.canonicalize().ok() == repo_root().canonicalize().ok();
+                if !same {
+                    problems.push(format!("{id}: CodeUri {uri:?} is not the workspace root"));
+                }
+            }
+            None => problems.push(format!("{id}: no CodeUri")),
+        }
+    }
+    for bin in bins {
+        match deployed.get(bin).map(Vec::len) {
+            Some(1) => {}
+            Some(n) => problems.push(format!("binary {bin} is deployed by {n} functions")),
+            None => problems.push(format!("binary {bin} has no function")),
+        }
+    }
+    problems
+}
+
+const JWT: &str = "jwt";
+const NO_AUTH: &str = "none";
+
+/// The design's routes: (method, path) → (binary, authorization).
+fn expected_routes() -> BTreeMap<(String, String), (String, String)> {
+    [
+        ("POST", "/sessions", "create-session", JWT),
+        ("GET", "/sessions", "get-session", JWT),
+        ("GET", "/sessions/{id}", "get-session", JWT),
+        ("POST", "/sessions/{id}/link-token", "link-token", JWT),
+        ("POST", "/webhooks/plaid", "webhook", NO_AUTH),
+    ]
+    .into_iter()
+    .map(|(m, p, b, a)| ((m.into(), p.into()), (b.into(), a.into())))
+    .collect()
+}
+
+/// Exactly the design's routes on one HTTP API; every /sessions route behind a JWT authorizer
+/// (configured with an issuer and an audience), the webhook without one; no other way in.
+fn check_routes(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let apis = resources_of_type(t, "AWS::Serverless::HttpApi");
+    if apis.len() != 1 {
+        return vec![format!("expected one HttpApi, found {}", apis.len())];
+    }
+    let (api_id, api) = apis[0];
+    let auth = &api["Properties"]["Auth"];
+    let authorizers = auth["Authorizers"].as_object().cloned().unwrap_or_default();
+    let is_jwt = |name: &str| -> bool {
+        let a = &authorizers.get(name).cloned().unwrap_or(Value::Null);
+        let cfg = &a["JwtConfiguration"];
+        !cfg["issuer"].is_null()
+            && !cfg["audience"].is_null()
+            && a["IdentitySource"] == "$request.header.Authorization"
+    };
+    let default_auth = auth["DefaultAuthorizer"].as_str().map(str::to_owned);
+
+    let mut found = BTreeMap::new();
+    for (id, f) in functions(t) {
+        if f["Properties"].get("FunctionUrlConfig").is_some() {
+            problems.push(format!(
+                "{id}: a function URL bypasses the API and its authorizer"
+            ));
+        }
+        let bin = binary_of(f).unwrap_or("?").to_owned();
+        let events = f["Properties"]["Events"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (ev_id, ev) in events {
+            match ev["Type"].as_str() {
+                Some("HttpApi") => {}
+                Some("Schedule" | "ScheduleV2") if bin == "reconcile" => continue,
+                other => {
+                    problems.push(format!("{id}.{ev_id}: unexpected event type {other:?}"));
+                    continue;
+                }
+            }
+            let p = &ev["Properties"];
+            if p["ApiId"] != json!({ "Ref": api_id }) {
+                problems.push(format!("{id}.{ev_id}: not attached to {api_id}"));
+            }
+            let method = p["Method"].as_str().unwrap_or("").to_ascii_uppercase();
+            let path = p["Path"].as_str().unwrap_or("").to_owned();
+            let authorizer = p["Auth"]["Authorizer"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| default_auth.clone());
+            let kind = match authorizer.as_deref() {
+                Some("NONE") | None => NO_AUTH.to_owned(),
+                Some(name) if is_jwt(name) => JWT.to_owned(),
+                Some(name) => format!("authorizer {name} (not a configured JWT authorizer)"),
+            };
+            if path.starts_with("/sessions") && kind != JWT {
+                problems.push(format!("{method} {path} is not behind the JWT authorizer"));
+            }
+            if found
+                .insert((method.clone(), path.clone()), (bin.clone(), kind))
+                .is_some()
+            {
+                problems.push(format!("{method} {path} is routed twice"));
+            }
+        }
+    }
+    let expected = expected_routes();
+    for (route, want) in &expected {
+        match found.get(route) {
+            None => problems.push(format!("missing route {} {}", route.0, route.1)),
+            Some(got) if got != want => problems.push(format!(
+                "{} {}: got {got:?}, expected {want:?}",
+                route.0, route.1
+            )),
+            Some(_) => {}
+        }
+    }
+    for route in found.keys().filter(|r| !expected.contains_key(*r)) {
+        problems.push(format!(
+            "route {} {} is not in the design",
+            route.0, route.1
+        ));
+    }
+
+    // reconcile runs on a schedule, by default every 10 minutes.
+    match function_by_binary(t, "reconcile") {
+        Some(f) => {
+            let schedule = f["Properties"]["Events"]
+                .as_object()
+                .into_iter()
+                .flat_map(|e| e.values())
+                .find(|e| matches!(e["Type"].as_str(), Some("Schedule" | "ScheduleV2")));
+            match schedule {
+                None => problems.push("reconcile has no Schedule event".into()),
+                Some(ev) => {
+                    let expr = resolve(t, &ev["Properties"]["Schedule"])
+                        .or_else(|| resolve(t, &ev["Properties"]["ScheduleExpression"]));
+                    if expr.as_deref() != Some("rate(10 minutes)") {
+                        problems.push(format!("reconcile default schedule is {expr:?}"));
+                    }
+                }
+            }
+        }
+        None => problems.push("no reconcile function".into()),
+    }
+    problems
+}
+
+/// DynamoDB grants per binary: (action, "table" | "index/<name>").
+fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
+    let t = |a: &str| (format!("dynamodb:{a}"), "table".to_owned());
+    let q = |i: &str| ("dynamodb:Query".to_owned(), format!("index/{i}"));
+    BTreeMap::from([
+        (
+            "create-session",
+            BTreeSet::from([
+                t("GetItem"),
+                t("PutItem"),
+                t("UpdateItem"),
+                q("by_user_template"),
+            ]),
+        ),
+        (
+            "link-token",
+            BTreeSet::from([t("GetItem"), t("UpdateItem")]),
+        ),
+        (
+            "get-session",
+            BTreeSet::from([
+                t("GetItem"),
+                t("PutItem"),
+                t("UpdateItem"),
+                q("by_user"),
+                q("by_user_template"),
+            ]),
+        ),
+        (
+            "webhook",
+            BTreeSet::from([t("GetItem"), t("PutItem"), t("UpdateItem")]),
+        ),
+        (
+            "reconcile",
+            BTreeSet::from([t("GetItem"), t("UpdateItem"), q("open_sessions")]),
+        ),
+    ])
+}
+
+/// What a DynamoDB resource expression points at, if it is the sessions table or one of its
+/// indexes.
+fn dynamo_target(resource: &Value) -> Option<String> {
+    if resource == &json!({ "Fn::GetAtt": [SESSIONS_TABLE, "Arn"] }) {
+        return Some("table".into());
+    }
+    let sub = resource.get("Fn::Sub")?.as_str()?;
+    let index = sub.strip_prefix(&format!("${{{SESSIONS_TABLE}.Arn}}/index/"))?;
+    (!index.is_empty() && !index.contains(['*', '$', '/'])).then(|| format!("index/{index}"))
+}
+
+/// Least privilege: inline statements only, no wildcard actions, no `Resource: "*"` for data
+/// or secrets, exactly the DynamoDB actions each function's code uses, and only the Plaid secret.
+fn check_iam(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let expected = expected_dynamo();
+    for (id, f) in functions(t) {
+        let bin = binary_of(f).unwrap_or("?");
+        if f["Properties"].get("Role").is_some() {
+            problems.push(format!("{id}: an explicit Role escapes these checks"));
+        }
+        let secret_ref = env_of(t, f).get("PLAID_SECRET_ID").cloned();
+        let mut dynamo = BTreeSet::new();
+        let mut secret_grants = 0;
+        for policy in as_array(fn_prop(t, f, "Policies")) {
+            if policy.get("Statement").is_none() {
+                problems.push(format!(
+                    "{id}: policy {policy} is not an inline document (managed policies and SAM \
+                     policy templates such as DynamoDBCrudPolicy grant more than the code uses)"
+                ));
+                continue;
+            }
+            for stmt in statements(&policy) {
+                if stmt.get("NotAction").is_some() || stmt.get("NotResource").is_some() {
+                    problems.push(format!("{id}: NotAction/NotResource in {stmt}"));
+                }
+                if stmt["Effect"] != "Allow" {
+                    continue;
+                }
+                let actions = as_strings(&stmt["Action"]);
+                let resources = resource_list(&stmt);
+                for a in &actions {
+                    if a.contains('*') {
+                        problems.push(format!("{id}: wildcard action {a}"));
+                    }
+                }
+                let sensitive = actions.iter().any(|a| {
+                    ["dynamodb:", "secretsmanager:", "kms:"]
+                        .iter()
+                        .any(|p| a.to_ascii_lowercase().starts_with(p))
+                });
+                if sensitive && resources.iter().any(|r| r == "*" || r.is_null()) {
+                    problems.push(format!("{id}: {actions:?} granted on Resource \"*\""));
+                }
+                for a in &actions {
+                    let lower = a.to_ascii_lowercase();
+                    if lower.starts_with("dynamodb:") {
+                        for r in &resources {
+                            match dynamo_target(r) {
+                                Some(target) => {
+                                    dynamo.insert((a.clone(), target));
+                                }
+                                None => {
+                                    problems.push(format!("{id}: {a} on unexpected resource {r}"))
+                                }
+                            }
+                        }
+                    } else if lower.starts_with("secretsmanager:") {
+                        if a != "secretsmanager:GetSecretValue" {
+                            problems.push(format!("{id}: {a} (only GetSecretValue is needed)"));
+                        }
+                        for r in &resources {
+                            if Some(r) != secret_ref.as_ref() {
+                                problems.push(format!(
+                                    "{id}: {a} on {r}, which is not the PLAID_SECRET_ID secret"
+                                ));
+                            } else {
+                                secret_grants += 1;
+                            }
+                        }
+                    } else if lower.starts_with("kms:")
+                        && stmt["Condition"]["StringEquals"]
+                            .get("kms:ViaService")
+                            .is_none()
+                    {
+                        problems.push(format!("{id}: {a} without a kms:ViaService condition"));
+                    }
+                }
+            }
+        }
+        match expected.get(bin) {
+            Some(want) if &dynamo != want => problems.push(format!(
+                "{id} ({bin}): DynamoDB grants {dynamo:?}, expected {want:?}"
+            )),
+            Some(_) => {}
+            None => problems.push(format!(
+                "{id}: no expected DynamoDB grants for binary {bin}"
+            )),
+        }
+        // Every function calls Plaid (create, Link token, refresh, webhook re-read, reconcile).
+        if secret_grants == 0 {
+            problems.push(format!("{id}: cannot read the Plaid secret"));
+        }
+    }
+    problems
+}
+
+fn as_array(v: Option<&Value>) -> Vec<Value> {
+    match v {
+        Some(Value::Array(items)) => items.clone(),
+        Some(other) => vec![other.clone()],
+        None => Vec::new(),
+    }
+}
+
+/// The table the store code queries: key, index names and keys, TTL attribute, and the
+/// properties local set-up copies verbatim, free of intrinsic functions.
+fn check_table(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let table = &t["Resources"][SESSIONS_TABLE];
+    if table["Type"] != "AWS::DynamoDB::Table" {
+        return vec![format!("{SESSIONS_TABLE} is not an AWS::DynamoDB::Table")];
+    }
+    let p = &table["Properties"];
+    let key = |schema: &Value| -> Vec<(String, String)> {
+        schema
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap_or("").to_owned(),
+                    k["KeyType"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let hr = |h: &str, r: &str| {
+        vec![
+            (h.to_owned(), "HASH".to_owned()),
+            (r.to_owned(), "RANGE".to_owned()),
+        ]
+    };
+    if key(&p["KeySchema"]) != vec![("id".to_owned(), "HASH".to_owned())] {
+        problems.push("table key is not HASH id".into());
+    }
+    let want_indexes = BTreeMap::from([
+        (
+            "by_user_template".to_owned(),
+            hr("user_template", "created_at"),
+        ),
+        ("by_user".to_owned(), hr("client_user_id", "created_at")),
+        ("open_sessions".to_owned(), hr("open_shard", "synced_at")),
+    ]);
+    let got_indexes: BTreeMap<String, Vec<(String, String)>> = p["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            (
+                i["IndexName"].as_str().unwrap_or("").to_owned(),
+                key(&i["KeySchema"]),
+            )
+        })
+        .collect();
+    if got_indexes != want_indexes {
+        problems.push(format!(
+            "indexes {got_indexes:?}, expected {want_indexes:?}"
+        ));
+    }
+    for gsi in p["GlobalSecondaryIndexes"].as_array().into_iter().flatten() {
+        if gsi["Projection"]["ProjectionType"] != "ALL" {
+            problems.push(format!("index {} does not project ALL", gsi["IndexName"]));
+        }
+    }
+    let defined: BTreeMap<String, String> = p["AttributeDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            (
+                a["AttributeName"].as_str().unwrap_or("").to_owned(),
+                a["AttributeType"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let key_attrs: BTreeSet<String> = std::iter::once("id".to_owned())
+        .chain(want_indexes.values().flatten().map(|(a, _)| a.clone()))
+        .collect();
+    for a in &key_attrs {
+        if defined.get(a).map(String::as_str) != Some("S") {
+            problems.push(format!("key attribute {a} is not defined as S"));
+        }
+    }
+    if p["TimeToLiveSpecification"] != json!({ "AttributeName": "ttl", "Enabled": true }) {
+        problems.push("TTL is not enabled on attribute ttl".into());
+    }
+    if p["BillingMode"] != "PAY_PER_REQUEST" {
+        problems.push("table is not on-demand".into());
+    }
+    if p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] != true {
+        problems.push("point-in-time recovery is off".into());
+    }
+    if p["SSESpecification"]["SSEEnabled"] != true {
+        problems.push("encryption at rest (SSESpecification.SSEEnabled) is off".into());
+    }
+    fn has_intrinsic(v: &Value) -> bool {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .any(|(k, v)| k == "Ref" || k.starts_with("Fn::") || has_intrinsic(v)),
+            Value::Array(items) => items.iter().any(has_intrinsic),
+            _ => false,
+        }
+    }
+    for prop in [
+        "AttributeDefinitions",
+        "KeySchema",
+        "GlobalSecondaryIndexes",
+        "TimeToLiveSpecification",
+        "BillingMode",
+    ] {
+        if has_intrinsic(&p[prop]) {
+            problems.push(format!(
+                "{prop} uses an intrinsic function; local set-up copies it verbatim"
+            ));
+        }
+    }
+    problems
+}
+
+/// Resolve a template value the way a deploy with default parameters would, far enough to feed
+/// the real config parser: parameter defaults (or a sample for required parameters), logical
+/// ids for resource references, the first branch of a condition.
+fn resolve(t: &Value, v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Object(m) => {
+            if let Some(Value::String(name)) = m.get("Ref") {
+                let param = &t["Parameters"][name.as_str()];
+                if param.is_object() {
+                    return match &param["Default"] {
+                        Value::Null => Some(sample_for(name)),
+                        d => resolve(t, d),
+                    };
+                }
+                return Some(format!("{name}-physical-id"));
+            }
+            if let Some(Value::Array(branches)) = m.get("Fn::If") {
+                return branches.get(1).and_then(|b| resolve(t, b));
+            }
+            m.get("Fn::Sub").and_then(Value::as_str).map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
+/// Values for parameters without a default, as an operator would pass them.
+fn sample_for(param: &str) -> String {
+    match param {
+        "IdvTemplateId" => "idvtmp_4FrXJvfQU3zGUR".into(),
+        "JwtIssuer" => "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example".into(),
+        _ => format!("{param}-sample"),
+    }
+}
+
+const REQUIRED_ENV: [&str; 4] = [
+    "TABLE_NAME",
+    "PLAID_SECRET_ID",
+    "IDV_TEMPLATE_ID",
+    "PLAID_ENV",
+];
+
+/// Local-only switches: an emulator URL, endpoint overrides, the header identity.
+fn is_local_only(var: &str) -> bool {
+    var == "PLAID_BASE_URL" || var == "IDV_LOCAL_IDENTITY" || var.starts_with("AWS_ENDPOINT_URL")
+}
+
+/// Each function's environment has what the code requires, nothing local-only, only variables
+/// the code reads, and (with default parameters) values the real `Config` parser accepts.
+fn check_env(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (id, f) in functions(t) {
+        let env = env_of(t, f);
+        for var in REQUIRED_ENV {
+            if !env.contains_key(var) {
+                problems.push(format!("{id}: {var} is not set"));
+            }
+        }
+        for var in env.keys().filter(|v| is_local_only(v)) {
+            problems.push(format!("{id}: sets the local-only switch {var}"));
+        }
+        if env.get("TABLE_NAME") != Some(&json!({ "Ref": SESSIONS_TABLE })) {
+            problems.push(format!("{id}: TABLE_NAME is not the sessions table"));
+        }
+
+        let resolved: BTreeMap<&str, Option<String>> = env
+            .iter()
+            .map(|(k, v)| (k.as_str(), resolve(t, v).filter(|s| !s.is_empty())))
+            .collect();
+        let read = RefCell::new(BTreeSet::new());
+        let parsed = Config::from_lookup(|k| {
+            read.borrow_mut().insert(k.to_owned());
+            resolved.get(k).cloned().flatten()
+        });
+        if let Err(e) = parsed {
+            problems.push(format!("{id}: Config rejects the default environment: {e}"));
+        }
+        let read = read.into_inner();
+        for var in env.keys().filter(|v| !read.contains(v.as_str())) {
+            problems.push(format!("{id}: sets {var}, which the code never reads"));
+        }
+    }
+    let plaid_env = &t["Parameters"]["PlaidEnv"];
+    if plaid_env["AllowedValues"] != json!(["sandbox", "production"]) {
+        problems.push("PlaidEnv must allow exactly sandbox and production".into());
+    }
+    problems
+}
+
+fn timeout(t: &Value, f: &Value) -> Option<i64> {
+    fn_prop(t, f, "Timeout")
+        .and_then(|v| resolve(t, v))
+        .and_then(|s| s.parse().ok())
+}
+
+/// Plaid gives up on a webhook after 10 s; API calls fit in 10 s; reconcile finishes well
+/// inside its 10-minute schedule.
+fn check_timeouts(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (id, f) in functions(t) {
+        let Some(secs) = timeout(t, f) else {
+            problems.push(format!("{id}: no Timeout"));
+            continue;
+        };
+        let ok = match binary_of(f) {
+            Some("webhook") => secs < 10,
+            Some("reconcile") => (1..600).contains(&secs),
+            _ => (1..=10).contains(&secs),
+        };
+        if !ok {
+            problems.push(format!("{id}: Timeout {secs} s is out of bounds"));
+        }
+    }
+    problems
+}
+
+fn log_group_with_retention(t: &Value, reference: &Value) -> bool {
+    let logical = reference
+        .get("Ref")
+        .or_else(|| reference.get("Fn::GetAtt").and_then(|g| g.get(0)))
+        .and_then(Value::as_str);
+    logical.is_some_and(|l| {
+        let r = &t["Resources"][l];
+        r["Type"] == "AWS::Logs::LogGroup" && !r["Properties"]["RetentionInDays"].is_null()
+    })
+}
+
+/// JSON logs into log groups that expire; API access logs without headers, bodies or client
+/// addresses; a metric on the webhook's rejections.
+fn check_logging(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut webhook_group = None;
+    for (id, f) in functions(t) {
+        let lc = &f["Properties"]["LoggingConfig"];
+        if lc["LogFormat"] != "JSON" {
+            problems.push(format!("{id}: LoggingConfig.LogFormat is not JSON"));
+        }
+        if !log_group_with_retention(t, &lc["LogGroup"]) {
+            problems.push(format!(
+                "{id}: logs do not go to a log group with a retention"
+            ));
+        }
+        if binary_of(f) == Some("webhook") {
+            webhook_group = Some(lc["LogGroup"].clone());
+        }
+    }
+
+    for (id, api) in resources_of_type(t, "AWS::Serverless::HttpApi") {
+        let access = &api["Properties"]["AccessLogSettings"];
+        if !log_group_with_retention(t, &access["DestinationArn"]) {
+            problems.push(format!(
+                "{id}: access logs do not go to a log group with a retention"
+            ));
+        }
+        let format = access["Format"].as_str().unwrap_or("");
+        match serde_json::from_str::<Map<String, Value>>(format) {
+            Err(e) => problems.push(format!("{id}: access log format is not a JSON object: {e}")),
+            Ok(fields) => {
+                let values: Vec<&str> = fields.values().filter_map(Value::as_str).collect();
+                for want in ["$context.requestId", "$context.routeKey", "$context.status"] {
+                    if !values.contains(&want) {
+                        problems.push(format!("{id}: access log lacks {want}"));
+                    }
+                }
+                if !values.iter().any(|v| v.contains("Latency")) {
+                    problems.push(format!("{id}: access log lacks a latency"));
+                }
+                for leak in [
+                    "header",
+                    "body",
+                    "sourceIp",
+                    "userAgent",
+                    "claims",
+                    "identity",
+                ] {
+                    if values.iter().any(|v| v.contains(leak)) {
+                        problems.push(format!("{id}: access log records {leak}"));
+                    }
+                }
+            }
+        }
+    }
+
+    let filters = resources_of_type(t, "AWS::Logs::MetricFilter");
+    let rejected = filters.iter().find(|(_, mf)| {
+        Some(json!({ "Ref": mf["Properties"]["LogGroupName"]["Ref"] })) == webhook_group
+            && mf["Properties"]["FilterPattern"]
+                .as_str()
+                .is_some_and(|p| p.contains("webhook_rejected") && p.contains("IS TRUE"))
+    });
+    match rejected {
+        None => {
+            problems.push("no metric filter on the webhook's webhook_rejected log field".into())
+        }
+        Some((_, mf)) => {
+            let metric = &mf["Properties"]["MetricTransformations"][0];
+            let alarmed = resources_of_type(t, "AWS::CloudWatch::Alarm")
+                .iter()
+                .any(|(_, a)| {
+                    a["Properties"]["MetricName"] == metric["MetricName"]
+                        && a["Properties"]["Namespace"] == metric["MetricNamespace"]
+                });
+            if !alarmed {
+                problems.push("the webhook rejection metric has no alarm".into());
+            }
+        }
+    }
+    problems
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests on the real template.
+// ---------------------------------------------------------------------------------------------
+
+fn assert_clean(what: &str, problems: Vec<String>) {
+    assert!(problems.is_empty(), "{what}:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn every_function_builds_a_workspace_binary_and_every_binary_is_deployed() {
+    let bins = lambda_bins();
+    assert_eq!(
+        bins,
+        BTreeSet::from(
+            [
+                "create-session",
+                "link-token",
+                "get-session",
+                "webhook",
+                "reconcile"
+            ]
+            .map(String::from)
+        ),
+        "the design's five binaries"
+    );
+    assert_clean("binaries", check_binaries(&load_template(), &bins));
+}
+
+#[test]
+fn routes_and_authorizers_are_exactly_the_designs() {
+    assert_clean("routes", check_routes(&load_template()));
+}
+
+#[test]
+fn iam_is_least_privilege() {
+    assert_clean("iam", check_iam(&load_template()));
+}
+
+#[test]
+fn table_matches_what_the_store_queries() {
+    assert_clean("table", check_table(&load_template()));
+}
+
+#[test]
+fn environment_is_complete_parseable_and_cloud_only() {
+    assert_clean("environment", check_env(&load_template()));
+}
+
+#[test]
+fn timeouts_fit_plaid_and_the_schedule() {
+    assert_clean("timeouts", check_timeouts(&load_template()));
+}
+
+#[test]
+fn logs_are_json_expire_and_hold_no_request_content() {
+    assert_clean("logging", check_logging(&load_template()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks notice a broken template.
+// ---------------------------------------------------------------------------------------------
+
+fn function_id(t: &Value, bin: &str) -> String {
+    functions(t)
+        .into_iter()
+        .find(|(_, f)| binary_of(f) == Some(bin))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| panic!("no function for {bin}"))
+}
+
+fn props_mut<'a>(t: &'a mut Value, bin: &str) -> &'a mut Value {
+    let id = function_id(t, bin);
+    &mut t["Resources"][id.as_str()]["Properties"]
+}
+
+fn first_statement_mut<'a>(t: &'a mut Value, bin: &str) -> &'a mut Value {
+    &mut props_mut(t, bin)["Policies"][0]["Statement"][0]
+}
+
+fn assert_caught(what: &str, problems: Vec<String>, needle: &str) {
+    assert!(
+        problems.iter().any(|p| p.contains(needle)),
+        "{what}: expected a problem mentioning {needle:?}, got {problems:?}"
+    );
+}
+
+#[test]
+fn catches_a_binary_without_function_and_a_function_without_binary() {
+    let mut bins = lambda_bins();
+    bins.insert("audit-export".into());
+    assert_caught(
+        "extra bin",
+        check_binaries(&load_template(), &bins),
+        "audit-export has no function",
+    );
+
+    let mut t = load_template();
+    let id = function_id(&t, "link-token");
+    t["Resources"][id.as_str()]["Metadata"]["BuildProperties"]["Binary"] = json!("link_token");
+    assert_caught(
+        "renamed",
+        check_binaries(&t, &lambda_bins()),
+        "\"link_token\" is not a bin",
+    );
+}
+
+#[test]
+fn catches_a_sessions_route_without_the_authorizer() {
+    let mut t = load_template();
+    let events = props_mut(&mut t, "get-session")["Events"]
+        .as_object_mut()
+        .unwrap();
+    let (_, ev) = events
+        .iter_mut()
+        .find(|(_, e)| e["Properties"]["Path"] == "/sessions/{id}")
+        .unwrap();
+    ev["Properties"]["Auth"] = json!({ "Authorizer": "NONE" });
+    assert_caught(
+        "public GET",
+        check_routes(&t),
+        "GET /sessions/{id} is not behind the JWT authorizer",
+    );
+}
+
+#[test]
+fn catches_a_webhook_behind_the_authorizer_and_an_extra_route() {
+    let mut t = load_template();
+    let events = props_mut(&mut t, "webhook")["Events"]
+        .as_object_mut()
+        .unwrap();
+    for ev in events.values_mut() {
+        ev["Properties"].as_object_mut().unwrap().remove("Auth");
+    }
+    assert_caught("webhook with JWT", check_routes(&t), "POST /webhooks/plaid");
+
+    let mut t = load_template();
+    let api = resources_of_type(&t, "AWS::Serverless::HttpApi")[0]
+        .0
+        .to_owned();
+    props_mut(&mut t, "get-session")["Events"]["Debug"] = json!({
+        "Type": "HttpApi",
+        "Properties": { "ApiId": { "Ref": api }, "Method": "GET", "Path": "/debug" }
+    });
+    assert_caught(
+        "extra route",
+        check_routes(&t),
+        "GET /debug is not in the design",
+    );
+
+    let mut t = load_template();
+    props_mut(&mut t, "create-session")["FunctionUrlConfig"] = json!({ "AuthType": "NONE" });
+    assert_caught("function URL", check_routes(&t), "function URL");
+}
+
+#[test]
+fn catches_wildcards_broad_resources_and_extra_actions() {
+    let mut t = load_template();
+    first_statement_mut(&mut t, "webhook")["Action"] = json!("dynamodb:*");
+    assert_caught("dynamodb:*", check_iam(&t), "wildcard action dynamodb:*");
+
+    let mut t = load_template();
+    first_statement_mut(&mut t, "reconcile")["Resource"] = json!("*");
+    assert_caught("Resource *", check_iam(&t), "granted on Resource \"*\"");
+
+    let mut t = load_template();
+    first_statement_mut(&mut t, "link-token")["Action"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("dynamodb:Scan"));
+    assert_caught("Scan", check_iam(&t), "link-token): DynamoDB grants");
+
+    let mut t = load_template();
+    props_mut(&mut t, "create-session")["Policies"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({ "DynamoDBCrudPolicy": { "TableName": { "Ref": SESSIONS_TABLE } } }));
+    assert_caught(
+        "SAM policy template",
+        check_iam(&t),
+        "not an inline document",
+    );
+
+    let mut t = load_template();
+    let stmts = props_mut(&mut t, "get-session")["Policies"][0]["Statement"]
+        .as_array_mut()
+        .unwrap();
+    let secret = stmts
+        .iter_mut()
+        .find(|s| s["Action"] == "secretsmanager:GetSecretValue")
+        .unwrap();
+    secret["Resource"] = json!({ "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*" });
+    assert_caught(
+        "other secret",
+        check_iam(&t),
+        "not the PLAID_SECRET_ID secret",
+    );
+}
+
+#[test]
+fn catches_a_changed_table() {
+    let mut t = load_template();
+    t["Resources"][SESSIONS_TABLE]["Properties"]["GlobalSecondaryIndexes"][2]["KeySchema"][1]["AttributeName"] =
+        json!("updated_at");
+    assert_caught("index key", check_table(&t), "indexes");
+
+    let mut t = load_template();
+    t["Resources"][SESSIONS_TABLE]["Properties"]["TimeToLiveSpecification"]["AttributeName"] =
+        json!("expires_at");
+    assert_caught("ttl", check_table(&t), "TTL");
+}
+
+#[test]
+fn catches_local_switches_missing_and_unknown_variables() {
+    let mut t = load_template();
+    props_mut(&mut t, "webhook")["Environment"] =
+        json!({ "Variables": { "PLAID_BASE_URL": "http://127.0.0.1:4010" } });
+    assert_caught(
+        "base url",
+        check_env(&t),
+        "local-only switch PLAID_BASE_URL",
+    );
+
+    let mut t = load_template();
+    t["Globals"]["Function"]["Environment"]["Variables"]
+        .as_object_mut()
+        .unwrap()
+        .remove("PLAID_SECRET_ID");
+    assert_caught(
+        "missing secret id",
+        check_env(&t),
+        "PLAID_SECRET_ID is not set",
+    );
+
+    let mut t = load_template();
+    t["Globals"]["Function"]["Environment"]["Variables"]["PLAID_COUNTRY_CODE"] = json!("US");
+    assert_caught(
+        "typo",
+        check_env(&t),
+        "PLAID_COUNTRY_CODE, which the code never reads",
+    );
+
+    let mut t = load_template();
+    t["Parameters"]["PlaidClientName"]["Default"] = json!("A name far longer than Plaid shows");
+    assert_caught(
+        "bad default",
+        check_env(&t),
+        "Config rejects the default environment",
+    );
+}
+
+#[test]
+fn catches_a_webhook_timeout_plaid_would_not_wait_for() {
+    let mut t = load_template();
+    props_mut(&mut t, "webhook")["Timeout"] = json!(10);
+    assert_caught("timeout", check_timeouts(&t), "Timeout 10 s");
+}
+
+#[test]
+fn catches_headers_in_access_logs_and_a_missing_rejection_metric() {
+    let mut t = load_template();
+    let api = resources_of_type(&t, "AWS::Serverless::HttpApi")[0]
+        .0
+        .to_owned();
+    t["Resources"][api.as_str()]["Properties"]["AccessLogSettings"]["Format"] = json!(
+        r#"{"requestId":"$context.requestId","routeKey":"$context.routeKey","status":"$context.status","latency":"$context.responseLatency","ip":"$context.identity.sourceIp"}"#
+    );
+    assert_caught("source ip", check_logging(&t), "records sourceIp");
+
+    let mut t = load_template();
+    let ids: Vec<String> = resources_of_type(&t, "AWS::Logs::MetricFilter")
+        .into_iter()
+        .map(|(id, _)| id.to_owned())
+        .collect();
+    for id in ids {
+        t["Resources"].as_object_mut().unwrap().remove(&id);
+    }
+    assert_caught("no metric filter", check_logging(&t), "webhook_rejected");
+}
