@@ -186,7 +186,7 @@ mod tests {
     fn plaid(status: u16, code: &str, retry_after: Option<Duration>) -> PlaidError {
         PlaidError::Api {
             status,
-            body: PlaidErrorBody {
+            body: Box::new(PlaidErrorBody {
                 error_type: ErrorType("INVALID_REQUEST".into()),
                 error_code: code.into(),
                 error_message: "phone_number must be in E.164 format".into(),
@@ -195,7 +195,7 @@ mod tests {
                 error_code_reason: None,
                 documentation_url: None,
                 suggested_action: None,
-            },
+            }),
             retry_after,
         }
     }
