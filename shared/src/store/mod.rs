@@ -7,6 +7,7 @@
 //! - GSI `open_sessions` (sparse): `open_shard` (S, present only while the session is not final
 //!   and not app-expired) + `synced_at` (S);
 //! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions.
+//!
 //! Timestamps are stored as RFC 3339 UTC with exactly three fractional digits and `Z`, so that
 //! string order is time order.
 
