@@ -210,7 +210,7 @@ fn start_moto(binary: &Path) -> Result<(Child, String), LocalStackError> {
         let log_err = log
             .try_clone()
             .map_err(|e| LocalStackError::MotoStart(e.to_string()))?;
-        let mut cmd = Command::new(binary);
+        let mut cmd = moto_command(binary);
         cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(log)
@@ -239,6 +239,64 @@ fn start_moto(binary: &Path) -> Result<(Child, String), LocalStackError> {
         }
     }
     Err(LocalStackError::MotoStart(last_error))
+}
+
+/// Runs moto's own `main` with one change: requests are handled one at a time. Real DynamoDB
+/// applies each conditional write atomically; moto's threaded server does not (two concurrent
+/// `attribute_not_exists` puts can both succeed), which would make every "exactly one of N
+/// concurrent writers wins" test flaky. If moto's internals move, it falls back to plain moto.
+const SERIALIZED_MOTO: &str = r#"
+import sys, threading
+try:
+    from moto.moto_server import werkzeug_app as _w
+    _lock = threading.Lock()
+    _call = _w.DomainDispatcherApplication.__call__
+    def _serialized(self, environ, start_response):
+        with _lock:
+            return list(_call(self, environ, start_response))
+    _w.DomainDispatcherApplication.__call__ = _serialized
+except Exception as e:
+    print("testkit: moto requests are not serialized:", e, file=sys.stderr)
+from moto.server import main
+main()
+"#;
+
+/// The interpreter named by `moto_server`'s shebang running [`SERIALIZED_MOTO`], or the script
+/// itself when the shebang is not a plain interpreter line.
+fn moto_command(binary: &Path) -> Command {
+    let first_line = std::fs::File::open(binary)
+        .ok()
+        .and_then(|f| {
+            use std::io::BufRead;
+            let mut line = String::new();
+            std::io::BufReader::new(f).read_line(&mut line).ok()?;
+            Some(line)
+        })
+        .unwrap_or_default();
+    let interpreter: Vec<&str> = match first_line.strip_prefix("#!") {
+        Some(rest) => {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            match words.split_first() {
+                Some((env, args)) if env.ends_with("/env") => args.to_vec(),
+                _ => words,
+            }
+        }
+        None => Vec::new(),
+    };
+    match interpreter.split_first() {
+        Some((python, args)) if python.contains("python") => {
+            let mut cmd = Command::new(python);
+            cmd.args(args).arg("-c").arg(SERIALIZED_MOTO);
+            cmd
+        }
+        _ => {
+            eprintln!(
+                "testkit: {} has no python shebang; running it as is",
+                binary.display()
+            );
+            Command::new(binary)
+        }
+    }
 }
 
 #[cfg(target_os = "linux")]

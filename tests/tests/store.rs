@@ -654,7 +654,7 @@ async fn exactly_one_concurrent_retry_claim_wins() {
     let r = record("idv_c", "alice", TEMPLATE, IdvStatus::Failed, 0, 1);
     store.insert(&r).await.unwrap();
 
-    let contenders: Vec<_> = (0..8)
+    let contenders: Vec<_> = (0..16)
         .map(|_| {
             let store = store.clone();
             let id = r.id.clone();
@@ -678,6 +678,35 @@ async fn exactly_one_concurrent_retry_claim_wins() {
             .claim_retry(&idv("idv_absent"), at(10), at(2))
             .await
             .unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_inserts_of_one_session_make_one_item() {
+    let (store, _, _) = store("race").await;
+    let contenders: Vec<_> = (0..16)
+        .map(|i| {
+            let store = store.clone();
+            // Each writer read Plaid at a different moment: the winner's snapshot is the one
+            // every loser gets back.
+            let r = record("idv_race", "alice", TEMPLATE, IdvStatus::Active, 0, i);
+            tokio::spawn(async move { (r.clone(), store.insert(&r).await.unwrap()) })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut returned = Vec::new();
+    for c in contenders {
+        match c.await.unwrap() {
+            (r, InsertOutcome::Inserted) => winners.push(r),
+            (_, InsertOutcome::AlreadyExists(existing)) => returned.push(existing),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    assert_eq!(returned.len(), 15);
+    assert!(returned.iter().all(|r| r == &winners[0]));
+    assert_eq!(
+        store.get(&idv("idv_race")).await.unwrap().as_ref(),
+        Some(&winners[0])
     );
 }
 
