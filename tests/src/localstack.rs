@@ -670,6 +670,29 @@ Resources:
     }
 
     #[test]
+    fn moto_runs_under_its_own_interpreter_with_serialized_requests() {
+        let dir = std::env::temp_dir().join(format!("testkit-shebang-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let direct = dir.join("direct");
+        std::fs::write(&direct, "#!/opt/venv/bin/python3\nimport x\n").unwrap();
+        let cmd = moto_command(&direct);
+        assert_eq!(cmd.get_program(), "/opt/venv/bin/python3");
+        let args: Vec<_> = cmd.get_args().collect();
+        assert_eq!(args, ["-c", SERIALIZED_MOTO]);
+
+        let via_env = dir.join("via_env");
+        std::fs::write(&via_env, "#!/usr/bin/env python3 -u\n").unwrap();
+        let cmd = moto_command(&via_env);
+        assert_eq!(cmd.get_program(), "python3");
+        assert_eq!(cmd.get_args().next().unwrap(), "-u");
+
+        let binary = dir.join("binary");
+        std::fs::write(&binary, [0x7f, b'E', b'L', b'F']).unwrap();
+        assert_eq!(moto_command(&binary).get_program(), binary.as_os_str());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_missing_resource_is_an_error_not_a_panic() {
         let dir = std::env::temp_dir().join(format!("testkit-tmpl-missing-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
