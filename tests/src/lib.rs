@@ -1,3 +1,7 @@
+//! The test kit: the Plaid IDV emulator, the local stack (moto, the table from the template),
+//! API Gateway events, and our OpenAPI description as a test oracle.
+
 pub mod apigw;
 pub mod emulator;
+pub mod localstack;
 pub mod openapi;

@@ -1,79 +1,703 @@
 //! The DynamoDB adapter of [`SessionStore`](super::SessionStore).
-//! OWNER: helper "store" fills this in; the signatures are the contract.
+//!
+//! Every write is a single conditional request, so concurrent Lambdas need no locks:
+//! - `insert`: `attribute_not_exists(id)`;
+//! - `save_snapshot`: an `UpdateItem` that only touches the snapshot fields (status, steps,
+//!   completed_at, synced_at, updated_at, a first-seen previous_attempt_id), guarded by
+//!   "stored `synced_at` is older" and, for a non-final snapshot, "stored status is not final".
+//!   `created_at`, `expires_at`, `ttl`, `retry_claim_until` and the owner are never rewritten.
+//!   An absent item is created whole with `attribute_not_exists(id)`.
+//! - `mark_app_expired` / `claim_retry`: `UpdateItem` with their own conditions.
+//!
+//! The open index. `open_shard` is written once, when the item is created (for an unfinished
+//! session without TTL), and afterwards only ever removed: by a final snapshot, or by
+//! `mark_app_expired`. A later non-final snapshot leaves it alone, so a session that the app
+//! already expired never re-enters the open index even if Plaid still calls it `active`
+//! (Plaid no longer expires sessions, so it usually will). A final snapshot also removes `ttl`:
+//! a finished verification result is never lost to TTL, even when it arrives after the app
+//! window.
+//!
+//! Item contents are never logged; errors carry operation names and DynamoDB error codes only.
 
+use super::item::{self, Item, OPEN, attr};
+use super::{InsertOutcome, Page, SessionStore, StoreError, UpdateOutcome};
+use crate::ids::{ClientUserId, IdvId, TemplateId};
+use crate::session::record::SessionRecord;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+pub const INDEX_BY_USER_TEMPLATE: &str = "by_user_template";
+pub const INDEX_BY_USER: &str = "by_user";
+pub const INDEX_OPEN_SESSIONS: &str = "open_sessions";
+
+/// The largest page `list_for_user` returns; larger requests are served this many.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// Cursors are small JSON key objects; anything longer was not issued by us.
+const MAX_CURSOR_LEN: usize = 1024;
+
+/// How often a write that raced with a concurrent creator of the same item is tried again.
+const RACE_ATTEMPTS: usize = 3;
+
+/// Timeouts for every AWS client the functions build (pass to
+/// `aws_config::defaults(..).timeout_config(sdk_timeouts())`). The SDK sets none by default, so a
+/// stalled connection would hold a Lambda until its own timeout. DynamoDB answers in
+/// milliseconds in-region; these bounds leave room for a cold TLS handshake and the SDK's
+/// standard retries while keeping a request that cannot succeed well inside an API Gateway
+/// timeout.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .read_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
+}
+
+/// The session store on one DynamoDB table laid out as `infra/template.yaml` defines it.
+/// Cheap to clone (the SDK client is reference-counted); build one per cold start.
 #[derive(Clone)]
 pub struct DynamoStore {
-    _client: aws_sdk_dynamodb::Client,
-    _table: String,
+    client: Client,
+    table: String,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DynamoStore {
-    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+    /// `client` should come from an `SdkConfig` with [`sdk_timeouts`] applied.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
-            _client: client,
-            _table: table.into(),
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn key(id: &IdvId) -> HashMap<String, AttributeValue> {
+        HashMap::from([(attr::ID.to_string(), AttributeValue::S(id.to_string()))])
+    }
+
+    /// Put a whole new item if none has this id; the existing item comes back otherwise.
+    async fn put_new(&self, record: &SessionRecord) -> Result<PutNew, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item::encode(record)?))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", attr::ID)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PutNew::Inserted),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                PutItemError::ConditionalCheckFailedException(ccf) => Ok(PutNew::Exists(ccf.item)),
+                other => Err(service_error("PutItem", &other)),
+            },
+            Err(e) => Err(sdk_error("PutItem", e)),
+        }
+    }
+
+    /// The snapshot update of an item that exists. See the module docs for what it touches.
+    async fn update_snapshot(&self, r: &SessionRecord) -> Result<SnapshotUpdate, StoreError> {
+        let new_is_final = r.status.is_final();
+        let mut set = vec!["#st = :st", "#steps = :steps", "#sa = :sa", "#ua = :ua"];
+        let mut remove = Vec::new();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(&r.id)))
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_names("#cu", attr::CLIENT_USER_ID)
+            .expression_attribute_names("#tp", attr::TEMPLATE_ID)
+            .expression_attribute_names("#st", attr::STATUS)
+            .expression_attribute_names("#steps", attr::STEPS)
+            .expression_attribute_names("#sa", attr::SYNCED_AT)
+            .expression_attribute_names("#ua", attr::UPDATED_AT)
+            .expression_attribute_names("#ca", attr::COMPLETED_AT)
+            .expression_attribute_values(":cu", AttributeValue::S(r.client_user_id.to_string()))
+            .expression_attribute_values(":tp", AttributeValue::S(r.template_id.to_string()))
+            .expression_attribute_values(":st", item::value(&r.status)?)
+            .expression_attribute_values(":steps", item::value(&r.steps)?)
+            .expression_attribute_values(":sa", item::timestamp_value(r.synced_at)?)
+            .expression_attribute_values(":ua", item::timestamp_value(r.updated_at)?);
+        match r.completed_at {
+            Some(t) => {
+                set.push("#ca = :ca");
+                req = req.expression_attribute_values(":ca", item::timestamp_value(t)?);
+            }
+            None => remove.push("#ca"),
+        }
+        if let Some(prev) = &r.previous_attempt_id {
+            // Plaid never changes a session's previous attempt: the first one seen stays.
+            set.push("#pa = if_not_exists(#pa, :pa)");
+            req = req
+                .expression_attribute_names("#pa", attr::PREVIOUS_ATTEMPT_ID)
+                .expression_attribute_values(":pa", AttributeValue::S(prev.to_string()));
+        }
+        let mut condition =
+            String::from("attribute_exists(#id) AND #cu = :cu AND #tp = :tp AND #sa < :sa");
+        if new_is_final {
+            remove.extend(["#os", "#ttl"]);
+            req = req
+                .expression_attribute_names("#os", attr::OPEN_SHARD)
+                .expression_attribute_names("#ttl", attr::TTL);
+        } else {
+            let mut placeholders = Vec::new();
+            for (i, status) in item::final_statuses().enumerate() {
+                let p = format!(":final{i}");
+                req = req.expression_attribute_values(&p, AttributeValue::S(status.to_string()));
+                placeholders.push(p);
+            }
+            condition.push_str(&format!(" AND NOT (#st IN ({}))", placeholders.join(", ")));
+        }
+        let mut update = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let result = req
+            .update_expression(update)
+            .condition_expression(condition)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(SnapshotUpdate::Written),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(ccf) => {
+                    Ok(if ccf.item.is_some() {
+                        SnapshotUpdate::Refused
+                    } else {
+                        SnapshotUpdate::NoItemReturned
+                    })
+                }
+                other => Err(service_error("UpdateItem", &other)),
+            },
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// Run one conditional `UpdateItem`; a failed condition is `Rejected`.
+    async fn conditional_update(
+        &self,
+        req: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
+    ) -> Result<UpdateOutcome, StoreError> {
+        match req.send().await {
+            Ok(_) => Ok(UpdateOutcome::Written),
+            Err(SdkError::ServiceError(e)) => match e.into_err() {
+                UpdateItemError::ConditionalCheckFailedException(_) => Ok(UpdateOutcome::Rejected),
+                other => Err(service_error("UpdateItem", &other)),
+            },
+            Err(e) => Err(sdk_error("UpdateItem", e)),
+        }
+    }
+
+    /// One newest-first page of an index partition belonging to one user.
+    async fn query_user_page(
+        &self,
+        index: UserIndex,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<SessionRecord>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        let start = cursor.map(|c| decode_cursor(c, &index)).transpose()?;
+        // One item more than asked tells whether another page exists, so the last page never
+        // carries a cursor to an empty page.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name())
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", index.partition_attr())
+            .expression_attribute_values(":pk", AttributeValue::S(index.partition_value().into()))
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        let mut raw = out.items.unwrap_or_default();
+        let next_key = if raw.len() > limit as usize {
+            raw.truncate(limit as usize);
+            raw.last()
+                .map(|last| index_key_of(last, &index))
+                .transpose()?
+        } else {
+            // DynamoDB stopped early (1 MB page): continue from where it stopped.
+            out.last_evaluated_key
+        };
+        let items = raw
+            .into_iter()
+            .map(item::decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = next_key.map(|k| encode_cursor(&k)).transpose()?;
+        Ok(Page { items, next_cursor })
+    }
+}
+
+enum PutNew {
+    Inserted,
+    Exists(Option<Item>),
+}
+
+enum SnapshotUpdate {
+    Written,
+    /// The item exists and the condition failed.
+    Refused,
+    /// The condition failed and no item came back: absent (or a server that does not return
+    /// ALL_OLD, which the caller resolves).
+    NoItemReturned,
+}
+
+impl SessionStore for DynamoStore {
+    async fn get(&self, id: &IdvId) -> Result<Option<SessionRecord>, StoreError> {
+        // Strongly consistent: a read right after a webhook's write must see it.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        out.item.map(item::decode).transpose()
+    }
+
+    async fn latest_for(
+        &self,
+        user: &ClientUserId,
+        template: &TemplateId,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_USER_TEMPLATE)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", attr::USER_TEMPLATE)
+            .expression_attribute_values(":pk", AttributeValue::S(user.index_key(template)))
+            .scan_index_forward(false)
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(item::decode)
+            .transpose()
+    }
+
+    async fn list_for_user(
+        &self,
+        user: &ClientUserId,
+        template: Option<&TemplateId>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<SessionRecord>, StoreError> {
+        let index = match template {
+            Some(t) => UserIndex::UserTemplate(user.index_key(t)),
+            None => UserIndex::User(user.to_string()),
+        };
+        self.query_user_page(index, limit, cursor).await
+    }
+
+    async fn insert(&self, record: &SessionRecord) -> Result<InsertOutcome, StoreError> {
+        for _ in 0..RACE_ATTEMPTS {
+            match self.put_new(record).await? {
+                PutNew::Inserted => return Ok(InsertOutcome::Inserted),
+                PutNew::Exists(Some(existing)) => {
+                    return Ok(InsertOutcome::AlreadyExists(item::decode(existing)?));
+                }
+                // The server did not return the old item: read it. If it vanished in between
+                // (deleted by hand or by TTL), the insert is simply tried again.
+                PutNew::Exists(None) => {
+                    if let Some(existing) = self.get(&record.id).await? {
+                        return Ok(InsertOutcome::AlreadyExists(existing));
+                    }
+                }
+            }
+        }
+        Err(StoreError::Unavailable(
+            "PutItem: the item kept appearing and disappearing".into(),
+        ))
+    }
+
+    async fn save_snapshot(&self, record: &SessionRecord) -> Result<UpdateOutcome, StoreError> {
+        // Updates of existing sessions (webhooks, reconcile) are the common case: try that
+        // first, and create the item only when it is missing.
+        let mut known_to_exist = false;
+        for _ in 0..RACE_ATTEMPTS {
+            match self.update_snapshot(record).await? {
+                SnapshotUpdate::Written => return Ok(UpdateOutcome::Written),
+                SnapshotUpdate::Refused => return Ok(UpdateOutcome::Rejected),
+                SnapshotUpdate::NoItemReturned if known_to_exist => {
+                    return Ok(UpdateOutcome::Rejected);
+                }
+                SnapshotUpdate::NoItemReturned => {}
+            }
+            match self.put_new(record).await? {
+                PutNew::Inserted => return Ok(UpdateOutcome::Written),
+                // A concurrent writer created it: apply the snapshot rules against its item.
+                PutNew::Exists(_) => known_to_exist = true,
+            }
+        }
+        Err(StoreError::Unavailable(
+            "UpdateItem: the item kept appearing and disappearing".into(),
+        ))
+    }
+
+    async fn open_sessions(
+        &self,
+        synced_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        while found.len() < limit as usize {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(INDEX_OPEN_SESSIONS)
+                .key_condition_expression("#os = :open AND #sa < :before")
+                .expression_attribute_names("#os", attr::OPEN_SHARD)
+                .expression_attribute_names("#sa", attr::SYNCED_AT)
+                .expression_attribute_values(":open", AttributeValue::S(OPEN.into()))
+                .expression_attribute_values(":before", item::timestamp_value(synced_before)?)
+                .scan_index_forward(true)
+                .limit(i32::try_from(limit as usize - found.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            for raw in out.items.unwrap_or_default() {
+                let id = item::string_attr(&raw, attr::ID).map(str::to_owned);
+                match item::decode(raw) {
+                    Ok(r) => found.push(r),
+                    // One bad item must not stop reconciliation of all the others; it is
+                    // reported (by id only) for someone to repair.
+                    Err(e) => tracing::error!(
+                        idv_id = id.as_deref().unwrap_or("<none>"),
+                        error = %e,
+                        "skipping an open session that does not decode"
+                    ),
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        Ok(found)
+    }
+
+    async fn mark_app_expired(
+        &self,
+        id: &IdvId,
+        ttl: i64,
+        now: DateTime<Utc>,
+    ) -> Result<UpdateOutcome, StoreError> {
+        // `expires_at <= now` keeps a mistaken caller from expiring a session inside its window;
+        // `attribute_exists(open_shard)` makes a second mark (or a final session) Rejected.
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .update_expression("REMOVE #os SET #ttl = :ttl, #ua = :now")
+            .expression_attribute_names("#os", attr::OPEN_SHARD)
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_names("#ua", attr::UPDATED_AT)
+            .expression_attribute_names("#ea", attr::EXPIRES_AT)
+            .expression_attribute_names("#st", attr::STATUS)
+            .expression_attribute_values(":ttl", AttributeValue::N(ttl.to_string()))
+            .expression_attribute_values(":now", item::timestamp_value(now)?);
+        let mut placeholders = Vec::new();
+        for (i, status) in item::final_statuses().enumerate() {
+            let p = format!(":final{i}");
+            req = req.expression_attribute_values(&p, AttributeValue::S(status.to_string()));
+            placeholders.push(p);
+        }
+        let condition = format!(
+            "attribute_exists(#os) AND #ea <= :now AND NOT (#st IN ({}))",
+            placeholders.join(", ")
+        );
+        self.conditional_update(req.condition_expression(condition))
+            .await
+    }
+
+    async fn claim_retry(
+        &self,
+        id: &IdvId,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .update_expression("SET #rc = :until")
+            .condition_expression(
+                "attribute_exists(#id) AND (attribute_not_exists(#rc) OR #rc < :now)",
+            )
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_names("#rc", attr::RETRY_CLAIM_UNTIL)
+            .expression_attribute_values(":until", item::timestamp_value(until)?)
+            .expression_attribute_values(":now", item::timestamp_value(now)?);
+        Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
+    }
+}
+
+/// The user-owned index partition a listing reads.
+enum UserIndex {
+    /// `by_user`, partition = the client user id.
+    User(String),
+    /// `by_user_template`, partition = `ClientUserId::index_key`.
+    UserTemplate(String),
+}
+
+impl UserIndex {
+    fn name(&self) -> &'static str {
+        match self {
+            UserIndex::User(_) => INDEX_BY_USER,
+            UserIndex::UserTemplate(_) => INDEX_BY_USER_TEMPLATE,
+        }
+    }
+
+    fn partition_attr(&self) -> &'static str {
+        match self {
+            UserIndex::User(_) => attr::CLIENT_USER_ID,
+            UserIndex::UserTemplate(_) => attr::USER_TEMPLATE,
+        }
+    }
+
+    fn partition_value(&self) -> &str {
+        match self {
+            UserIndex::User(v) | UserIndex::UserTemplate(v) => v,
         }
     }
 }
 
-// Placeholder until the adapter lands (helper "store"): lets the rest of the crate build.
-#[allow(unused)]
-impl super::SessionStore for DynamoStore {
-    async fn get(
-        &self,
-        id: &crate::ids::IdvId,
-    ) -> Result<Option<crate::session::SessionRecord>, super::StoreError> {
-        todo!()
+/// The index key (table key + index keys) of a returned item, the shape of a
+/// `LastEvaluatedKey`.
+fn index_key_of(
+    raw: &Item,
+    index: &UserIndex,
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    let mut key = HashMap::new();
+    for name in [attr::ID, attr::CREATED_AT, index.partition_attr()] {
+        let v = item::string_attr(raw, name).ok_or_else(|| {
+            StoreError::Corrupt(format!("a stored session has no string attribute {name}"))
+        })?;
+        key.insert(name.to_string(), AttributeValue::S(v.to_string()));
     }
-    async fn latest_for(
-        &self,
-        user: &crate::ids::ClientUserId,
-        template: &crate::ids::TemplateId,
-    ) -> Result<Option<crate::session::SessionRecord>, super::StoreError> {
-        todo!()
+    Ok(key)
+}
+
+/// base64url(JSON) of a key whose attributes are all strings, which is true of every key of
+/// this table's user indexes.
+fn encode_cursor(key: &HashMap<String, AttributeValue>) -> Result<String, StoreError> {
+    let mut plain = BTreeMap::new();
+    for (name, v) in key {
+        match v {
+            AttributeValue::S(s) => plain.insert(name.as_str(), s.as_str()),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "index key attribute {name} is not a string"
+                )));
+            }
+        };
     }
-    async fn list_for_user(
-        &self,
-        user: &crate::ids::ClientUserId,
-        template: Option<&crate::ids::TemplateId>,
-        limit: u32,
-        cursor: Option<&str>,
-    ) -> Result<super::Page<crate::session::SessionRecord>, super::StoreError> {
-        todo!()
+    let json = serde_json::to_vec(&plain)
+        .map_err(|_| StoreError::Corrupt("a page cursor could not be encoded".into()))?;
+    Ok(URL_SAFE_NO_PAD.encode(json))
+}
+
+/// A cursor back into an `ExclusiveStartKey`, accepted only if it has exactly the key
+/// attributes of `index` and points into the caller's own partition: a forged cursor must not
+/// open another user's sessions.
+fn decode_cursor(
+    cursor: &str,
+    index: &UserIndex,
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    if cursor.is_empty() || cursor.len() > MAX_CURSOR_LEN {
+        return Err(StoreError::BadCursor);
     }
-    async fn insert(
-        &self,
-        record: &crate::session::SessionRecord,
-    ) -> Result<super::InsertOutcome, super::StoreError> {
-        todo!()
+    let json = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::BadCursor)?;
+    let plain: BTreeMap<String, String> =
+        serde_json::from_slice(&json).map_err(|_| StoreError::BadCursor)?;
+    let expected = [attr::ID, attr::CREATED_AT, index.partition_attr()];
+    if plain.len() != expected.len() || !expected.iter().all(|k| plain.contains_key(*k)) {
+        return Err(StoreError::BadCursor);
     }
-    async fn save_snapshot(
-        &self,
-        record: &crate::session::SessionRecord,
-    ) -> Result<super::UpdateOutcome, super::StoreError> {
-        todo!()
+    if plain[index.partition_attr()] != index.partition_value() {
+        return Err(StoreError::BadCursor);
     }
-    async fn open_sessions(
-        &self,
-        synced_before: chrono::DateTime<chrono::Utc>,
-        limit: u32,
-    ) -> Result<Vec<crate::session::SessionRecord>, super::StoreError> {
-        todo!()
+    IdvId::parse(plain[attr::ID].as_str()).map_err(|_| StoreError::BadCursor)?;
+    DateTime::parse_from_rfc3339(&plain[attr::CREATED_AT]).map_err(|_| StoreError::BadCursor)?;
+    Ok(plain
+        .into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect())
+}
+
+/// Throttling error codes DynamoDB uses; the SDK retries them itself first.
+const THROTTLING_CODES: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+];
+
+/// An error the service returned (after the SDK's own retries). `ValidationException` and
+/// friends are not modelled by the SDK, so the code is read through `ProvideErrorMetadata`.
+fn service_error(op: &'static str, err: &impl ProvideErrorMetadata) -> StoreError {
+    match err.code() {
+        Some(code) if THROTTLING_CODES.contains(&code) => StoreError::Throttled,
+        // The code only: DynamoDB's messages can quote attribute values.
+        Some(code) => StoreError::Unavailable(format!("{op}: DynamoDB error {}", clean(code))),
+        None => StoreError::Unavailable(format!("{op}: DynamoDB error without a code")),
     }
-    async fn mark_app_expired(
-        &self,
-        id: &crate::ids::IdvId,
-        ttl: i64,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<super::UpdateOutcome, super::StoreError> {
-        todo!()
+}
+
+fn sdk_error<E, R>(op: &'static str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(e) => service_error(op, e.err()),
+        SdkError::TimeoutError(_) => StoreError::Unavailable(format!("{op}: timed out")),
+        SdkError::DispatchFailure(d) => {
+            let why = if d.is_timeout() {
+                "timed out"
+            } else if d.is_io() {
+                "could not connect"
+            } else {
+                "request not sent"
+            };
+            StoreError::Unavailable(format!("{op}: {why}"))
+        }
+        SdkError::ResponseError(_) => StoreError::Unavailable(format!("{op}: unreadable response")),
+        SdkError::ConstructionFailure(_) => {
+            StoreError::Unavailable(format!("{op}: request could not be built"))
+        }
+        _ => StoreError::Unavailable(format!("{op}: request failed")),
     }
-    async fn claim_retry(
-        &self,
-        id: &crate::ids::IdvId,
-        until: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, super::StoreError> {
-        todo!()
+}
+
+/// Error codes come from the wire; keep them printable and short before they reach a log.
+fn clean(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '#' | ':' | '_'))
+        .take(64)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_index() -> UserIndex {
+        UserIndex::User("auth0|alice".into())
+    }
+
+    fn key(pk_attr: &str, pk: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (attr::ID.into(), AttributeValue::S("idv_1".into())),
+            (
+                attr::CREATED_AT.into(),
+                AttributeValue::S("2024-01-01T00:00:00.000Z".into()),
+            ),
+            (pk_attr.into(), AttributeValue::S(pk.into())),
+        ])
+    }
+
+    #[test]
+    fn cursor_round_trips_for_its_owner() {
+        let k = key(attr::CLIENT_USER_ID, "auth0|alice");
+        let c = encode_cursor(&k).unwrap();
+        assert_eq!(decode_cursor(&c, &user_index()).unwrap(), k);
+    }
+
+    #[test]
+    fn cursor_of_another_partition_or_index_is_refused() {
+        let bob = encode_cursor(&key(attr::CLIENT_USER_ID, "auth0|bob")).unwrap();
+        assert!(matches!(
+            decode_cursor(&bob, &user_index()),
+            Err(StoreError::BadCursor)
+        ));
+        let tmpl = encode_cursor(&key(attr::USER_TEMPLATE, "auth0|alice")).unwrap();
+        assert!(matches!(
+            decode_cursor(&tmpl, &user_index()),
+            Err(StoreError::BadCursor)
+        ));
+    }
+
+    #[test]
+    fn malformed_cursors_are_refused() {
+        let idx = user_index();
+        let mut extra = key(attr::CLIENT_USER_ID, "auth0|alice");
+        extra.insert("open_shard".into(), AttributeValue::S("open".into()));
+        let bad_id = {
+            let mut k = key(attr::CLIENT_USER_ID, "auth0|alice");
+            k.insert(attr::ID.into(), AttributeValue::S("idv 1".into()));
+            k
+        };
+        for c in [
+            String::new(),
+            "%%%".into(),
+            URL_SAFE_NO_PAD.encode("not json"),
+            URL_SAFE_NO_PAD.encode(r#"{"id":1,"created_at":"x","client_user_id":"auth0|alice"}"#),
+            encode_cursor(&extra).unwrap(),
+            encode_cursor(&bad_id).unwrap(),
+            "A".repeat(MAX_CURSOR_LEN + 1),
+        ] {
+            assert!(
+                matches!(decode_cursor(&c, &idx), Err(StoreError::BadCursor)),
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeouts_are_bounded() {
+        let t = sdk_timeouts();
+        assert!(
+            t.operation_timeout()
+                .is_some_and(|d| d <= Duration::from_secs(10))
+        );
+        assert!(t.operation_attempt_timeout().is_some());
+        assert!(t.connect_timeout().is_some());
     }
 }

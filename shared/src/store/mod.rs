@@ -12,6 +12,7 @@
 //! string order is time order.
 
 pub mod dynamo;
+mod item;
 
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::session::record::SessionRecord;

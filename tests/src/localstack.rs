@@ -1,0 +1,707 @@
+//! The local AWS stack that tests and `make run` share: a `moto_server` on loopback (or whatever
+//! the SDK's standard `AWS_ENDPOINT_URL*` variables point at), the sessions table created from
+//! the one definition in `infra/template.yaml`, and the Plaid credentials secret.
+//!
+//! - [`aws_config`]: an `SdkConfig` for local use. With `AWS_ENDPOINT_URL` or
+//!   `AWS_ENDPOINT_URL_DYNAMODB` set, the SDK's standard loader routes to it by itself. Otherwise
+//!   one `moto_server` per process is started on a free loopback port (found on `PATH`, then in
+//!   `$VIRTUAL_ENV/bin`, then in `<workspace>/.venv/bin`) and dies with the process.
+//! - [`create_sessions_table`] / [`create_sessions_table_from`]: the table, its GSIs and TTL,
+//!   read from the template's `SessionsTable` resource.
+//! - [`fresh_table`]: a uniquely named table per test, so tests run in parallel on one moto.
+//! - [`create_plaid_secret`]: the `{"client_id", "secret"}` secret the functions read.
+//!
+//! Test credentials (`test`/`test`) and region (`us-east-1`) are put on the config loader when
+//! the environment does not provide them; the process environment is never modified.
+
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ProvisionedThroughput, ScalarAttributeType, TimeToLiveSpecification,
+};
+use serde::Deserialize;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The logical id of the table resource in the template.
+pub const SESSIONS_TABLE_RESOURCE: &str = "SessionsTable";
+
+const MOTO_BINARY: &str = "moto_server";
+const MOTO_START_TIMEOUT: Duration = Duration::from_secs(30);
+const MOTO_START_ATTEMPTS: usize = 3;
+const DEFAULT_REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LocalStackError {
+    #[error(
+        "moto_server was not found on PATH, in $VIRTUAL_ENV/bin or in {0}; install it with \
+         `pip install \"moto[server]\"` or set AWS_ENDPOINT_URL"
+    )]
+    MotoNotFound(String),
+    #[error("moto_server did not start: {0}")]
+    MotoStart(String),
+    #[error("{path}: {reason}")]
+    Template { path: String, reason: String },
+    #[error("table {0} already exists")]
+    TableExists(String),
+    #[error("{op} failed: {detail}")]
+    Aws { op: &'static str, detail: String },
+}
+
+fn aws_err(op: &'static str, e: impl std::error::Error) -> LocalStackError {
+    LocalStackError::Aws {
+        op,
+        detail: DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// The workspace root, found from this crate's manifest (the test kit lives in `<root>/tests`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// `infra/template.yaml` of this workspace.
+pub fn template_path() -> PathBuf {
+    workspace_root().join("infra").join("template.yaml")
+}
+
+fn env_set(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+/// The region from the environment if any, else the local default.
+fn with_local_region(loader: ConfigLoader) -> ConfigLoader {
+    if env_set("AWS_REGION") || env_set("AWS_DEFAULT_REGION") {
+        loader
+    } else {
+        loader.region(Region::new(DEFAULT_REGION))
+    }
+}
+
+fn test_credentials() -> Credentials {
+    Credentials::new("test", "test", None, None, "testkit-localstack")
+}
+
+/// An `SdkConfig` for the local stack; see the module docs. Panics with an explanation when no
+/// endpoint is configured and `moto_server` cannot be started (use [`try_aws_config`] to handle
+/// that instead).
+pub async fn aws_config() -> SdkConfig {
+    match try_aws_config().await {
+        Ok(config) => config,
+        Err(e) => panic!("local AWS stack unavailable: {e}"),
+    }
+}
+
+/// [`aws_config`] without the panic.
+pub async fn try_aws_config() -> Result<SdkConfig, LocalStackError> {
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(shared::store::dynamo::sdk_timeouts());
+    if env_set("AWS_ENDPOINT_URL") || env_set("AWS_ENDPOINT_URL_DYNAMODB") {
+        // The SDK reads the endpoint variables itself, exactly as the deployed functions would.
+        let loader = if env_set("AWS_ACCESS_KEY_ID") {
+            loader
+        } else {
+            loader.credentials_provider(test_credentials())
+        };
+        return Ok(with_local_region(loader).load().await);
+    }
+    let endpoint = moto_endpoint()?;
+    // Our own moto: never hand it a developer's real keys, even on loopback.
+    Ok(with_local_region(loader)
+        .endpoint_url(endpoint)
+        .credentials_provider(test_credentials())
+        .load()
+        .await)
+}
+
+/// The URL of this process's `moto_server`, started on the first call. Every later call (from
+/// any thread or test runtime) gets the same server.
+pub fn moto_endpoint() -> Result<String, LocalStackError> {
+    static MOTO: OnceLock<Result<String, LocalStackError>> = OnceLock::new();
+    MOTO.get_or_init(start_moto_owner).clone()
+}
+
+/// `moto_server` on PATH, then in `$VIRTUAL_ENV/bin`, then in `<workspace>/.venv/bin`.
+pub fn find_moto_server() -> Result<PathBuf, LocalStackError> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
+        candidates.push(PathBuf::from(venv).join("bin"));
+    }
+    let local_venv = workspace_root().join(".venv").join("bin");
+    candidates.push(local_venv.clone());
+    candidates
+        .into_iter()
+        .map(|dir| dir.join(MOTO_BINARY))
+        .find(|p| is_executable(p))
+        .ok_or_else(|| LocalStackError::MotoNotFound(local_venv.display().to_string()))
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        path.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        path.is_file()
+    }
+}
+
+/// Starts moto from a dedicated thread that then waits on it for the rest of the process.
+/// The thread matters: `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits,
+/// and test threads end long before the process does.
+fn start_moto_owner() -> Result<String, LocalStackError> {
+    let binary = find_moto_server()?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("moto-server".into())
+        .spawn(move || match start_moto(&binary) {
+            Ok((mut child, endpoint)) => {
+                let _ = tx.send(Ok(endpoint));
+                // Keeps this thread (the child's "parent" for PDEATHSIG) alive; returns only
+                // if moto dies on its own.
+                if let Ok(status) = child.wait() {
+                    eprintln!("testkit: moto_server exited early ({status})");
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        })
+        .map_err(|e| LocalStackError::MotoStart(format!("could not start a thread: {e}")))?;
+    rx.recv().unwrap_or_else(|_| {
+        Err(LocalStackError::MotoStart(
+            "the starter thread ended without an answer".into(),
+        ))
+    })
+}
+
+/// Set to a file path to keep moto's request log there; otherwise the log lives only while
+/// moto starts (to explain a failed start) and is unlinked once it answers.
+pub const MOTO_LOG_VAR: &str = "TESTKIT_MOTO_LOG";
+
+fn start_moto(binary: &Path) -> Result<(Child, String), LocalStackError> {
+    let kept_log = std::env::var_os(MOTO_LOG_VAR).map(PathBuf::from);
+    let log_path = kept_log.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("testkit-moto-{}.log", std::process::id()))
+    });
+    let mut last_error = String::new();
+    // A free port can be taken by someone else between our probe and moto's bind; then moto
+    // exits and we try another.
+    for _ in 0..MOTO_START_ATTEMPTS {
+        let port = free_port()
+            .map_err(|e| LocalStackError::MotoStart(format!("no free loopback port: {e}")))?;
+        let log = std::fs::File::create(&log_path).map_err(|e| {
+            LocalStackError::MotoStart(format!("cannot write {}: {e}", log_path.display()))
+        })?;
+        let log_err = log
+            .try_clone()
+            .map_err(|e| LocalStackError::MotoStart(e.to_string()))?;
+        let mut cmd = moto_command(binary);
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err);
+        die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| {
+            LocalStackError::MotoStart(format!("cannot run {}: {e}", binary.display()))
+        })?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        match wait_until_answering(&mut child, addr) {
+            Ok(()) => {
+                if kept_log.is_none() {
+                    // moto keeps writing to its open descriptor; nothing is left behind.
+                    let _ = std::fs::remove_file(&log_path);
+                }
+                return Ok((child, format!("http://{addr}")));
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                last_error = format!("{e}; moto said: {}", tail.join(" | "));
+            }
+        }
+    }
+    Err(LocalStackError::MotoStart(last_error))
+}
+
+/// Runs moto's own `main` with one change: requests are handled one at a time. Real DynamoDB
+/// applies each conditional write atomically; moto's threaded server does not (two concurrent
+/// `attribute_not_exists` puts can both succeed), which would make every "exactly one of N
+/// concurrent writers wins" test flaky. If moto's internals move, it falls back to plain moto.
+const SERIALIZED_MOTO: &str = r#"
+import sys, threading
+try:
+    from moto.moto_server import werkzeug_app as _w
+    _lock = threading.Lock()
+    _call = _w.DomainDispatcherApplication.__call__
+    def _serialized(self, environ, start_response):
+        with _lock:
+            return list(_call(self, environ, start_response))
+    _w.DomainDispatcherApplication.__call__ = _serialized
+except Exception as e:
+    print("testkit: moto requests are not serialized:", e, file=sys.stderr)
+from moto.server import main
+main()
+"#;
+
+/// The interpreter named by `moto_server`'s shebang running [`SERIALIZED_MOTO`], or the script
+/// itself when the shebang is not a plain interpreter line.
+fn moto_command(binary: &Path) -> Command {
+    let first_line = std::fs::File::open(binary)
+        .ok()
+        .and_then(|f| {
+            use std::io::BufRead;
+            let mut line = String::new();
+            std::io::BufReader::new(f).read_line(&mut line).ok()?;
+            Some(line)
+        })
+        .unwrap_or_default();
+    let interpreter: Vec<&str> = match first_line.strip_prefix("#!") {
+        Some(rest) => {
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            match words.split_first() {
+                Some((env, args)) if env.ends_with("/env") => args.to_vec(),
+                _ => words,
+            }
+        }
+        None => Vec::new(),
+    };
+    match interpreter.split_first() {
+        Some((python, args)) if python.contains("python") => {
+            let mut cmd = Command::new(python);
+            cmd.args(args).arg("-c").arg(SERIALIZED_MOTO);
+            cmd
+        }
+        _ => {
+            eprintln!(
+                "testkit: {} has no python shebang; running it as is",
+                binary.display()
+            );
+            Command::new(binary)
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = std::process::id();
+    // SAFETY: the hook runs in the forked child before exec and only makes async-signal-safe
+    // system calls (prctl, getppid, _exit).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+/// Polls until moto answers an HTTP request (any status), or it exits, or time runs out.
+fn wait_until_answering(child: &mut Child, addr: SocketAddr) -> Result<(), String> {
+    let deadline = Instant::now() + MOTO_START_TIMEOUT;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("moto_server exited at start ({status})"));
+        }
+        if answers_http(addr) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "moto_server did not answer on {addr} within {MOTO_START_TIMEOUT:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn answers_http(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /moto-api/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 8];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sessions table, from the template.
+
+/// The part of `AWS::DynamoDB::Table` Properties a local table needs. Other properties
+/// (PITR, SSE, tags) have no local meaning and are ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TableProperties {
+    #[serde(default)]
+    billing_mode: Option<String>,
+    attribute_definitions: Vec<AttributeDef>,
+    key_schema: Vec<KeyElement>,
+    #[serde(default)]
+    global_secondary_indexes: Vec<Gsi>,
+    #[serde(default)]
+    provisioned_throughput: Option<Throughput>,
+    #[serde(default)]
+    time_to_live_specification: Option<TtlSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AttributeDef {
+    attribute_name: String,
+    attribute_type: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct KeyElement {
+    attribute_name: String,
+    key_type: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Gsi {
+    index_name: String,
+    key_schema: Vec<KeyElement>,
+    projection: ProjectionDef,
+    #[serde(default)]
+    provisioned_throughput: Option<Throughput>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProjectionDef {
+    projection_type: String,
+    #[serde(default)]
+    non_key_attributes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Throughput {
+    read_capacity_units: i64,
+    write_capacity_units: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TtlSpec {
+    attribute_name: String,
+    enabled: bool,
+}
+
+/// Reads `Resources.SessionsTable.Properties`. CloudFormation short-form tags (`!Ref`,
+/// `!GetAtt`, `!Sub`…) elsewhere in the template parse as tagged values and are never looked
+/// at; inside the table's Properties they are an error, since nothing resolves them locally.
+fn table_properties(path: &Path) -> Result<TableProperties, LocalStackError> {
+    let err = |reason: String| LocalStackError::Template {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&text).map_err(|e| err(format!("not YAML: {e}")))?;
+    let props = doc
+        .get("Resources")
+        .and_then(|r| r.get(SESSIONS_TABLE_RESOURCE))
+        .and_then(|t| t.get("Properties"))
+        .ok_or_else(|| err(format!("no Resources.{SESSIONS_TABLE_RESOURCE}.Properties")))?;
+    serde_yaml_ng::from_value(props.clone())
+        .map_err(|e| err(format!("{SESSIONS_TABLE_RESOURCE} Properties: {e}")))
+}
+
+fn key_schema(elements: &[KeyElement]) -> Result<Vec<KeySchemaElement>, LocalStackError> {
+    elements
+        .iter()
+        .map(|k| {
+            KeySchemaElement::builder()
+                .attribute_name(&k.attribute_name)
+                .key_type(KeyType::from(k.key_type.as_str()))
+                .build()
+                .map_err(|e| aws_err("KeySchemaElement", e))
+        })
+        .collect()
+}
+
+fn throughput(t: &Throughput) -> Result<ProvisionedThroughput, LocalStackError> {
+    ProvisionedThroughput::builder()
+        .read_capacity_units(t.read_capacity_units)
+        .write_capacity_units(t.write_capacity_units)
+        .build()
+        .map_err(|e| aws_err("ProvisionedThroughput", e))
+}
+
+/// Creates table `name` as the template at [`template_path`] defines `SessionsTable`.
+pub async fn create_sessions_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), LocalStackError> {
+    create_sessions_table_from(client, name, &template_path()).await
+}
+
+/// Creates table `name` from the `SessionsTable` resource of the template at `template`: key
+/// schema, attribute definitions, GSIs, billing mode, then TTL (`UpdateTimeToLive`), and waits
+/// until the table is usable. An existing table is [`LocalStackError::TableExists`].
+pub async fn create_sessions_table_from(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    template: &Path,
+) -> Result<(), LocalStackError> {
+    let props = table_properties(template)?;
+    let attributes = props
+        .attribute_definitions
+        .iter()
+        .map(|a| {
+            AttributeDefinition::builder()
+                .attribute_name(&a.attribute_name)
+                .attribute_type(ScalarAttributeType::from(a.attribute_type.as_str()))
+                .build()
+                .map_err(|e| aws_err("AttributeDefinition", e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut indexes = Vec::new();
+    for gsi in &props.global_secondary_indexes {
+        let projection = Projection::builder()
+            .projection_type(ProjectionType::from(
+                gsi.projection.projection_type.as_str(),
+            ))
+            .set_non_key_attributes(gsi.projection.non_key_attributes.clone())
+            .build();
+        indexes.push(
+            GlobalSecondaryIndex::builder()
+                .index_name(&gsi.index_name)
+                .set_key_schema(Some(key_schema(&gsi.key_schema)?))
+                .projection(projection)
+                .set_provisioned_throughput(
+                    gsi.provisioned_throughput
+                        .as_ref()
+                        .map(throughput)
+                        .transpose()?,
+                )
+                .build()
+                .map_err(|e| aws_err("GlobalSecondaryIndex", e))?,
+        );
+    }
+    let created = client
+        .create_table()
+        .table_name(name)
+        .set_attribute_definitions(Some(attributes))
+        .set_key_schema(Some(key_schema(&props.key_schema)?))
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .set_billing_mode(props.billing_mode.as_deref().map(BillingMode::from))
+        .set_provisioned_throughput(
+            props
+                .provisioned_throughput
+                .as_ref()
+                .map(throughput)
+                .transpose()?,
+        )
+        .send()
+        .await;
+    if let Err(e) = created {
+        if e.as_service_error()
+            .is_some_and(|s| s.is_resource_in_use_exception())
+        {
+            return Err(LocalStackError::TableExists(name.to_string()));
+        }
+        return Err(aws_err("CreateTable", e));
+    }
+    client
+        .wait_until_table_exists()
+        .table_name(name)
+        .wait(Duration::from_secs(60))
+        .await
+        .map_err(|e| aws_err("DescribeTable (waiting for ACTIVE)", e))?;
+    if let Some(ttl) = props.time_to_live_specification.filter(|t| t.enabled) {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(ttl.attribute_name)
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| aws_err("TimeToLiveSpecification", e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| aws_err("UpdateTimeToLive", e))?;
+    }
+    Ok(())
+}
+
+/// A new, uniquely named sessions table on the local stack and a client for it. Named
+/// `<prefix>-<pid>-<n>-<random>` so parallel tests (and repeated runs against one long-lived
+/// endpoint) never share a table. Panics when the stack is unavailable: it is a test fixture.
+pub async fn fresh_table(prefix: &str) -> (aws_sdk_dynamodb::Client, String) {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let config = aws_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let clean: String = prefix
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .take(100)
+        .collect();
+    let name = format!(
+        "{}-{}-{}-{:08x}",
+        if clean.is_empty() { "sessions" } else { &clean },
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        fastrand::u32(..)
+    );
+    if let Err(e) = create_sessions_table(&client, &name).await {
+        panic!("could not create table {name}: {e}");
+    }
+    (client, name)
+}
+
+/// Stores the Plaid credentials secret in the shape the functions read
+/// (`{"client_id": "...", "secret": "..."}`) and returns its ARN.
+pub async fn create_plaid_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    client_id: &str,
+    secret: &str,
+) -> Result<String, LocalStackError> {
+    let body = serde_json::json!({ "client_id": client_id, "secret": secret }).to_string();
+    let out = client
+        .create_secret()
+        .name(name)
+        .secret_string(body)
+        .send()
+        .await
+        .map_err(|e| aws_err("CreateSecret", e))?;
+    out.arn.ok_or_else(|| LocalStackError::Aws {
+        op: "CreateSecret",
+        detail: "the response has no ARN".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_table_parses_despite_intrinsic_tags() {
+        let dir = std::env::temp_dir().join(format!("testkit-tmpl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("template.yaml");
+        std::fs::write(
+            &path,
+            r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          TABLE_NAME: !Ref SessionsTable
+          ARN: !GetAtt SessionsTable.Arn
+          NAME: !Sub "${AWS::StackName}-x"
+  SessionsTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - { AttributeName: id, AttributeType: S }
+      KeySchema:
+        - { AttributeName: id, KeyType: HASH }
+      TimeToLiveSpecification: { AttributeName: ttl, Enabled: true }
+"#,
+        )
+        .unwrap();
+        let props = table_properties(&path).unwrap();
+        assert_eq!(props.key_schema[0].attribute_name, "id");
+        assert!(props.time_to_live_specification.unwrap().enabled);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_real_template_defines_the_store_indexes() {
+        let props = table_properties(&template_path()).unwrap();
+        let names: Vec<_> = props
+            .global_secondary_indexes
+            .iter()
+            .map(|g| g.index_name.as_str())
+            .collect();
+        for index in [
+            shared::store::dynamo::INDEX_BY_USER_TEMPLATE,
+            shared::store::dynamo::INDEX_BY_USER,
+            shared::store::dynamo::INDEX_OPEN_SESSIONS,
+        ] {
+            assert!(names.contains(&index), "{index} missing from {names:?}");
+        }
+    }
+
+    #[test]
+    fn moto_runs_under_its_own_interpreter_with_serialized_requests() {
+        let dir = std::env::temp_dir().join(format!("testkit-shebang-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let direct = dir.join("direct");
+        std::fs::write(&direct, "#!/opt/venv/bin/python3\nimport x\n").unwrap();
+        let cmd = moto_command(&direct);
+        assert_eq!(cmd.get_program(), "/opt/venv/bin/python3");
+        let args: Vec<_> = cmd.get_args().collect();
+        assert_eq!(args, ["-c", SERIALIZED_MOTO]);
+
+        let via_env = dir.join("via_env");
+        std::fs::write(&via_env, "#!/usr/bin/env python3 -u\n").unwrap();
+        let cmd = moto_command(&via_env);
+        assert_eq!(cmd.get_program(), "python3");
+        assert_eq!(cmd.get_args().next().unwrap(), "-u");
+
+        let binary = dir.join("binary");
+        std::fs::write(&binary, [0x7f, b'E', b'L', b'F']).unwrap();
+        assert_eq!(moto_command(&binary).get_program(), binary.as_os_str());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_resource_is_an_error_not_a_panic() {
+        let dir = std::env::temp_dir().join(format!("testkit-tmpl-missing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("template.yaml");
+        std::fs::write(&path, "Resources:\n  Other: !Ref X\n").unwrap();
+        assert!(matches!(
+            table_properties(&path),
+            Err(LocalStackError::Template { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
