@@ -8,7 +8,6 @@ use crate::credentials::{CredentialsError, CredentialsProvider};
 use crate::plaid::{ClientOptions, PlaidClient, PlaidError};
 use crate::store::DynamoStore;
 use aws_config::BehaviorVersion;
-use aws_config::timeout::TimeoutConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,19 +25,9 @@ pub enum StartupError {
 /// redeploy even before Plaid rejects the old one.
 const CREDENTIALS_TTL: Duration = Duration::from_secs(15 * 60);
 
-/// Bounded AWS calls: a DynamoDB or Secrets Manager hiccup must leave time to answer Plaid
-/// within its 10-second webhook limit and API Gateway within 30 seconds.
-pub fn aws_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
-        .build()
-}
-
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(aws_timeouts())
+        .timeout_config(crate::store::dynamo::sdk_timeouts())
         .load()
         .await
 }

@@ -38,12 +38,13 @@ cleanup() {
   wait 2>/dev/null || true
 }
 
-# start_moto: moto_server on a free loopback port; exports AWS_ENDPOINT_URL.
+# start_moto: moto on a free loopback port, handling one request at a time so that conditional
+# writes are atomic as in DynamoDB (tests/scripts/moto_serialized.py); exports AWS_ENDPOINT_URL.
 start_moto() {
   local port log="$ROOT/target/moto.log"
   port="$(free_port)"
   mkdir -p "$ROOT/target"
-  setsid moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  setsid "$VENV_BIN/python" "$ROOT/tests/scripts/moto_serialized.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   PIDS+=("$!")
   wait_http "http://127.0.0.1:$port/moto-api/" 30
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"

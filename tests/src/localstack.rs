@@ -245,21 +245,8 @@ fn start_moto(binary: &Path) -> Result<(Child, String), LocalStackError> {
 /// applies each conditional write atomically; moto's threaded server does not (two concurrent
 /// `attribute_not_exists` puts can both succeed), which would make every "exactly one of N
 /// concurrent writers wins" test flaky. If moto's internals move, it falls back to plain moto.
-const SERIALIZED_MOTO: &str = r#"
-import sys, threading
-try:
-    from moto.moto_server import werkzeug_app as _w
-    _lock = threading.Lock()
-    _call = _w.DomainDispatcherApplication.__call__
-    def _serialized(self, environ, start_response):
-        with _lock:
-            return list(_call(self, environ, start_response))
-    _w.DomainDispatcherApplication.__call__ = _serialized
-except Exception as e:
-    print("testkit: moto requests are not serialized:", e, file=sys.stderr)
-from moto.server import main
-main()
-"#;
+/// The same script serves `make test` and `make run` (tests/scripts/lib.sh).
+const SERIALIZED_MOTO: &str = include_str!("../scripts/moto_serialized.py");
 
 /// The interpreter named by `moto_server`'s shebang running [`SERIALIZED_MOTO`], or the script
 /// itself when the shebang is not a plain interpreter line.

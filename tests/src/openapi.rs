@@ -1,7 +1,7 @@
 //! Our own OpenAPI description (`shared/openapi.yaml`), used to judge every answer a handler
 //! gives in the tests: the description stays true because every test checks it.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::sync::OnceLock;
 
 fn document() -> &'static Value {
@@ -15,7 +15,9 @@ fn document() -> &'static Value {
 
 fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {
-        Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap_or_else(|| panic!("dangling $ref {r}")),
+        Some(r) => doc
+            .pointer(r.trim_start_matches('#'))
+            .unwrap_or_else(|| panic!("dangling $ref {r}")),
         None => v,
     }
 }
@@ -23,10 +25,19 @@ fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
 /// Check an answer against the description of `method path_template` (e.g. `GET
 /// /sessions/{id}`): the status must be documented, the body must match its schema, and a
 /// documented required header must be present. Panics with the reasons otherwise.
-pub fn check(method: &str, path_template: &str, status: u16, headers: &http::HeaderMap, body: &Value) {
+pub fn check(
+    method: &str,
+    path_template: &str,
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &Value,
+) {
     let doc = document();
     let op = &doc["paths"][path_template][method.to_ascii_lowercase()];
-    assert!(op.is_object(), "{method} {path_template} is not in shared/openapi.yaml");
+    assert!(
+        op.is_object(),
+        "{method} {path_template} is not in shared/openapi.yaml"
+    );
     let response = op["responses"]
         .get(status.to_string())
         .unwrap_or_else(|| panic!("{method} {path_template} answered {status}, which shared/openapi.yaml does not document: {body}"));
@@ -34,18 +45,30 @@ pub fn check(method: &str, path_template: &str, status: u16, headers: &http::Hea
     if let Some(hs) = response.get("headers").and_then(Value::as_object) {
         for (name, h) in hs {
             if h.get("required").and_then(Value::as_bool) == Some(true) {
-                assert!(headers.contains_key(name.as_str()), "{method} {path_template} {status}: missing header {name}");
+                assert!(
+                    headers.contains_key(name.as_str()),
+                    "{method} {path_template} {status}: missing header {name}"
+                );
             }
         }
     }
     let schema = &response["content"]["application/json"]["schema"];
-    assert!(schema.is_object(), "{method} {path_template} {status}: no JSON schema documented");
+    assert!(
+        schema.is_object(),
+        "{method} {path_template} {status}: no JSON schema documented"
+    );
     let mut root = schema.clone();
     root["components"] = doc["components"].clone();
     root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
     let validator = jsonschema::validator_for(&root).expect("a valid JSON schema");
-    let errors: Vec<String> = validator.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "{method} {path_template} {status}: body does not match shared/openapi.yaml: {errors:?}\n{body}");
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path_template} {status}: body does not match shared/openapi.yaml: {errors:?}\n{body}"
+    );
 }
 
 #[cfg(test)]
@@ -57,7 +80,13 @@ mod tests {
         let ok = json!({"error": {"code": "session_not_found", "message": "session not found"}});
         check("GET", "/sessions/{id}", 404, &http::HeaderMap::new(), &ok);
         let wrong = std::panic::catch_unwind(|| {
-            check("GET", "/sessions/{id}", 404, &http::HeaderMap::new(), &json!({"error": "nope"}))
+            check(
+                "GET",
+                "/sessions/{id}",
+                404,
+                &http::HeaderMap::new(),
+                &json!({"error": "nope"}),
+            )
         });
         assert!(wrong.is_err());
         let undocumented = std::panic::catch_unwind(|| {
@@ -69,7 +98,9 @@ mod tests {
     #[test]
     fn retryable_answers_need_retry_after() {
         let body = json!({"error": {"code": "store_unavailable", "message": "retry"}});
-        let missing = std::panic::catch_unwind(|| check("GET", "/sessions", 503, &http::HeaderMap::new(), &body));
+        let missing = std::panic::catch_unwind(|| {
+            check("GET", "/sessions", 503, &http::HeaderMap::new(), &body)
+        });
         assert!(missing.is_err());
         let mut h = http::HeaderMap::new();
         h.insert("retry-after", http::HeaderValue::from_static("1"));

@@ -48,8 +48,8 @@ impl RequestLog {
                 PlaidError::Decode { .. } => "DECODE".into(),
                 PlaidError::Credentials(_) => "CREDENTIALS".into(),
                 PlaidError::Api { .. } => "API".into(),
-            PlaidError::InvalidRequest(_) => "INVALID_REQUEST_LOCAL".into(),
-            PlaidError::Config(_) => "CONFIG".into(),
+                PlaidError::InvalidRequest(_) => "INVALID_REQUEST_LOCAL".into(),
+                PlaidError::Config(_) => "CONFIG".into(),
             },
         ));
     }
