@@ -32,28 +32,67 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// How long a function may wait on Plaid. API Gateway callers and Plaid's webhook delivery both
+/// give up after a few seconds, so the request-serving functions trade retries for a bounded
+/// answer; the scheduled reconciliation can afford the client's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// create-session, link-token, get-session (Lambda timeout 10 s).
+    Api,
+    /// The webhook must answer within Plaid's 10-second limit (Lambda timeout 6 s).
+    Webhook,
+    /// reconcile (Lambda timeout minutes).
+    Background,
+}
+
+impl Budget {
+    pub fn plaid_options(self) -> ClientOptions {
+        let defaults = ClientOptions::default();
+        match self {
+            Budget::Api => ClientOptions {
+                timeout: Duration::from_secs(4),
+                max_attempts: 2,
+                max_backoff: Duration::from_millis(500),
+                ..defaults
+            },
+            Budget::Webhook => ClientOptions {
+                timeout: Duration::from_secs(2),
+                max_attempts: 2,
+                max_backoff: Duration::from_millis(300),
+                ..defaults
+            },
+            Budget::Background => defaults,
+        }
+    }
+}
+
 /// Everything a handler needs, from the environment. Fails with a message that names what is
 /// wrong: a missing variable, an unreadable secret.
-pub async fn app_context() -> Result<AppContext<DynamoStore>, StartupError> {
+pub async fn app_context(budget: Budget) -> Result<AppContext<DynamoStore>, StartupError> {
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
+    app_context_with(config, &sdk, budget.plaid_options()).await
+}
+
+/// [`app_context`] from a parsed config and an AWS config (tests point these at moto).
+pub async fn app_context_with(
+    config: Config,
+    sdk: &aws_config::SdkConfig,
+    plaid_options: ClientOptions,
+) -> Result<AppContext<DynamoStore>, StartupError> {
     let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_dynamodb::Client::new(sdk),
         config.table_name.clone(),
     );
     let credentials = Arc::new(CredentialsProvider::secrets_manager(
-        aws_sdk_secretsmanager::Client::new(&sdk),
+        aws_sdk_secretsmanager::Client::new(sdk),
         config.plaid_secret_id.clone(),
         CREDENTIALS_TTL,
     ));
     // Read the secret now: a missing or malformed one is a clear cold-start error, and no
     // request pays for the fetch.
     credentials.get().await?;
-    let plaid = PlaidClient::new(
-        config.plaid_base_url.clone(),
-        credentials,
-        ClientOptions::default(),
-    )?;
+    let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, plaid_options)?;
     Ok(AppContext {
         config,
         store,
@@ -62,9 +101,11 @@ pub async fn app_context() -> Result<AppContext<DynamoStore>, StartupError> {
     })
 }
 
-async fn leaked_context() -> Result<&'static AppContext<DynamoStore>, lambda_http::Error> {
+async fn leaked_context(
+    budget: Budget,
+) -> Result<&'static AppContext<DynamoStore>, lambda_http::Error> {
     crate::logging::init();
-    match app_context().await {
+    match app_context(budget).await {
         // Lives as long as the process, which is what a Lambda execution environment reuses.
         Ok(ctx) => Ok(Box::leak(Box::new(ctx))),
         Err(e) => {
@@ -80,14 +121,14 @@ where
     F: Fn(&'static AppContext<DynamoStore>, lambda_http::Request) -> Fut,
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
 {
-    let ctx = leaked_context().await?;
+    let ctx = leaked_context(Budget::Api).await?;
     serve_with(move |req| handler(ctx, req)).await
 }
 
 /// Run the webhook handler: the verifier and its key cache live as long as the process, so
 /// warm invocations reuse fetched keys.
 pub async fn serve_webhook() -> Result<(), lambda_http::Error> {
-    let ctx = leaked_context().await?;
+    let ctx = leaked_context(Budget::Webhook).await?;
     let verifier: &'static _ = Box::leak(Box::new(crate::webhook_verify::WebhookVerifier::new(
         ctx.plaid.clone(),
     )));
@@ -109,7 +150,7 @@ where
 /// Run the scheduled reconciliation as this process's Lambda function. The event's content is
 /// not used: every run does the same bounded work.
 pub async fn serve_reconcile() -> Result<(), lambda_http::Error> {
-    let ctx = leaked_context().await?;
+    let ctx = leaked_context(Budget::Background).await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             crate::handlers::reconcile::reconcile(ctx)
