@@ -5,3 +5,4 @@ pub mod apigw;
 pub mod emulator;
 pub mod localstack;
 pub mod openapi;
+pub mod stack;

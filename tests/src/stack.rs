@@ -1,0 +1,176 @@
+//! The whole bundle in one test process: the real handlers over a real DynamoDB table (moto,
+//! real SDK), a real Plaid client talking HTTP to the emulator, and the real webhook verifier
+//! checking the emulator's ES256 signatures. Every API answer is checked against
+//! `shared/openapi.yaml`.
+
+use crate::apigw::{Answer, ApiEvent};
+use crate::emulator::{Emulator, RunningEmulator, Template, WebhookRecord};
+use crate::localstack::{aws_config, create_sessions_table};
+use chrono::Utc;
+use shared::clock::ManualClock;
+use shared::config::Config;
+use shared::context::AppContext;
+use shared::credentials::{Credentials, CredentialsProvider};
+use shared::handlers;
+use shared::ids::IdvId;
+use shared::plaid::{ClientOptions, PlaidClient};
+use shared::session::SessionRecord;
+use shared::store::{DynamoStore, SessionStore};
+use shared::webhook_verify::WebhookVerifier;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const TEMPLATE: &str = "idvtmp_stack_default";
+pub const OTHER_TEMPLATE: &str = "idvtmp_stack_other";
+
+pub struct Stack {
+    pub ctx: AppContext<DynamoStore>,
+    pub verifier: WebhookVerifier<PlaidClient>,
+    pub emulator: RunningEmulator,
+    pub clock: Arc<ManualClock>,
+    delivered: Mutex<usize>,
+}
+
+/// Knobs a test may turn before the stack starts.
+#[derive(Default)]
+pub struct StackBuilder {
+    vars: HashMap<&'static str, String>,
+    plaid_options: Option<ClientOptions>,
+}
+
+impl StackBuilder {
+    /// Override a configuration variable (as the function would read it from its environment).
+    pub fn var(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.vars.insert(name, value.into());
+        self
+    }
+
+    pub fn plaid_options(mut self, o: ClientOptions) -> Self {
+        self.plaid_options = Some(o);
+        self
+    }
+
+    pub async fn start(self) -> Stack {
+        let emulator = Emulator::builder()
+            .client_id("stack-client")
+            .secret("stack-secret")
+            .templates([Template::new(TEMPLATE), Template::new(OTHER_TEMPLATE)])
+            .start()
+            .await
+            .expect("emulator starts");
+        let sdk = aws_config().await;
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let table = format!("stack-{}", fastrand::u64(..));
+        create_sessions_table(&dynamo, &table).await.expect("table from infra/template.yaml");
+
+        let mut vars: HashMap<&'static str, String> = HashMap::from([
+            ("TABLE_NAME", table.clone()),
+            ("PLAID_ENV", "sandbox".to_owned()),
+            ("PLAID_BASE_URL", emulator.url()),
+            ("PLAID_SECRET_ID", "unused-in-tests".to_owned()),
+            ("IDV_TEMPLATE_ID", TEMPLATE.to_owned()),
+            ("IDV_TEMPLATE_IDS", OTHER_TEMPLATE.to_owned()),
+            ("PLAID_REDIRECT_URIS", "https://app.example.com/idv/oauth".to_owned()),
+        ]);
+        vars.extend(self.vars);
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config");
+        let credentials = Arc::new(CredentialsProvider::fixed(Credentials::new("stack-client", "stack-secret")));
+        let options = self.plaid_options.unwrap_or(ClientOptions {
+            timeout: Duration::from_secs(2),
+            max_attempts: 2,
+            base_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..ClientOptions::default()
+        });
+        let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, options).expect("plaid client");
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let ctx = AppContext {
+            config,
+            store: DynamoStore::new(dynamo, table),
+            plaid: plaid.clone(),
+            clock: clock.clone(),
+        };
+        Stack {
+            ctx,
+            verifier: WebhookVerifier::new(plaid),
+            emulator,
+            clock,
+            delivered: Mutex::new(0),
+        }
+    }
+}
+
+impl Stack {
+    pub fn builder() -> StackBuilder {
+        StackBuilder::default()
+    }
+
+    pub async fn start() -> Stack {
+        Self::builder().start().await
+    }
+
+    /// Send an API Gateway event to the function its route belongs to, and check the answer
+    /// against our OpenAPI description.
+    pub async fn call(&self, event: ApiEvent) -> Answer {
+        let e = event.event();
+        let route = e["routeKey"].as_str().unwrap_or_default().to_owned();
+        let req = event.request();
+        let resp = match route.as_str() {
+            "POST /sessions" => handlers::create_session::handle(&self.ctx, req).await,
+            "GET /sessions" | "GET /sessions/{id}" => handlers::get_session::handle(&self.ctx, req).await,
+            "POST /sessions/{id}/link-token" => handlers::link_token::handle(&self.ctx, req).await,
+            "POST /webhooks/plaid" => handlers::webhook::handle(&self.ctx, &self.verifier, req).await,
+            other => panic!("no function serves {other}"),
+        };
+        let answer = Answer::from_response(resp);
+        let (method, path) = route.split_once(' ').expect("route key");
+        crate::openapi::check(method, path, answer.status, &answer.headers, &answer.json);
+        answer
+    }
+
+    /// Deliver one recorded webhook to the webhook function, exactly as signed.
+    pub async fn deliver(&self, record: &WebhookRecord) -> Answer {
+        self.call(ApiEvent::webhook(&record.headers, record.body.as_bytes())).await
+    }
+
+    /// Deliver, in firing order, every webhook the emulator fired since the last call.
+    pub async fn deliver_new_webhooks(&self) -> Vec<Answer> {
+        let outbox = self.emulator.outbox();
+        let start = {
+            let mut d = self.delivered.lock().unwrap();
+            let s = *d;
+            *d = outbox.len();
+            s
+        };
+        let mut answers = Vec::new();
+        for record in &outbox[start..] {
+            answers.push(self.deliver(record).await);
+        }
+        answers
+    }
+
+    /// Webhooks fired since the last delivery, without delivering them.
+    pub fn take_new_webhooks(&self) -> Vec<WebhookRecord> {
+        let outbox = self.emulator.outbox();
+        let mut d = self.delivered.lock().unwrap();
+        let new = outbox[*d..].to_vec();
+        *d = outbox.len();
+        new
+    }
+
+    pub async fn stored(&self, id: &str) -> Option<SessionRecord> {
+        self.ctx.store.get(&IdvId::parse(id).unwrap()).await.expect("store read")
+    }
+
+    pub async fn reconcile(&self) -> handlers::reconcile::ReconcileReport {
+        handlers::reconcile::reconcile(&self.ctx).await.expect("reconcile run")
+    }
+
+    /// Start a session for `user` and return its id (asserting 201).
+    pub async fn start_session(&self, user: &str) -> String {
+        let a = self.call(ApiEvent::post_sessions().user(user)).await;
+        assert_eq!(a.status, 201, "{}", a.json);
+        a.json["id"].as_str().unwrap().to_owned()
+    }
+}
