@@ -896,10 +896,13 @@ async fn verify_delivery(
     (kid, iat)
 }
 
+/// Headers and body one HTTP delivery brought.
+type Received = (Vec<(String, String)>, Vec<u8>);
+
 #[tokio::test]
 async fn finish_fires_signed_step_and_status_webhooks_to_sink_and_url() {
     // An HTTP receiver for --webhook-url, and an in-process sink.
-    let received: Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>> = Arc::default();
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let app = {
         let received = received.clone();
         axum::Router::new().route(

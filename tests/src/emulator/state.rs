@@ -339,9 +339,7 @@ impl Session {
         forced_on: impl Fn(Step) -> bool,
     ) {
         for s in Step::ORDER {
-            let status = if s == Step::AcceptTos && tos_done {
-                StepStatus::Skipped
-            } else if skip(s) {
+            let status = if (s == Step::AcceptTos && tos_done) || skip(s) {
                 StepStatus::Skipped
             } else if self.template_steps.enabled(s) || forced_on(s) {
                 StepStatus::WaitingForPrerequisite
@@ -617,7 +615,7 @@ impl State {
                 s.client_user_id == client_user_id && template_id.is_none_or(|t| s.template_id == t)
             })
             .collect();
-        v.sort_by(|a, b| b.seq.cmp(&a.seq));
+        v.sort_by_key(|s| std::cmp::Reverse(s.seq));
         v
     }
 

@@ -245,10 +245,8 @@ fn check_ssn(value: &str, kind: &str, path: &str) -> Result<(), PlaidApiError> {
                 return Err(invalid(path, "is not a valid us_ssn (9 digits, no dashes)"));
             }
         }
-        "us_ssn_last_4" => {
-            if !(digits && value.len() == 4) {
-                return Err(invalid(path, "is not a valid us_ssn_last_4 (4 digits)"));
-            }
+        "us_ssn_last_4" if !(digits && value.len() == 4) => {
+            return Err(invalid(path, "is not a valid us_ssn_last_4 (4 digits)"));
         }
         _ => {}
     }
