@@ -41,7 +41,16 @@ fn leslie() -> Value {
 
 /// A Plaid call with credentials in headers, as our client sends them.
 async fn plaid(emu: &RunningEmulator, path: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
+    plaid_with(&reqwest::Client::new(), emu, path, body).await
+}
+
+async fn plaid_with(
+    client: &reqwest::Client,
+    emu: &RunningEmulator,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let resp = client
         .post(format!("{}{path}", emu.url()))
         .header("PLAID-CLIENT-ID", CID)
         .header("PLAID-SECRET", SECRET)
@@ -1375,4 +1384,121 @@ async fn binary_prints_the_ready_line_first_and_serves() {
         .unwrap();
     assert_eq!(r.status(), 400, "the env credentials replace the defaults");
     child.kill().await.unwrap();
+}
+
+/// Every JSON path of `v` (objects and arrays), root excluded.
+fn paths(v: &Value, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+    let children: Vec<(String, &Value)> = match v {
+        Value::Object(o) => o.iter().map(|(k, c)| (k.clone(), c)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), c))
+            .collect(),
+        _ => return,
+    };
+    for (k, c) in children {
+        let mut p = prefix.clone();
+        p.push(k);
+        out.push(p.clone());
+        paths(c, p, out);
+    }
+}
+
+fn replace_at(v: &mut Value, path: &[String], with: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = v;
+    for p in parents {
+        cur = match cur {
+            Value::Object(o) => o.get_mut(p).unwrap(),
+            Value::Array(a) => &mut a[p.parse::<usize>().unwrap()],
+            _ => return,
+        };
+    }
+    match cur {
+        Value::Object(o) => {
+            o.insert(last.clone(), with);
+        }
+        Value::Array(a) => a[last.parse::<usize>().unwrap()] = with,
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn malformed_values_anywhere_get_plaid_400s_never_a_crash() {
+    let emu = start().await;
+    let seeded = create(&emu, "u-fuzz", json!({"user": leslie()})).await;
+    let kid = emu.current_key().kid;
+    let valid: Vec<(&str, Value)> = vec![
+        (
+            "/identity_verification/create",
+            json!({"client_user_id": "u-fuzz-new", "template_id": TPL, "gave_consent": true, "is_shareable": true, "is_idempotent": true, "user": leslie()}),
+        ),
+        (
+            "/identity_verification/get",
+            json!({"identity_verification_id": seeded["id"]}),
+        ),
+        (
+            "/identity_verification/list",
+            json!({"template_id": TPL, "client_user_id": "u-fuzz", "cursor": null}),
+        ),
+        (
+            "/identity_verification/retry",
+            json!({"client_user_id": "u-fuzz", "template_id": TPL, "strategy": "custom", "is_shareable": false,
+                   "steps": {"verify_sms": true, "kyc_check": true, "documentary_verification": false, "selfie_check": false},
+                   "user": {"email_address": "a@example.com"}}),
+        ),
+        ("/link/token/create", link_body("u-fuzz", TPL)),
+        ("/webhook_verification_key/get", json!({"key_id": kid})),
+    ];
+    let junk = [
+        Value::Null,
+        json!(0),
+        json!(-1.5),
+        json!(true),
+        json!(""),
+        json!(" "),
+        json!("x".repeat(5000)),
+        json!("\u{0000}\u{202e}ü"),
+        json!([]),
+        json!({}),
+        json!([{"a": [1, {"b": null}]}]),
+    ];
+    let mut sent = 0;
+    let client = reqwest::Client::new();
+    for (endpoint, body) in &valid {
+        let mut all = Vec::new();
+        paths(body, Vec::new(), &mut all);
+        for path in &all {
+            for j in &junk {
+                let mut b = body.clone();
+                replace_at(&mut b, path, j.clone());
+                let (status, v) = plaid_with(&client, &emu, endpoint, b.clone()).await;
+                sent += 1;
+                assert!(
+                    status == 200 || status == 400,
+                    "{endpoint} {b} → {status} {v}"
+                );
+                if status == 400 {
+                    assert!(
+                        v["error_code"].is_string() && v["error_type"].is_string(),
+                        "{v}"
+                    );
+                } else {
+                    assert!(v["request_id"].is_string(), "{v}");
+                }
+            }
+        }
+    }
+    assert!(sent > 300, "{sent}");
+    // The server is still healthy and consistent afterwards.
+    let (status, _) = plaid(
+        &emu,
+        "/identity_verification/get",
+        json!({"identity_verification_id": seeded["id"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
 }
