@@ -1502,3 +1502,86 @@ async fn malformed_values_anywhere_get_plaid_400s_never_a_crash() {
     .await;
     assert_eq!(status, 200);
 }
+
+/// The emulator and the project's Plaid wire types must agree: every answer parses into the
+/// types `shared` uses against real Plaid.
+#[tokio::test]
+async fn responses_parse_into_the_shared_plaid_types() {
+    use shared::plaid::types as t;
+    let emu = Emulator::builder()
+        .client_id(CID)
+        .secret(SECRET)
+        .templates([Template::new(TPL)])
+        .environment(testkit::emulator::Environment::Production)
+        .start()
+        .await
+        .unwrap();
+    let s = create(
+        &emu,
+        "u-types",
+        json!({"is_shareable": true, "user": leslie()}),
+    )
+    .await;
+    let parsed: t::IdentityVerification =
+        serde_json::from_value(s.clone()).expect("create response");
+    assert_eq!(parsed.status, t::IdvStatus::Active);
+    assert_eq!(parsed.steps.accept_tos, t::StepStatus::Active);
+    let id = s["id"].as_str().unwrap();
+    emu.finish(id, None, None).await.unwrap();
+    let (_, got) = plaid(
+        &emu,
+        "/identity_verification/get",
+        json!({"identity_verification_id": id}),
+    )
+    .await;
+    let parsed: t::IdentityVerification = serde_json::from_value(got).expect("get response");
+    assert_eq!(parsed.status, t::IdvStatus::Success);
+    assert!(parsed.completed_at.is_some() && parsed.kyc_check.is_some());
+    let (_, retried) = plaid(
+        &emu,
+        "/identity_verification/retry",
+        json!({"client_user_id": "u-types", "template_id": TPL, "strategy": "reset"}),
+    )
+    .await;
+    let retried: t::IdentityVerification = serde_json::from_value(retried).expect("retry response");
+    assert_eq!(
+        retried.previous_attempt_id.as_ref().map(|p| p.as_str()),
+        Some(id)
+    );
+    let (_, list) = plaid(
+        &emu,
+        "/identity_verification/list",
+        json!({"template_id": TPL, "client_user_id": "u-types"}),
+    )
+    .await;
+    let list: t::ListResponse = serde_json::from_value(list).expect("list response");
+    assert_eq!(list.identity_verifications.len(), 2);
+    assert_eq!(list.next_cursor, None);
+    let (_, token) = plaid(&emu, "/link/token/create", link_body("u-types", TPL)).await;
+    let token: t::LinkTokenCreateResponse =
+        serde_json::from_value(token).expect("link token response");
+    assert!(token.link_token.starts_with("link-production-"));
+    let (_, key) = plaid(
+        &emu,
+        "/webhook_verification_key/get",
+        json!({"key_id": emu.current_key().kid}),
+    )
+    .await;
+    let key: t::WebhookVerificationKeyGetResponse =
+        serde_json::from_value(key).expect("key response");
+    assert_eq!(key.key.alg, "ES256");
+    let (_, err) = plaid(
+        &emu,
+        "/identity_verification/get",
+        json!({"identity_verification_id": "idv_none"}),
+    )
+    .await;
+    let err: t::PlaidErrorBody = serde_json::from_value(err).expect("error body");
+    assert_eq!(err.error_code, "INVALID_FIELD");
+    for r in emu.outbox() {
+        let hook: t::IdvWebhook = serde_json::from_str(&r.body).expect("webhook body");
+        assert_eq!(hook.environment, t::PlaidEnvironment::Production);
+        assert_ne!(hook.webhook_code, t::WebhookCode::Unknown);
+    }
+    assert_eq!(emu.outbox().last().unwrap().webhook_code, "RETRIED");
+}
