@@ -110,7 +110,17 @@ for end in pending_review expired canceled; do
   ctl POST "/emulator/sessions/$id/finish" "{\"outcome\":\"$end\"}" >/dev/null
   plaid "get $end session" /identity_verification/get "{\"identity_verification_id\":\"$id\"}" 200
 done
-ctl POST "/emulator/sessions/$id/finish" '{}' >/dev/null 2>&1 || true
+for step in verify_sms selfie_check risk_check watchlist_screening; do
+  plaid "create (fail $step)" /identity_verification/create "{\"client_user_id\":\"u-fail-$step\",\"template_id\":\"$TPL\",\"gave_consent\":true,\"is_shareable\":false,\"user\":{\"email_address\":\"x@example.com\",\"phone_number\":\"+12345678909\"}}" 200
+  id="$(field .id)"
+  ctl POST "/emulator/sessions/$id/finish" "{\"outcome\":\"failed\",\"failed_step\":\"$step\"}" >/dev/null
+  plaid "get session failed at $step" /identity_verification/get "{\"identity_verification_id\":\"$id\"}" 200
+done
+plaid "create (review)" /identity_verification/create "{\"client_user_id\":\"u-review\",\"template_id\":\"$TPL\",\"gave_consent\":false,\"is_shareable\":false,\"user\":$leslie}" 200
+id="$(field .id)"
+ctl POST "/emulator/sessions/$id/finish" '{"outcome":"pending_review"}' >/dev/null
+ctl POST "/emulator/sessions/$id/review" '{"outcome":"success"}' >/dev/null
+plaid "get reviewed session" /identity_verification/get "{\"identity_verification_id\":\"$id\"}" 200
 plaid "get unknown id" /identity_verification/get '{"identity_verification_id":"idv_unknown"}' 400
 direct "get missing id" /identity_verification/get '{}' 400 MISSING_FIELDS
 

@@ -41,7 +41,16 @@ fn leslie() -> Value {
 
 /// A Plaid call with credentials in headers, as our client sends them.
 async fn plaid(emu: &RunningEmulator, path: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
+    plaid_with(&reqwest::Client::new(), emu, path, body).await
+}
+
+async fn plaid_with(
+    client: &reqwest::Client,
+    emu: &RunningEmulator,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let resp = client
         .post(format!("{}{path}", emu.url()))
         .header("PLAID-CLIENT-ID", CID)
         .header("PLAID-SECRET", SECRET)
@@ -1375,4 +1384,204 @@ async fn binary_prints_the_ready_line_first_and_serves() {
         .unwrap();
     assert_eq!(r.status(), 400, "the env credentials replace the defaults");
     child.kill().await.unwrap();
+}
+
+/// Every JSON path of `v` (objects and arrays), root excluded.
+fn paths(v: &Value, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+    let children: Vec<(String, &Value)> = match v {
+        Value::Object(o) => o.iter().map(|(k, c)| (k.clone(), c)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i.to_string(), c))
+            .collect(),
+        _ => return,
+    };
+    for (k, c) in children {
+        let mut p = prefix.clone();
+        p.push(k);
+        out.push(p.clone());
+        paths(c, p, out);
+    }
+}
+
+fn replace_at(v: &mut Value, path: &[String], with: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = v;
+    for p in parents {
+        cur = match cur {
+            Value::Object(o) => o.get_mut(p).unwrap(),
+            Value::Array(a) => &mut a[p.parse::<usize>().unwrap()],
+            _ => return,
+        };
+    }
+    match cur {
+        Value::Object(o) => {
+            o.insert(last.clone(), with);
+        }
+        Value::Array(a) => a[last.parse::<usize>().unwrap()] = with,
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn malformed_values_anywhere_get_plaid_400s_never_a_crash() {
+    let emu = start().await;
+    let seeded = create(&emu, "u-fuzz", json!({"user": leslie()})).await;
+    let kid = emu.current_key().kid;
+    let valid: Vec<(&str, Value)> = vec![
+        (
+            "/identity_verification/create",
+            json!({"client_user_id": "u-fuzz-new", "template_id": TPL, "gave_consent": true, "is_shareable": true, "is_idempotent": true, "user": leslie()}),
+        ),
+        (
+            "/identity_verification/get",
+            json!({"identity_verification_id": seeded["id"]}),
+        ),
+        (
+            "/identity_verification/list",
+            json!({"template_id": TPL, "client_user_id": "u-fuzz", "cursor": null}),
+        ),
+        (
+            "/identity_verification/retry",
+            json!({"client_user_id": "u-fuzz", "template_id": TPL, "strategy": "custom", "is_shareable": false,
+                   "steps": {"verify_sms": true, "kyc_check": true, "documentary_verification": false, "selfie_check": false},
+                   "user": {"email_address": "a@example.com"}}),
+        ),
+        ("/link/token/create", link_body("u-fuzz", TPL)),
+        ("/webhook_verification_key/get", json!({"key_id": kid})),
+    ];
+    let junk = [
+        Value::Null,
+        json!(0),
+        json!(-1.5),
+        json!(true),
+        json!(""),
+        json!(" "),
+        json!("x".repeat(5000)),
+        json!("\u{0000}\u{202e}ü"),
+        json!([]),
+        json!({}),
+        json!([{"a": [1, {"b": null}]}]),
+    ];
+    let mut sent = 0;
+    let client = reqwest::Client::new();
+    for (endpoint, body) in &valid {
+        let mut all = Vec::new();
+        paths(body, Vec::new(), &mut all);
+        for path in &all {
+            for j in &junk {
+                let mut b = body.clone();
+                replace_at(&mut b, path, j.clone());
+                let (status, v) = plaid_with(&client, &emu, endpoint, b.clone()).await;
+                sent += 1;
+                assert!(
+                    status == 200 || status == 400,
+                    "{endpoint} {b} → {status} {v}"
+                );
+                if status == 400 {
+                    assert!(
+                        v["error_code"].is_string() && v["error_type"].is_string(),
+                        "{v}"
+                    );
+                } else {
+                    assert!(v["request_id"].is_string(), "{v}");
+                }
+            }
+        }
+    }
+    assert!(sent > 300, "{sent}");
+    // The server is still healthy and consistent afterwards.
+    let (status, _) = plaid(
+        &emu,
+        "/identity_verification/get",
+        json!({"identity_verification_id": seeded["id"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+/// The emulator and the project's Plaid wire types must agree: every answer parses into the
+/// types `shared` uses against real Plaid.
+#[tokio::test]
+async fn responses_parse_into_the_shared_plaid_types() {
+    use shared::plaid::types as t;
+    let emu = Emulator::builder()
+        .client_id(CID)
+        .secret(SECRET)
+        .templates([Template::new(TPL)])
+        .environment(testkit::emulator::Environment::Production)
+        .start()
+        .await
+        .unwrap();
+    let s = create(
+        &emu,
+        "u-types",
+        json!({"is_shareable": true, "user": leslie()}),
+    )
+    .await;
+    let parsed: t::IdentityVerification =
+        serde_json::from_value(s.clone()).expect("create response");
+    assert_eq!(parsed.status, t::IdvStatus::Active);
+    assert_eq!(parsed.steps.accept_tos, t::StepStatus::Active);
+    let id = s["id"].as_str().unwrap();
+    emu.finish(id, None, None).await.unwrap();
+    let (_, got) = plaid(
+        &emu,
+        "/identity_verification/get",
+        json!({"identity_verification_id": id}),
+    )
+    .await;
+    let parsed: t::IdentityVerification = serde_json::from_value(got).expect("get response");
+    assert_eq!(parsed.status, t::IdvStatus::Success);
+    assert!(parsed.completed_at.is_some() && parsed.kyc_check.is_some());
+    let (_, retried) = plaid(
+        &emu,
+        "/identity_verification/retry",
+        json!({"client_user_id": "u-types", "template_id": TPL, "strategy": "reset"}),
+    )
+    .await;
+    let retried: t::IdentityVerification = serde_json::from_value(retried).expect("retry response");
+    assert_eq!(
+        retried.previous_attempt_id.as_ref().map(|p| p.as_str()),
+        Some(id)
+    );
+    let (_, list) = plaid(
+        &emu,
+        "/identity_verification/list",
+        json!({"template_id": TPL, "client_user_id": "u-types"}),
+    )
+    .await;
+    let list: t::ListResponse = serde_json::from_value(list).expect("list response");
+    assert_eq!(list.identity_verifications.len(), 2);
+    assert_eq!(list.next_cursor, None);
+    let (_, token) = plaid(&emu, "/link/token/create", link_body("u-types", TPL)).await;
+    let token: t::LinkTokenCreateResponse =
+        serde_json::from_value(token).expect("link token response");
+    assert!(token.link_token.starts_with("link-production-"));
+    let (_, key) = plaid(
+        &emu,
+        "/webhook_verification_key/get",
+        json!({"key_id": emu.current_key().kid}),
+    )
+    .await;
+    let key: t::WebhookVerificationKeyGetResponse =
+        serde_json::from_value(key).expect("key response");
+    assert_eq!(key.key.alg, "ES256");
+    let (_, err) = plaid(
+        &emu,
+        "/identity_verification/get",
+        json!({"identity_verification_id": "idv_none"}),
+    )
+    .await;
+    let err: t::PlaidErrorBody = serde_json::from_value(err).expect("error body");
+    assert_eq!(err.error_code, "INVALID_FIELD");
+    for r in emu.outbox() {
+        let hook: t::IdvWebhook = serde_json::from_str(&r.body).expect("webhook body");
+        assert_eq!(hook.environment, t::PlaidEnvironment::Production);
+        assert_ne!(hook.webhook_code, t::WebhookCode::Unknown);
+    }
+    assert_eq!(emu.outbox().last().unwrap().webhook_code, "RETRIED");
 }
