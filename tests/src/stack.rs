@@ -7,7 +7,7 @@ use crate::apigw::{Answer, ApiEvent};
 use crate::emulator::{Emulator, RunningEmulator, Template, WebhookRecord};
 use crate::localstack::{aws_config, create_sessions_table};
 use chrono::Utc;
-use shared::clock::ManualClock;
+use shared::clock::ShiftedClock;
 use shared::config::Config;
 use shared::context::AppContext;
 use shared::credentials::{Credentials, CredentialsProvider};
@@ -28,7 +28,7 @@ pub struct Stack {
     pub ctx: AppContext<DynamoStore>,
     pub verifier: WebhookVerifier<PlaidClient>,
     pub emulator: RunningEmulator,
-    pub clock: Arc<ManualClock>,
+    pub clock: Arc<ShiftedClock>,
     delivered: Mutex<usize>,
 }
 
@@ -93,7 +93,7 @@ impl StackBuilder {
         });
         let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, options)
             .expect("plaid client");
-        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let clock = Arc::new(ShiftedClock::new());
         let ctx = AppContext {
             config,
             store: DynamoStore::new(dynamo, table),
