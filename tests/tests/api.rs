@@ -640,6 +640,8 @@ async fn get_refreshes_stale_sessions_and_full_view_is_live() {
 async fn list_pages_newest_first() {
     let s = Stack::start().await;
     let a = s.start_session("oli").await;
+    // Plaid's created_at has whole seconds; sessions in one second have no order to test.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let b = s
         .call(
             ApiEvent::post_sessions()

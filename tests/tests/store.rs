@@ -943,3 +943,29 @@ async fn a_corrupt_item_is_reported_not_panicked() {
     // Reconciliation goes on past the bad item.
     assert_eq!(store.open_sessions(at(60), 10).await.unwrap(), vec![good]);
 }
+
+#[tokio::test]
+async fn latest_for_breaks_same_second_ties_by_the_retry_chain() {
+    // Plaid's created_at has whole seconds: a retry can tie with the attempt it replaces.
+    for order in [["idv_old", "idv_new"], ["idv_new", "idv_old"]] {
+        let (store, _, _) = store("ties").await;
+        let old = record("idv_old", "alice", TEMPLATE, IdvStatus::Failed, 10, 11);
+        let mut new = record("idv_new", "alice", TEMPLATE, IdvStatus::Active, 10, 11);
+        new.previous_attempt_id = Some(idv("idv_old"));
+        for id in order {
+            store
+                .insert(if id == "idv_old" { &old } else { &new })
+                .await
+                .unwrap();
+        }
+        let latest = store
+            .latest_for(&user("alice"), &template(TEMPLATE))
+            .await
+            .unwrap();
+        assert_eq!(
+            latest.map(|r| r.id),
+            Some(idv("idv_new")),
+            "inserted {order:?}"
+        );
+    }
+}

@@ -275,6 +275,31 @@ enum SnapshotUpdate {
     NoItemReturned,
 }
 
+/// How many of a user's newest attempts `latest_for` reads to break `created_at` ties.
+const LATEST_TIE_WINDOW: i32 = 5;
+
+/// The newest of `records` (newest `created_at` first, as the index returns them): among those
+/// sharing the newest `created_at`, the one that no other names as `previous_attempt_id`.
+fn newest_attempt(records: Vec<SessionRecord>) -> Option<SessionRecord> {
+    let newest = records.first()?.created_at;
+    let tied: Vec<SessionRecord> = records
+        .into_iter()
+        .filter(|r| r.created_at == newest)
+        .collect();
+    let superseded: Vec<IdvId> = tied
+        .iter()
+        .filter_map(|r| r.previous_attempt_id.clone())
+        .collect();
+    let mut tied = tied.into_iter();
+    let first = tied.next()?;
+    let mut candidates = std::iter::once(first.clone()).chain(tied);
+    Some(
+        candidates
+            .find(|r| !superseded.contains(&r.id))
+            .unwrap_or(first),
+    )
+}
+
 impl SessionStore for DynamoStore {
     async fn get(&self, id: &IdvId) -> Result<Option<SessionRecord>, StoreError> {
         // Strongly consistent: a read right after a webhook's write must see it.
@@ -295,6 +320,9 @@ impl SessionStore for DynamoStore {
         user: &ClientUserId,
         template: &TemplateId,
     ) -> Result<Option<SessionRecord>, StoreError> {
+        // Plaid's `created_at` has whole-second precision, so a retry made within the second of
+        // its predecessor ties with it on the index. Read a few and break ties by the retry
+        // chain: the newest attempt is the one no other attempt names as its previous one.
         let out = self
             .client
             .query()
@@ -304,16 +332,17 @@ impl SessionStore for DynamoStore {
             .expression_attribute_names("#pk", attr::USER_TEMPLATE)
             .expression_attribute_values(":pk", AttributeValue::S(user.index_key(template)))
             .scan_index_forward(false)
-            .limit(1)
+            .limit(LATEST_TIE_WINDOW)
             .send()
             .await
             .map_err(|e| sdk_error("Query", e))?;
-        out.items
+        let records = out
+            .items
             .unwrap_or_default()
             .into_iter()
-            .next()
             .map(item::decode)
-            .transpose()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(newest_attempt(records))
     }
 
     async fn list_for_user(
