@@ -53,18 +53,32 @@
 //! `kid` is a [`KeyFetcher`]; the project's [`crate::plaid::PlaidClient`] is one (see
 //! `plaid_keys.rs`), and so is an `Arc` of one.
 //!
-//! ```ignore
+//! ```no_run
+//! use shared::plaid::PlaidClient;
 //! use shared::webhook_verify::{find_header, WebhookVerifier};
+//! use std::sync::Arc;
 //!
-//! // Cold start: one client for the configured Plaid environment, one verifier.
-//! let verifier = Arc::new(WebhookVerifier::new(plaid_client.clone()));
+//! // Cold start: one client for the configured Plaid environment, one verifier, both reused
+//! // by every warm invocation.
+//! fn cold_start(plaid: Arc<PlaidClient>) -> Arc<WebhookVerifier<Arc<PlaidClient>>> {
+//!     Arc::new(WebhookVerifier::new(plaid))
+//! }
 //!
-//! // Per request (`headers: http::HeaderMap`, `body`: the raw bytes, base64-decoded when the
-//! // event says `isBase64Encoded`):
-//! match verifier.verify(find_header(&headers), &body, chrono::Utc::now()).await {
-//!     Ok(()) => { /* now parse the JSON and act */ }
-//!     Err(e) if e.is_retryable() => { /* 503: Plaid will retry */ }
-//!     Err(e) => { /* 401; log `e`, never the body */ }
+//! // Per request. `body` is the raw bytes, base64-decoded when the event says
+//! // `isBase64Encoded`; never a re-serialisation of parsed JSON.
+//! async fn on_webhook(
+//!     verifier: &WebhookVerifier<Arc<PlaidClient>>,
+//!     headers: &http::HeaderMap,
+//!     body: &[u8],
+//! ) -> u16 {
+//!     match verifier.verify(find_header(headers), body, chrono::Utc::now()).await {
+//!         Ok(()) => 200, // now parse the JSON and act
+//!         Err(e) if e.is_retryable() => 503, // Plaid will deliver again
+//!         Err(e) => {
+//!             tracing::warn!(error = %e, "webhook rejected"); // never log the body
+//!             401
+//!         }
+//!     }
 //! }
 //! ```
 //!
