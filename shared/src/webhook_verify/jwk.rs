@@ -4,9 +4,46 @@
 //! never re-decodes coordinates or re-checks the point.
 
 use crate::plaid::types::JwkPublicKey;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ParsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use p256::ecdsa::VerifyingKey;
+
+/// A P-256 public key, parsed and checked once per fetch, that verifies fixed-size (r‖s) ES256
+/// signatures. Cheap to clone (shared), compared by its SEC1 encoding.
+#[derive(Clone)]
+pub struct VerifyingKey(std::sync::Arc<ParsedPublicKey>);
+
+impl VerifyingKey {
+    /// From an uncompressed SEC1 point (`0x04‖x‖y`); refuses points off the curve.
+    pub fn from_sec1(point: &[u8]) -> Option<Self> {
+        ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+            .ok()
+            .map(|k| VerifyingKey(std::sync::Arc::new(k)))
+    }
+
+    /// ECDSA P-256 with SHA-256 over `message`, signature in the 64-byte r‖s form.
+    pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.0.verify_sig(message, signature).is_ok()
+    }
+
+    fn sec1(&self) -> &[u8] {
+        self.0.as_ref().as_ref()
+    }
+}
+
+impl PartialEq for VerifyingKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.sec1() == other.sec1()
+    }
+}
+
+impl Eq for VerifyingKey {}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VerifyingKey({})", hex::encode(self.sec1()))
+    }
+}
 
 /// Why a key Plaid returned is not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -53,8 +90,7 @@ pub fn verifying_key(kid: &str, jwk: &JwkPublicKey) -> Result<VerifyingKey, KeyR
     sec1[33..].copy_from_slice(&y);
     // Refuses points off the curve and the identity, which would otherwise make an invalid-curve
     // or trivial-key attack possible.
-    VerifyingKey::from_sec1_bytes(&sec1)
-        .map_err(|_| KeyRejection::Unusable("x/y is not a P-256 point"))
+    VerifyingKey::from_sec1(&sec1).ok_or(KeyRejection::Unusable("x/y is not a P-256 point"))
 }
 
 fn coordinate(b64: &str) -> Option<[u8; 32]> {
@@ -74,7 +110,7 @@ mod tests {
     fn a_current_plaid_shaped_key_is_usable_and_matches_the_signer() {
         let key = TestKey::new("kid-1");
         let vk = verifying_key("kid-1", &key.jwk()).expect("usable");
-        assert_eq!(&vk, key.signing.verifying_key());
+        assert_eq!(vk, key.public());
     }
 
     #[test]

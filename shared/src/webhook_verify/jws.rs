@@ -7,7 +7,6 @@
 use super::VerifyError;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use p256::ecdsa::Signature;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -27,7 +26,8 @@ pub struct ParsedToken<'a> {
     /// `<header b64>.<payload b64>`, the exact ASCII the signature covers.
     pub signing_input: &'a [u8],
     pub payload: Vec<u8>,
-    pub signature: Signature,
+    /// The fixed-size ES256 signature, r‖s.
+    pub signature: [u8; 64],
 }
 
 /// The JOSE header fields we act on. `Value` rather than typed fields so that a wrong type
@@ -84,8 +84,13 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
         return Err(VerifyError::BadSignature);
     }
     // Rejects r or s equal to zero or not below the group order.
-    let signature =
-        Signature::from_slice(&signature_bytes).map_err(|_| VerifyError::BadSignature)?;
+    let mut signature = [0u8; 64];
+    signature.copy_from_slice(&signature_bytes);
+    // r = 0 or s = 0 can never verify; refuse them here. The full range check (< n) is the
+    // verifier's.
+    if signature[..32].iter().all(|b| *b == 0) || signature[32..].iter().all(|b| *b == 0) {
+        return Err(VerifyError::BadSignature);
+    }
 
     let signing_input_len = header_b64.len() + 1 + payload_b64.len();
     Ok(ParsedToken {

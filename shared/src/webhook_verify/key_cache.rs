@@ -13,10 +13,10 @@
 //!   tests drive expiry without sleeping. A `now` earlier than an entry's fetch time (the wall
 //!   clock stepped back) counts as stale: refetching is cheap, trusting an entry forever is not.
 
+use super::jwk::VerifyingKey;
 use super::jwk::{self, KeyRejection};
 use super::{KeyFetchError, KeyFetcher, VerifyError};
 use chrono::{DateTime, TimeDelta, Utc};
-use p256::ecdsa::VerifyingKey;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -114,7 +114,7 @@ impl KeyCache {
                 fetched_at,
                 recheck,
             } => (!recheck && within(*fetched_at, now, self.key_ttl)).then(|| {
-                (*state).map_err(|rejection| match rejection {
+                state.clone().map_err(|rejection| match rejection {
                     KeyRejection::Expired => VerifyError::ExpiredKey,
                     KeyRejection::Unusable(_) => VerifyError::UnknownKey,
                 })
@@ -246,7 +246,7 @@ impl Leader<'_> {
             Ok(key) => {
                 let state = jwk::verifying_key(self.kid, &key);
                 let lookup = match &state {
-                    Ok(vk) => Ok(*vk),
+                    Ok(vk) => Ok(vk.clone()),
                     Err(KeyRejection::Expired) => Err(VerifyError::ExpiredKey),
                     Err(KeyRejection::Unusable(why)) => {
                         tracing::warn!(
@@ -324,7 +324,7 @@ mod tests {
         let first = c.get("k", now(), &f).await.expect("key");
         let second = c.get("k", now(), &f).await.expect("key");
         assert_eq!(first, second);
-        assert_eq!(&first, key.signing.verifying_key());
+        assert_eq!(first, key.public());
         assert_eq!(f.calls(), 1);
     }
 

@@ -41,6 +41,12 @@ impl TestKey {
         }
     }
 
+    /// The public half, as the verifier holds it.
+    pub fn public(&self) -> super::jwk::VerifyingKey {
+        let point = self.signing.verifying_key().to_sec1_point(false);
+        super::jwk::VerifyingKey::from_sec1(point.as_bytes()).expect("a valid point")
+    }
+
     /// The key as `/webhook_verification_key/get` returns it.
     pub fn jwk(&self) -> JwkPublicKey {
         let point = self.signing.verifying_key().to_sec1_point(false);

@@ -3,7 +3,6 @@
 use super::key_cache::{CacheConfig, KeyCache};
 use super::{KeyFetcher, VerifyError, claims, jws};
 use chrono::{DateTime, Utc};
-use p256::ecdsa::signature::Verifier as _;
 use std::fmt;
 use std::time::Duration;
 
@@ -120,11 +119,12 @@ impl<F: KeyFetcher> WebhookVerifier<F> {
         // Shape, base64url, alg == ES256, kid, 64-byte signature: all before any key fetch.
         let parsed = jws::parse(token)?;
         let key = self.cache.get(&parsed.kid, now, &self.fetcher).await?;
-        // p256 hashes the signing input with SHA-256. It accepts high-S signatures (P-256 does
-        // not normalise S: `NORMALIZE_S = false`), as JOSE libraries do; RFC 7518 does not
-        // require low-S, so a signer that never normalises is still verified.
-        key.verify(parsed.signing_input, &parsed.signature)
-            .map_err(|_| VerifyError::BadSignature)?;
+        // ECDSA_P256_SHA256_FIXED hashes the signing input with SHA-256 and takes the 64-byte
+        // r‖s form JOSE uses. Like other JOSE libraries it accepts high-S signatures: RFC 7518
+        // does not require low-S, so a signer that never normalises is still verified.
+        if !key.verify(parsed.signing_input, &parsed.signature) {
+            return Err(VerifyError::BadSignature);
+        }
         // Only a signed payload is worth reading.
         let claims = claims::parse(&parsed.payload)?;
         claims::check_freshness(
