@@ -31,10 +31,10 @@
 //!    `sig`, the `kid` we asked for, and `x`/`y` 32 bytes each forming a point on P-256. A key
 //!    failing these is logged with the reason and answered as [`VerifyError::UnknownKey`].
 //! 6. **Signature**: ECDSA P-256 / SHA-256 over the ASCII `<header b64>.<payload b64>`
-//!    ([`VerifyError::BadSignature`]), checked with aws-lc-rs (already in every binary through
-//!    rustls and the AWS SDK; about ten times faster than the pure-Rust `p256`, see
-//!    `shared/benches/verify.rs`). High-S signatures are accepted, as other JOSE libraries
-//!    accept them (RFC 7518 does not ask for low-S).
+//!    ([`VerifyError::BadSignature`]), checked with aws-lc-rs, which every binary already links
+//!    through rustls and the AWS SDK (so the pure-Rust `p256` is only a test dependency;
+//!    `shared/benches/verify.rs` measures both). High-S signatures are accepted, as other JOSE
+//!    libraries accept them (RFC 7518 does not ask for low-S).
 //! 7. **Freshness**: integer `iat` required; `now - iat` > 300 s is [`VerifyError::Stale`]
 //!    (Plaid's replay rule); `iat - now` > 60 s is [`VerifyError::FromTheFuture`]
 //!    (see [`VerifierOptions`]).
