@@ -38,7 +38,12 @@ impl ApiEvent {
     }
 
     pub fn get_session(id: &str) -> Self {
-        Self::new("GET", format!("/sessions/{id}"), "GET /sessions/{id}").path_id(id)
+        Self::new(
+            "GET",
+            format!("/sessions/{}", urlencode(id)),
+            "GET /sessions/{id}",
+        )
+        .path_id(id)
     }
 
     pub fn list_sessions() -> Self {
@@ -48,7 +53,7 @@ impl ApiEvent {
     pub fn link_token(id: &str) -> Self {
         Self::new(
             "POST",
-            format!("/sessions/{id}/link-token"),
+            format!("/sessions/{}/link-token", urlencode(id)),
             "POST /sessions/{id}/link-token",
         )
         .path_id(id)

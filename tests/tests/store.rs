@@ -969,3 +969,19 @@ async fn latest_for_breaks_same_second_ties_by_the_retry_chain() {
         );
     }
 }
+
+#[tokio::test]
+async fn listing_puts_a_same_second_retry_first() {
+    let (store, _, _) = store("list-ties").await;
+    let old = record("idv_a_old", "alice", TEMPLATE, IdvStatus::Failed, 10, 11);
+    let mut new = record("idv_z_new", "alice", TEMPLATE, IdvStatus::Active, 10, 11);
+    new.previous_attempt_id = Some(idv("idv_a_old"));
+    store.insert(&old).await.unwrap();
+    store.insert(&new).await.unwrap();
+    let page = store
+        .list_for_user(&user("alice"), None, 10, None)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["idv_z_new", "idv_a_old"]);
+}

@@ -252,10 +252,11 @@ impl DynamoStore {
             // DynamoDB stopped early (1 MB page): continue from where it stopped.
             out.last_evaluated_key
         };
-        let items = raw
+        let mut items = raw
             .into_iter()
             .map(item::decode)
             .collect::<Result<Vec<_>, _>>()?;
+        order_same_second_retries(&mut items);
         let next_cursor = next_key.map(|k| encode_cursor(&k)).transpose()?;
         Ok(Page { items, next_cursor })
     }
@@ -273,6 +274,26 @@ enum SnapshotUpdate {
     /// The condition failed and no item came back: absent (or a server that does not return
     /// ALL_OLD, which the caller resolves).
     NoItemReturned,
+}
+
+/// Within a newest-first page, a retry that ties with its predecessor on Plaid's whole-second
+/// `created_at` is moved ahead of it (the index cannot order them).
+fn order_same_second_retries(items: &mut [SessionRecord]) {
+    for _ in 0..items.len() {
+        let mut swapped = false;
+        for i in 1..items.len() {
+            let (before, after) = (&items[i - 1], &items[i]);
+            if before.created_at == after.created_at
+                && after.previous_attempt_id.as_ref() == Some(&before.id)
+            {
+                items.swap(i - 1, i);
+                swapped = true;
+            }
+        }
+        if !swapped {
+            break;
+        }
+    }
 }
 
 /// How many of a user's newest attempts `latest_for` reads to break `created_at` ties.
