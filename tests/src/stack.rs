@@ -24,6 +24,9 @@ use std::time::Duration;
 pub const TEMPLATE: &str = "idvtmp_stack_default";
 pub const OTHER_TEMPLATE: &str = "idvtmp_stack_other";
 
+/// Longer than any Lambda timeout in infra/template.yaml.
+const HANDLER_LIMIT: Duration = Duration::from_secs(30);
+
 pub struct Stack {
     pub ctx: AppContext<DynamoStore>,
     pub verifier: WebhookVerifier<PlaidClient>,
@@ -125,17 +128,25 @@ impl Stack {
         let e = event.event();
         let route = e["routeKey"].as_str().unwrap_or_default().to_owned();
         let req = event.request();
-        let resp = match route.as_str() {
-            "POST /sessions" => handlers::create_session::handle(&self.ctx, req).await,
-            "GET /sessions" | "GET /sessions/{id}" => {
-                handlers::get_session::handle(&self.ctx, req).await
+        let answer = async {
+            match route.as_str() {
+                "POST /sessions" => handlers::create_session::handle(&self.ctx, req).await,
+                "GET /sessions" | "GET /sessions/{id}" => {
+                    handlers::get_session::handle(&self.ctx, req).await
+                }
+                "POST /sessions/{id}/link-token" => {
+                    handlers::link_token::handle(&self.ctx, req).await
+                }
+                "POST /webhooks/plaid" => {
+                    handlers::webhook::handle(&self.ctx, &self.verifier, req).await
+                }
+                other => panic!("no function serves {other}"),
             }
-            "POST /sessions/{id}/link-token" => handlers::link_token::handle(&self.ctx, req).await,
-            "POST /webhooks/plaid" => {
-                handlers::webhook::handle(&self.ctx, &self.verifier, req).await
-            }
-            other => panic!("no function serves {other}"),
         };
+        // A Lambda would be killed at its timeout; a handler that never answers is a bug.
+        let resp = tokio::time::timeout(HANDLER_LIMIT, answer)
+            .await
+            .unwrap_or_else(|_| panic!("{route} did not answer within {HANDLER_LIMIT:?}"));
         let answer = Answer::from_response(resp);
         let (method, path) = route.split_once(' ').expect("route key");
         crate::openapi::check(method, path, answer.status, &answer.headers, &answer.json);

@@ -102,7 +102,12 @@ async fn run<S: SessionStore, F: KeyFetcher>(
             .await
             .inspect_err(|e| log.plaid_error(e))?;
         let mut known = (iv.id.clone(), iv.created_at);
-        while let Some(newer) = newer_than(&attempts, &known.0, known.1) {
+        // Each step moves strictly later (see `newer_than`); the bound guards against a cycle
+        // in what Plaid returns all the same.
+        for _ in 0..attempts.len() {
+            let Some(newer) = newer_than(&attempts, &known.0, known.1) else {
+                break;
+            };
             record_snapshot(ctx, newer, now).await?;
             known = (newer.id.clone(), newer.created_at);
         }
