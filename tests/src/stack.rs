@@ -62,7 +62,9 @@ impl StackBuilder {
         let sdk = aws_config().await;
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let table = format!("stack-{}", fastrand::u64(..));
-        create_sessions_table(&dynamo, &table).await.expect("table from infra/template.yaml");
+        create_sessions_table(&dynamo, &table)
+            .await
+            .expect("table from infra/template.yaml");
 
         let mut vars: HashMap<&'static str, String> = HashMap::from([
             ("TABLE_NAME", table.clone()),
@@ -71,11 +73,17 @@ impl StackBuilder {
             ("PLAID_SECRET_ID", "unused-in-tests".to_owned()),
             ("IDV_TEMPLATE_ID", TEMPLATE.to_owned()),
             ("IDV_TEMPLATE_IDS", OTHER_TEMPLATE.to_owned()),
-            ("PLAID_REDIRECT_URIS", "https://app.example.com/idv/oauth".to_owned()),
+            (
+                "PLAID_REDIRECT_URIS",
+                "https://app.example.com/idv/oauth".to_owned(),
+            ),
         ]);
         vars.extend(self.vars);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config");
-        let credentials = Arc::new(CredentialsProvider::fixed(Credentials::new("stack-client", "stack-secret")));
+        let credentials = Arc::new(CredentialsProvider::fixed(Credentials::new(
+            "stack-client",
+            "stack-secret",
+        )));
         let options = self.plaid_options.unwrap_or(ClientOptions {
             timeout: Duration::from_secs(2),
             max_attempts: 2,
@@ -83,7 +91,8 @@ impl StackBuilder {
             max_backoff: Duration::from_millis(20),
             ..ClientOptions::default()
         });
-        let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, options).expect("plaid client");
+        let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, options)
+            .expect("plaid client");
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let ctx = AppContext {
             config,
@@ -118,9 +127,13 @@ impl Stack {
         let req = event.request();
         let resp = match route.as_str() {
             "POST /sessions" => handlers::create_session::handle(&self.ctx, req).await,
-            "GET /sessions" | "GET /sessions/{id}" => handlers::get_session::handle(&self.ctx, req).await,
+            "GET /sessions" | "GET /sessions/{id}" => {
+                handlers::get_session::handle(&self.ctx, req).await
+            }
             "POST /sessions/{id}/link-token" => handlers::link_token::handle(&self.ctx, req).await,
-            "POST /webhooks/plaid" => handlers::webhook::handle(&self.ctx, &self.verifier, req).await,
+            "POST /webhooks/plaid" => {
+                handlers::webhook::handle(&self.ctx, &self.verifier, req).await
+            }
             other => panic!("no function serves {other}"),
         };
         let answer = Answer::from_response(resp);
@@ -131,7 +144,8 @@ impl Stack {
 
     /// Deliver one recorded webhook to the webhook function, exactly as signed.
     pub async fn deliver(&self, record: &WebhookRecord) -> Answer {
-        self.call(ApiEvent::webhook(&record.headers, record.body.as_bytes())).await
+        self.call(ApiEvent::webhook(&record.headers, record.body.as_bytes()))
+            .await
     }
 
     /// Deliver, in firing order, every webhook the emulator fired since the last call.
@@ -160,11 +174,22 @@ impl Stack {
     }
 
     pub async fn stored(&self, id: &str) -> Option<SessionRecord> {
-        self.ctx.store.get(&IdvId::parse(id).unwrap()).await.expect("store read")
+        self.ctx
+            .store
+            .get(&IdvId::parse(id).unwrap())
+            .await
+            .expect("store read")
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use shared::clock::Clock;
+        self.clock.now()
     }
 
     pub async fn reconcile(&self) -> handlers::reconcile::ReconcileReport {
-        handlers::reconcile::reconcile(&self.ctx).await.expect("reconcile run")
+        handlers::reconcile::reconcile(&self.ctx)
+            .await
+            .expect("reconcile run")
     }
 
     /// Start a session for `user` and return its id (asserting 201).

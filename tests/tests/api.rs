@@ -4,7 +4,7 @@
 use serde_json::json;
 use testkit::apigw::ApiEvent;
 use testkit::emulator::{Fault, FinishOutcome};
-use testkit::stack::{Stack, OTHER_TEMPLATE, TEMPLATE};
+use testkit::stack::{OTHER_TEMPLATE, Stack, TEMPLATE};
 
 const CREATE: &str = "/identity_verification/create";
 const RETRY: &str = "/identity_verification/retry";
@@ -22,7 +22,11 @@ async fn no_claims_is_401_on_every_route() {
         let a = s.call(e).await;
         assert_eq!((a.status, a.error_code()), (401, "unauthorized"));
     }
-    assert_eq!(s.emulator.requests().len(), 0, "no Plaid call without a caller");
+    assert_eq!(
+        s.emulator.requests().len(),
+        0,
+        "no Plaid call without a caller"
+    );
 }
 
 #[tokio::test]
@@ -37,7 +41,11 @@ async fn start_creates_then_resumes() {
     let again = s.call(ApiEvent::post_sessions().user("alice")).await;
     assert_eq!(again.status, 200);
     assert_eq!(again.json["id"], first.json["id"]);
-    assert_eq!(s.emulator.request_count(CREATE), 1, "a usable session is resumed without Plaid");
+    assert_eq!(
+        s.emulator.request_count(CREATE),
+        1,
+        "a usable session is resumed without Plaid"
+    );
     let stored = s.stored(first.json["id"].as_str().unwrap()).await.unwrap();
     assert_eq!(stored.client_user_id.as_str(), "alice");
 }
@@ -50,13 +58,27 @@ async fn the_whole_flow_success() {
     assert_eq!(link.status, 200, "{}", link.json);
     assert_eq!(link.json["session_id"], id.as_str());
     let token = link.json["link_token"].as_str().unwrap();
-    let issued = s.emulator.link_token(token).expect("the emulator issued it");
-    assert_eq!((issued.template_id.as_str(), issued.client_user_id.as_str()), (TEMPLATE, "leslie"));
+    let issued = s
+        .emulator
+        .link_token(token)
+        .expect("the emulator issued it");
+    assert_eq!(
+        (issued.template_id.as_str(), issued.client_user_id.as_str()),
+        (TEMPLATE, "leslie")
+    );
 
-    s.emulator.finish(&id, Some(FinishOutcome::Success), None).await.unwrap();
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
     let answers = s.deliver_new_webhooks().await;
     assert!(!answers.is_empty());
-    assert!(answers.iter().all(|a| a.status == 200 && a.json["status"] == "processed"), "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.status == 200 && a.json["status"] == "processed"),
+        "{answers:?}"
+    );
 
     let got = s.call(ApiEvent::get_session(&id).user("leslie")).await;
     assert_eq!(got.status, 200);
@@ -69,7 +91,10 @@ async fn the_whole_flow_success() {
     let link = s.call(ApiEvent::link_token(&id).user("leslie")).await;
     assert_eq!((link.status, link.error_code()), (409, "session_finished"));
     let start = s.call(ApiEvent::post_sessions().user("leslie")).await;
-    assert_eq!((start.status, start.json["id"].as_str()), (200, Some(id.as_str())));
+    assert_eq!(
+        (start.status, start.json["id"].as_str()),
+        (200, Some(id.as_str()))
+    );
     assert_eq!(s.emulator.request_count(RETRY), 0);
 }
 
@@ -77,7 +102,10 @@ async fn the_whole_flow_success() {
 async fn failure_then_a_new_start_retries() {
     let s = Stack::start().await;
     let id = s.start_session("bob").await;
-    s.emulator.finish(&id, Some(FinishOutcome::Failed), None).await.unwrap();
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Failed), None)
+        .await
+        .unwrap();
     s.deliver_new_webhooks().await;
     let got = s.call(ApiEvent::get_session(&id).user("bob")).await;
     assert_eq!(got.json["status"], "failed");
@@ -88,11 +116,20 @@ async fn failure_then_a_new_start_retries() {
     assert_eq!(retry.json["previous_attempt_id"], id.as_str());
     assert_eq!(retry.json["status"], "active");
     assert_eq!(s.emulator.request_count(RETRY), 1);
-    assert_eq!(s.emulator.request_count(CREATE), 1, "a returning user is retried, never re-created");
+    assert_eq!(
+        s.emulator.request_count(CREATE),
+        1,
+        "a returning user is retried, never re-created"
+    );
 
     // The chain is listed newest first.
     let list = s.call(ApiEvent::list_sessions().user("bob")).await;
-    let ids: Vec<_> = list.json["sessions"].as_array().unwrap().iter().map(|x| x["id"].clone()).collect();
+    let ids: Vec<_> = list.json["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].clone())
+        .collect();
     assert_eq!(ids, vec![retry.json["id"].clone(), json!(id)]);
 }
 
@@ -101,12 +138,23 @@ async fn owners_only_on_every_route() {
     let s = Stack::start().await;
     let id = s.start_session("alice").await;
     let get = s.call(ApiEvent::get_session(&id).user("mallory")).await;
-    let unknown = s.call(ApiEvent::get_session("idv_doesnotexist").user("mallory")).await;
+    let unknown = s
+        .call(ApiEvent::get_session("idv_doesnotexist").user("mallory"))
+        .await;
     assert_eq!((get.status, get.error_code()), (404, "session_not_found"));
-    assert_eq!(get.json, unknown.json, "another user's session looks exactly like an unknown one");
+    assert_eq!(
+        get.json, unknown.json,
+        "another user's session looks exactly like an unknown one"
+    );
     let link = s.call(ApiEvent::link_token(&id).user("mallory")).await;
     assert_eq!(link.status, 404);
-    let full = s.call(ApiEvent::get_session(&id).user("mallory").query("view", "full")).await;
+    let full = s
+        .call(
+            ApiEvent::get_session(&id)
+                .user("mallory")
+                .query("view", "full"),
+        )
+        .await;
     assert_eq!(full.status, 404);
     let list = s.call(ApiEvent::list_sessions().user("mallory")).await;
     assert_eq!(list.json["sessions"], json!([]));
@@ -116,21 +164,49 @@ async fn owners_only_on_every_route() {
 #[tokio::test]
 async fn the_link_token_uses_the_sessions_own_template() {
     let s = Stack::start().await;
-    let a = s.call(ApiEvent::post_sessions().user("carol").json(&json!({"template_id": OTHER_TEMPLATE}))).await;
+    let a = s
+        .call(
+            ApiEvent::post_sessions()
+                .user("carol")
+                .json(&json!({"template_id": OTHER_TEMPLATE})),
+        )
+        .await;
     assert_eq!(a.status, 201);
     let id = a.json["id"].as_str().unwrap();
     // A template in the body cannot steer the token: it is refused, not used.
-    let sneaky = s.call(ApiEvent::link_token(id).user("carol").json(&json!({"template_id": TEMPLATE}))).await;
+    let sneaky = s
+        .call(
+            ApiEvent::link_token(id)
+                .user("carol")
+                .json(&json!({"template_id": TEMPLATE})),
+        )
+        .await;
     assert_eq!((sneaky.status, sneaky.error_code()), (400, "invalid_body"));
     let ok = s.call(ApiEvent::link_token(id).user("carol")).await;
     assert_eq!(ok.status, 200);
-    let issued = s.emulator.link_token(ok.json["link_token"].as_str().unwrap()).unwrap();
+    let issued = s
+        .emulator
+        .link_token(ok.json["link_token"].as_str().unwrap())
+        .unwrap();
     assert_eq!(issued.template_id, OTHER_TEMPLATE);
     // Redirects only from the allow-list.
-    let bad = s.call(ApiEvent::link_token(id).user("carol").json(&json!({"redirect_uri": "https://evil.example"}))).await;
-    assert_eq!((bad.status, bad.error_code()), (400, "redirect_uri_not_allowed"));
+    let bad = s
+        .call(
+            ApiEvent::link_token(id)
+                .user("carol")
+                .json(&json!({"redirect_uri": "https://evil.example"})),
+        )
+        .await;
+    assert_eq!(
+        (bad.status, bad.error_code()),
+        (400, "redirect_uri_not_allowed")
+    );
     let good = s
-        .call(ApiEvent::link_token(id).user("carol").json(&json!({"redirect_uri": "https://app.example.com/idv/oauth"})))
+        .call(
+            ApiEvent::link_token(id)
+                .user("carol")
+                .json(&json!({"redirect_uri": "https://app.example.com/idv/oauth"})),
+        )
         .await;
     assert_eq!(good.status, 200);
 }
@@ -138,7 +214,13 @@ async fn the_link_token_uses_the_sessions_own_template() {
 #[tokio::test]
 async fn templates_outside_the_configuration_are_refused() {
     let s = Stack::start().await;
-    let a = s.call(ApiEvent::post_sessions().user("dan").json(&json!({"template_id": "idvtmp_unlisted"}))).await;
+    let a = s
+        .call(
+            ApiEvent::post_sessions()
+                .user("dan")
+                .json(&json!({"template_id": "idvtmp_unlisted"})),
+        )
+        .await;
     assert_eq!((a.status, a.error_code()), (400, "template_not_allowed"));
     assert_eq!(s.emulator.requests().len(), 0);
 }
@@ -151,22 +233,42 @@ async fn past_the_app_window_link_is_410_without_plaid_and_start_retries() {
     let before = s.emulator.requests().len();
     let link = s.call(ApiEvent::link_token(&id).user("erin")).await;
     assert_eq!((link.status, link.error_code()), (410, "session_expired"));
-    assert_eq!(s.emulator.requests().len(), before, "no Plaid call for an expired session");
+    assert_eq!(
+        s.emulator.requests().len(),
+        before,
+        "no Plaid call for an expired session"
+    );
     let got = s.call(ApiEvent::get_session(&id).user("erin")).await;
-    assert_eq!((got.json["status"].as_str(), got.json["final"].as_bool()), (Some("expired"), Some(true)));
+    assert_eq!(
+        (got.json["status"].as_str(), got.json["final"].as_bool()),
+        (Some("expired"), Some(true))
+    );
 
     let start = s.call(ApiEvent::post_sessions().user("erin")).await;
     assert_eq!(start.status, 201);
     assert_eq!(start.json["previous_attempt_id"], id.as_str());
-    let retry = s.emulator.requests().into_iter().find(|r| r.endpoint == RETRY).unwrap();
-    assert_eq!(retry.status, 200, "Plaid accepted the strategy for a still-active session");
+    let retry = s
+        .emulator
+        .requests()
+        .into_iter()
+        .find(|r| r.endpoint == RETRY)
+        .unwrap();
+    assert_eq!(
+        retry.status, 200,
+        "Plaid accepted the strategy for a still-active session"
+    );
 }
 
 #[tokio::test]
 async fn plaid_rate_limit_is_429_with_retry_after() {
     let s = Stack::start().await;
     s.emulator
-        .inject_fault(Fault { endpoint: CREATE.into(), status: Some(429), count: 5, delay_ms: 0 })
+        .inject_fault(Fault {
+            endpoint: CREATE.into(),
+            status: Some(429),
+            count: 5,
+            delay_ms: 0,
+        })
         .unwrap();
     let a = s.call(ApiEvent::post_sessions().user("fay")).await;
     assert_eq!((a.status, a.error_code()), (429, "rate_limited"));
@@ -179,15 +281,29 @@ async fn plaid_rate_limit_is_429_with_retry_after() {
 async fn plaid_500_is_502_and_a_timeout_is_503() {
     let s = Stack::start().await;
     s.emulator
-        .inject_fault(Fault { endpoint: CREATE.into(), status: Some(500), count: 5, delay_ms: 0 })
+        .inject_fault(Fault {
+            endpoint: CREATE.into(),
+            status: Some(500),
+            count: 5,
+            delay_ms: 0,
+        })
         .unwrap();
     let a = s.call(ApiEvent::post_sessions().user("gus")).await;
     assert_eq!((a.status, a.error_code()), (502, "plaid_error"));
-    assert_eq!(s.emulator.request_count(CREATE), 2, "an idempotent create is retried, within bounds");
+    assert_eq!(
+        s.emulator.request_count(CREATE),
+        2,
+        "an idempotent create is retried, within bounds"
+    );
 
     let s = Stack::start().await;
     s.emulator
-        .inject_fault(Fault { endpoint: CREATE.into(), status: None, count: 5, delay_ms: 3_000 })
+        .inject_fault(Fault {
+            endpoint: CREATE.into(),
+            status: None,
+            count: 5,
+            delay_ms: 3_000,
+        })
         .unwrap();
     let a = s.call(ApiEvent::post_sessions().user("gus")).await;
     assert_eq!((a.status, a.error_code()), (503, "plaid_unavailable"));
@@ -198,14 +314,26 @@ async fn plaid_500_is_502_and_a_timeout_is_503() {
 async fn a_failed_retry_is_not_repeated_and_nothing_is_lost() {
     let s = Stack::start().await;
     let id = s.start_session("hal").await;
-    s.emulator.finish(&id, Some(FinishOutcome::Failed), None).await.unwrap();
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Failed), None)
+        .await
+        .unwrap();
     s.deliver_new_webhooks().await;
     s.emulator
-        .inject_fault(Fault { endpoint: RETRY.into(), status: Some(500), count: 1, delay_ms: 0 })
+        .inject_fault(Fault {
+            endpoint: RETRY.into(),
+            status: Some(500),
+            count: 1,
+            delay_ms: 0,
+        })
         .unwrap();
     let a = s.call(ApiEvent::post_sessions().user("hal")).await;
     assert_eq!(a.status, 502);
-    assert_eq!(s.emulator.request_count(RETRY), 1, "/retry is never repeated by the client");
+    assert_eq!(
+        s.emulator.request_count(RETRY),
+        1,
+        "/retry is never repeated by the client"
+    );
     // Once the claim lapses, the next start makes the retry.
     s.clock.advance(chrono::Duration::seconds(16));
     let b = s.call(ApiEvent::post_sessions().user("hal")).await;
@@ -228,10 +356,17 @@ async fn concurrent_starts_leave_one_session() {
 async fn concurrent_starts_after_a_failure_make_one_retry() {
     let s = Stack::start().await;
     let id = s.start_session("jay").await;
-    s.emulator.finish(&id, Some(FinishOutcome::Failed), None).await.unwrap();
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Failed), None)
+        .await
+        .unwrap();
     s.deliver_new_webhooks().await;
     let answers = futures_join(&s, "jay", 5).await;
-    assert_eq!(s.emulator.request_count(RETRY), 1, "one billed retry, not five");
+    assert_eq!(
+        s.emulator.request_count(RETRY),
+        1,
+        "one billed retry, not five"
+    );
     let new_ids: std::collections::HashSet<_> = answers
         .iter()
         .filter(|a| a.status < 300)
@@ -239,7 +374,10 @@ async fn concurrent_starts_after_a_failure_make_one_retry() {
         .collect();
     assert_eq!(new_ids.len(), 1, "{answers:?}");
     for a in &answers {
-        assert!(a.status < 300 || a.error_code() == "start_in_progress", "{a:?}");
+        assert!(
+            a.status < 300 || a.error_code() == "start_in_progress",
+            "{a:?}"
+        );
     }
     let list = s.call(ApiEvent::list_sessions().user("jay")).await;
     assert_eq!(list.json["sessions"].as_array().unwrap().len(), 2);
@@ -268,7 +406,11 @@ async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
     results.into_iter().map(|r| r.unwrap()).collect()
@@ -300,7 +442,10 @@ async fn a_session_plaid_made_but_we_did_not_record_is_found_not_duplicated() {
 async fn a_retry_plaid_made_but_we_did_not_record_is_found_not_repeated() {
     let s = Stack::start().await;
     let id = s.start_session("lee").await;
-    s.emulator.finish(&id, Some(FinishOutcome::Failed), None).await.unwrap();
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Failed), None)
+        .await
+        .unwrap();
     s.deliver_new_webhooks().await;
     let orphan = s
         .ctx
@@ -317,30 +462,101 @@ async fn a_retry_plaid_made_but_we_did_not_record_is_found_not_repeated() {
         .unwrap();
     let a = s.call(ApiEvent::post_sessions().user("lee")).await;
     assert_eq!(a.json["id"], orphan.id.as_str(), "{}", a.json);
-    assert_eq!(s.emulator.request_count(RETRY), 1, "the orphaned retry is adopted, not repeated");
+    assert_eq!(
+        s.emulator.request_count(RETRY),
+        1,
+        "the orphaned retry is adopted, not repeated"
+    );
 }
 
 #[tokio::test]
 async fn bad_bodies_are_4xx_json() {
     let s = Stack::start().await;
     let cases: Vec<(ApiEvent, u16, &str)> = vec![
-        (ApiEvent::post_sessions().user("u").body("{not json"), 400, "invalid_json"),
-        (ApiEvent::post_sessions().user("u").json(&json!({"is_shareable": "yes"})), 400, "invalid_body"),
-        (ApiEvent::post_sessions().user("u").json(&json!({"client_user_id": "someone-else"})), 400, "invalid_body"),
-        (ApiEvent::post_sessions().user("u").json(&json!({"user": {"phone_number": "555-1234"}})), 400, "invalid_field"),
-        (ApiEvent::post_sessions().user("u").json(&json!({"user": {"date_of_birth": "01/18/1975"}})), 400, "invalid_field"),
-        (ApiEvent::post_sessions().user("u").body(&"x".repeat(1 << 20)), 413, "payload_too_large"),
-        (ApiEvent::post_sessions().user("u").raw_body(&[0xff, 0xfe, 0x7b]), 400, "invalid_json"),
-        (ApiEvent::post_sessions().user("u").header("content-type", "text/plain").body("{}"), 415, "unsupported_media_type"),
-        (ApiEvent::list_sessions().user("u").query("limit", "0"), 400, "invalid_query"),
-        (ApiEvent::list_sessions().user("u").query("cursor", "garbage"), 400, "invalid_cursor"),
-        (ApiEvent::get_session("idv_x").user("u").query("view", "everything"), 400, "invalid_query"),
+        (
+            ApiEvent::post_sessions().user("u").body("{not json"),
+            400,
+            "invalid_json",
+        ),
+        (
+            ApiEvent::post_sessions()
+                .user("u")
+                .json(&json!({"is_shareable": "yes"})),
+            400,
+            "invalid_body",
+        ),
+        (
+            ApiEvent::post_sessions()
+                .user("u")
+                .json(&json!({"client_user_id": "someone-else"})),
+            400,
+            "invalid_body",
+        ),
+        (
+            ApiEvent::post_sessions()
+                .user("u")
+                .json(&json!({"user": {"phone_number": "555-1234"}})),
+            400,
+            "invalid_field",
+        ),
+        (
+            ApiEvent::post_sessions()
+                .user("u")
+                .json(&json!({"user": {"date_of_birth": "01/18/1975"}})),
+            400,
+            "invalid_field",
+        ),
+        (
+            ApiEvent::post_sessions()
+                .user("u")
+                .body(&"x".repeat(1 << 20)),
+            413,
+            "payload_too_large",
+        ),
+        (
+            ApiEvent::post_sessions()
+                .user("u")
+                .raw_body(&[0xff, 0xfe, 0x7b]),
+            400,
+            "invalid_json",
+        ),
+        (
+            ApiEvent::post_sessions()
+                .user("u")
+                .header("content-type", "text/plain")
+                .body("{}"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            ApiEvent::list_sessions().user("u").query("limit", "0"),
+            400,
+            "invalid_query",
+        ),
+        (
+            ApiEvent::list_sessions()
+                .user("u")
+                .query("cursor", "garbage"),
+            400,
+            "invalid_cursor",
+        ),
+        (
+            ApiEvent::get_session("idv_x")
+                .user("u")
+                .query("view", "everything"),
+            400,
+            "invalid_query",
+        ),
     ];
     for (event, status, code) in cases {
         let a = s.call(event).await;
         assert_eq!((a.status, a.error_code()), (status, code), "{}", a.json);
     }
-    assert_eq!(s.emulator.requests().len(), 0, "bad input never reaches Plaid");
+    assert_eq!(
+        s.emulator.requests().len(),
+        0,
+        "bad input never reaches Plaid"
+    );
 }
 
 #[tokio::test]
@@ -351,14 +567,23 @@ async fn prefill_reaches_plaid_and_plaid_rejections_are_422() {
         "name": {"given_name": "Leslie", "family_name": "Knope"},
         "address": {"street": "123 Main St.", "city": "Pawnee", "region": "IN", "postal_code": "46001", "country": "US"},
         "id_number": {"value": "123456789", "type": "us_ssn"}}, "gave_consent": true});
-    let a = s.call(ApiEvent::post_sessions().user("leslie").json(&leslie)).await;
+    let a = s
+        .call(ApiEvent::post_sessions().user("leslie").json(&leslie))
+        .await;
     assert_eq!(a.status, 201, "{}", a.json);
     assert_eq!(a.json["steps"]["accept_tos"], "skipped");
     // A phone number that is E.164 in shape but that Plaid's numbering-plan check refuses.
     let odd = json!({"user": {"phone_number": "+99912345678"}});
-    let b = s.call(ApiEvent::post_sessions().user("other").json(&odd)).await;
+    let b = s
+        .call(ApiEvent::post_sessions().user("other").json(&odd))
+        .await;
     if b.status != 201 {
-        assert_eq!((b.status, b.error_code()), (422, "plaid_rejected_data"), "{}", b.json);
+        assert_eq!(
+            (b.status, b.error_code()),
+            (422, "plaid_rejected_data"),
+            "{}",
+            b.json
+        );
     }
 }
 
@@ -367,41 +592,99 @@ async fn get_refreshes_stale_sessions_and_full_view_is_live() {
     let s = Stack::start().await;
     let id = s.start_session("mia").await;
     // A result arrives at Plaid, its webhooks are lost.
-    s.emulator.finish(&id, Some(FinishOutcome::Success), None).await.unwrap();
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
     s.take_new_webhooks();
     let fresh = s.call(ApiEvent::get_session(&id).user("mia")).await;
-    assert_eq!(fresh.json["status"], "active", "within the freshness window the store answers");
-    let refreshed = s.call(ApiEvent::get_session(&id).user("mia").query("refresh", "true")).await;
+    assert_eq!(
+        fresh.json["status"], "active",
+        "within the freshness window the store answers"
+    );
+    let refreshed = s
+        .call(
+            ApiEvent::get_session(&id)
+                .user("mia")
+                .query("refresh", "true"),
+        )
+        .await;
     assert_eq!(refreshed.json["status"], "success");
-    let full = s.call(ApiEvent::get_session(&id).user("mia").query("view", "full")).await;
+    let full = s
+        .call(ApiEvent::get_session(&id).user("mia").query("view", "full"))
+        .await;
     assert_eq!(full.status, 200);
-    assert!(full.json["result"]["kyc_check"].is_object(), "{}", full.json);
+    assert!(
+        full.json["result"]["kyc_check"].is_object(),
+        "{}",
+        full.json
+    );
     let stored = s.stored(&id).await.unwrap();
     assert_eq!(stored.status, shared::plaid::types::IdvStatus::Success);
 
     let id2 = s.start_session("ned").await;
-    s.emulator.finish(&id2, Some(FinishOutcome::Failed), None).await.unwrap();
+    s.emulator
+        .finish(&id2, Some(FinishOutcome::Failed), None)
+        .await
+        .unwrap();
     s.take_new_webhooks();
     s.clock.advance(chrono::Duration::seconds(61));
     let stale = s.call(ApiEvent::get_session(&id2).user("ned")).await;
-    assert_eq!(stale.json["status"], "failed", "past the freshness window get re-reads Plaid");
+    assert_eq!(
+        stale.json["status"], "failed",
+        "past the freshness window get re-reads Plaid"
+    );
 }
 
 #[tokio::test]
 async fn list_pages_newest_first() {
     let s = Stack::start().await;
     let a = s.start_session("oli").await;
-    let b = s.call(ApiEvent::post_sessions().user("oli").json(&json!({"template_id": OTHER_TEMPLATE}))).await;
+    let b = s
+        .call(
+            ApiEvent::post_sessions()
+                .user("oli")
+                .json(&json!({"template_id": OTHER_TEMPLATE})),
+        )
+        .await;
     let b = b.json["id"].as_str().unwrap().to_owned();
-    let p1 = s.call(ApiEvent::list_sessions().user("oli").query("limit", "1")).await;
+    let p1 = s
+        .call(ApiEvent::list_sessions().user("oli").query("limit", "1"))
+        .await;
     assert_eq!(p1.json["sessions"][0]["id"], b.as_str());
-    let cursor = p1.json["next_cursor"].as_str().expect("a second page").to_owned();
-    let p2 = s.call(ApiEvent::list_sessions().user("oli").query("limit", "1").query("cursor", &cursor)).await;
+    let cursor = p1.json["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned();
+    let p2 = s
+        .call(
+            ApiEvent::list_sessions()
+                .user("oli")
+                .query("limit", "1")
+                .query("cursor", &cursor),
+        )
+        .await;
     assert_eq!(p2.json["sessions"][0]["id"], a.as_str());
     assert!(p2.json["next_cursor"].is_null());
-    let only = s.call(ApiEvent::list_sessions().user("oli").query("template_id", TEMPLATE)).await;
+    let only = s
+        .call(
+            ApiEvent::list_sessions()
+                .user("oli")
+                .query("template_id", TEMPLATE),
+        )
+        .await;
     assert_eq!(only.json["sessions"].as_array().unwrap().len(), 1);
     // Another user cannot use oli's cursor.
-    let stolen = s.call(ApiEvent::list_sessions().user("pat").query("limit", "1").query("cursor", &cursor)).await;
-    assert_eq!((stolen.status, stolen.error_code()), (400, "invalid_cursor"));
+    let stolen = s
+        .call(
+            ApiEvent::list_sessions()
+                .user("pat")
+                .query("limit", "1")
+                .query("cursor", &cursor),
+        )
+        .await;
+    assert_eq!(
+        (stolen.status, stolen.error_code()),
+        (400, "invalid_cursor")
+    );
 }

@@ -1,10 +1,91 @@
 //! Verification of Plaid's `Plaid-Verification` webhook JWT (ES256), every step, in order.
-//! OWNER: helper "webhook-verify" fills this in; the signatures are the contract.
+//!
+//! Plaid signs each webhook with a JWT in the `Plaid-Verification` header: an ES256 (ECDSA
+//! P-256, SHA-256) compact JWS whose header names the signing key (`kid`) and whose claims are
+//! `iat` and `request_body_sha256`. [`WebhookVerifier::verify`] accepts a delivery only when all
+//! of the following hold, checked in this order (cheapest and key-free first, so a forged
+//! request is turned away before it costs a call to Plaid, and the body is hashed last):
+//!
+//! 1. **Header present** ([`VerifyError::MissingHeader`]). HTTP header names are
+//!    case-insensitive; API Gateway HTTP APIs and Function URLs lowercase them, REST APIs keep
+//!    the sender's case. [`find_header`] looks the value up in an [`http::HeaderMap`], which
+//!    is case-insensitive by construction.
+//! 2. **Compact JWS** ([`VerifyError::Malformed`]): at most 4 KiB, exactly three non-empty,
+//!    strict unpadded base64url segments; the JOSE header is a JSON object without duplicate
+//!    keys or `crit`.
+//! 3. **Algorithm and key id, from the untrusted header**: `alg` exactly `"ES256"`
+//!    ([`VerifyError::UnsupportedAlgorithm`] for `none`, `HS256`, `RS256`, `ES384`, `es256`…:
+//!    the algorithm-confusion defence) and `kid` a non-empty string
+//!    ([`VerifyError::MissingKid`]). The signature must be 64 bytes (JOSE's `r||s`; a DER
+//!    signature is [`VerifyError::BadSignature`]). Keys named inside the token (`jwk`, `jku`,
+//!    `x5u`) are ignored: keys only ever come from Plaid.
+//! 4. **Key for that `kid`**, from a cache inside the verifier or, on a miss, from the
+//!    [`KeyFetcher`] (Plaid's `/webhook_verification_key/get`). One fetch per `kid` at a time
+//!    however many deliveries wait for it; unknown `kid`s are remembered for
+//!    [`VerifierOptions::unknown_kid_ttl`] ([`VerifyError::UnknownKey`]); keys are re-fetched
+//!    after [`VerifierOptions::key_ttl`] and whenever a new `kid` appears (rotation), so an
+//!    `expired_at` Plaid sets later is noticed. Plaid unreachable is
+//!    [`VerifyError::KeyUnavailable`] and is not cached.
+//! 5. **Key usable**: `expired_at` null ([`VerifyError::ExpiredKey`] otherwise, as in Plaid's
+//!    sample), `kty` `EC`, `crv` `P-256`, `alg` (when stated) `ES256`, `use` (when stated)
+//!    `sig`, the `kid` we asked for, and `x`/`y` 32 bytes each forming a point on P-256. A key
+//!    failing these is logged with the reason and answered as [`VerifyError::UnknownKey`].
+//! 6. **Signature**: ECDSA P-256 / SHA-256 over the ASCII `<header b64>.<payload b64>`
+//!    ([`VerifyError::BadSignature`]). High-S signatures are accepted, as other JOSE libraries
+//!    accept them (RFC 7518 does not ask for low-S and `p256` does not enforce it for P-256).
+//! 7. **Freshness**: integer `iat` required; `now - iat` > 300 s is [`VerifyError::Stale`]
+//!    (Plaid's replay rule); `iat - now` > 60 s is [`VerifyError::FromTheFuture`]
+//!    (see [`VerifierOptions`]).
+//! 8. **Body**: `request_body_sha256` (64 hex characters, either case) equals the SHA-256 of
+//!    the raw body bytes, compared in constant time ([`VerifyError::BodyMismatch`]). Plaid
+//!    hashes the body exactly as sent (pretty-printed JSON), so hash the bytes you received,
+//!    never a re-serialisation, and never trim them.
+//!
+//! Only then is the body worth parsing. A missing or garbage `iat` / `request_body_sha256`
+//! is [`VerifyError::Malformed`]. Every error is a 401 except [`VerifyError::KeyUnavailable`]
+//! ([`VerifyError::is_retryable`]): answer that with a 5xx and Plaid delivers again (it retries
+//! for 24 hours).
+//!
+//! # Use from any Rust Lambda
+//!
+//! Build the verifier once per cold start, outside the handler, and share it: its key cache
+//! is what keeps warm invocations free of network calls. Anything that can fetch a key by
+//! `kid` is a [`KeyFetcher`]; the project's [`crate::plaid::PlaidClient`] is one (see
+//! `plaid_keys.rs`), and so is an `Arc` of one.
+//!
+//! ```ignore
+//! use shared::webhook_verify::{find_header, WebhookVerifier};
+//!
+//! // Cold start: one client for the configured Plaid environment, one verifier.
+//! let verifier = Arc::new(WebhookVerifier::new(plaid_client.clone()));
+//!
+//! // Per request (`headers: http::HeaderMap`, `body`: the raw bytes, base64-decoded when the
+//! // event says `isBase64Encoded`):
+//! match verifier.verify(find_header(&headers), &body, chrono::Utc::now()).await {
+//!     Ok(()) => { /* now parse the JSON and act */ }
+//!     Err(e) if e.is_retryable() => { /* 503: Plaid will retry */ }
+//!     Err(e) => { /* 401; log `e`, never the body */ }
+//! }
+//! ```
+//!
+//! `now` is a parameter (pass your [`crate::clock::Clock`]'s time) so every rule, the cache's
+//! lifetimes included, can be tested without sleeping.
 
+mod claims;
+mod jwk;
+mod jws;
+mod key_cache;
 mod plaid_keys;
+#[cfg(test)]
+mod testutil;
+mod verifier;
+
+pub use jwk::KeyRejection;
+pub use jws::{ALGORITHM, MAX_TOKEN_LEN};
+pub use plaid_keys::{UNKNOWN_KID_ERROR_CODE, classify as classify_plaid_error};
+pub use verifier::{Verified, VerifierOptions, WebhookVerifier};
 
 use crate::plaid::types::JwkPublicKey;
-use chrono::{DateTime, Utc};
 use std::future::Future;
 
 /// Why a key could not be had.
@@ -26,7 +107,27 @@ pub trait KeyFetcher: Send + Sync {
     ) -> impl Future<Output = Result<JwkPublicKey, KeyFetchError>> + Send;
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// So that one client can serve the handler and the verifier.
+impl<T: KeyFetcher + ?Sized> KeyFetcher for std::sync::Arc<T> {
+    fn fetch_key(
+        &self,
+        kid: &str,
+    ) -> impl Future<Output = Result<JwkPublicKey, KeyFetchError>> + Send {
+        (**self).fetch_key(kid)
+    }
+}
+
+impl<T: KeyFetcher + ?Sized> KeyFetcher for &T {
+    fn fetch_key(
+        &self,
+        kid: &str,
+    ) -> impl Future<Output = Result<JwkPublicKey, KeyFetchError>> + Send {
+        (**self).fetch_key(kid)
+    }
+}
+
+/// Why a delivery was refused. Carries no token or body content, so it is safe to log.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum VerifyError {
     #[error("missing Plaid-Verification header")]
     MissingHeader,
@@ -57,28 +158,6 @@ impl VerifyError {
     /// True when the failure is ours (answer 5xx so that Plaid retries); false for 401.
     pub fn is_retryable(&self) -> bool {
         matches!(self, VerifyError::KeyUnavailable(_))
-    }
-}
-
-pub struct WebhookVerifier<F: KeyFetcher> {
-    _fetcher: F,
-}
-
-impl<F: KeyFetcher> WebhookVerifier<F> {
-    pub fn new(_fetcher: F) -> Self {
-        todo!()
-    }
-
-    /// Verify a delivery. `header` is the value of `Plaid-Verification` (looked up
-    /// case-insensitively by the caller, or use [`find_header`]); `body` the raw body bytes
-    /// (base64-decoded already if the event said `isBase64Encoded`).
-    pub async fn verify(
-        &self,
-        _header: Option<&str>,
-        _body: &[u8],
-        _now: DateTime<Utc>,
-    ) -> Result<(), VerifyError> {
-        todo!()
     }
 }
 

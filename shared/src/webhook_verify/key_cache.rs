@@ -1,0 +1,429 @@
+//! Verification keys by `kid`: cached, fetched at most once at a time per `kid`, with unknown
+//! `kid`s remembered briefly.
+//!
+//! * A hit costs one uncontended mutex lock and a clone of a 64-byte point.
+//! * A miss makes its caller the *leader*: it publishes an in-flight marker, fetches without
+//!   holding any lock, stores the outcome and hands it to every caller that arrived meanwhile
+//!   (the followers wait on a `watch` channel). Twenty webhooks signed under a new `kid` cost one
+//!   call to Plaid; so does a burst while Plaid is down (all twenty get `KeyUnavailable`).
+//! * If the leader's future is dropped mid-fetch (the invocation timed out, say), a guard clears
+//!   the marker and the followers' channel closes, so the next of them takes over the fetch
+//!   instead of waiting forever.
+//! * Times come from the `now` the caller passes, like every other rule of the verifier, so
+//!   tests drive expiry without sleeping. A `now` earlier than an entry's fetch time (the wall
+//!   clock stepped back) counts as stale: refetching is cheap, trusting an entry forever is not.
+
+use super::jwk::{self, KeyRejection};
+use super::{KeyFetchError, KeyFetcher, VerifyError};
+use chrono::{DateTime, TimeDelta, Utc};
+use p256::ecdsa::VerifyingKey;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub key_ttl: Duration,
+    pub unknown_kid_ttl: Duration,
+    pub max_entries: usize,
+}
+
+/// What a lookup yields: a usable key, or the error the verifier returns.
+pub type Lookup = Result<VerifyingKey, VerifyError>;
+
+#[derive(Debug, Clone)]
+enum Known {
+    /// Plaid answered with a key: usable or not (expired, wrong curve), kept either way so a
+    /// flood of tokens under a retired key does not become a flood of fetches.
+    Key {
+        state: Result<VerifyingKey, KeyRejection>,
+        fetched_at: DateTime<Utc>,
+        /// Set when another `kid` appeared since: Plaid rotated, so this key may have been
+        /// given an `expired_at`. Its next use refetches it (Plaid's own sample does the same).
+        recheck: bool,
+    },
+    /// Plaid said there is no such key.
+    Unknown { at: DateTime<Utc> },
+}
+
+#[derive(Debug)]
+enum Slot {
+    Known(Known),
+    InFlight(watch::Receiver<Option<Lookup>>),
+}
+
+enum Next {
+    Wait(watch::Receiver<Option<Lookup>>),
+    Lead {
+        had_key: bool,
+        tx: watch::Sender<Option<Lookup>>,
+        marker: watch::Receiver<Option<Lookup>>,
+    },
+}
+
+impl Next {
+    /// Publishes an in-flight marker for `kid`; the caller becomes the leader.
+    fn lead(slots: &mut HashMap<String, Slot>, kid: &str, had_key: bool) -> Next {
+        let (tx, marker) = watch::channel(None);
+        slots.insert(kid.to_owned(), Slot::InFlight(marker.clone()));
+        Next::Lead {
+            had_key,
+            tx,
+            marker,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct KeyCache {
+    slots: Mutex<HashMap<String, Slot>>,
+    key_ttl: TimeDelta,
+    unknown_kid_ttl: TimeDelta,
+    max_entries: usize,
+}
+
+fn to_delta(d: Duration) -> TimeDelta {
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+fn within(since: DateTime<Utc>, now: DateTime<Utc>, ttl: TimeDelta) -> bool {
+    let age = now.signed_duration_since(since);
+    age >= TimeDelta::zero() && age < ttl
+}
+
+impl KeyCache {
+    pub fn new(config: &CacheConfig) -> Self {
+        KeyCache {
+            slots: Mutex::new(HashMap::new()),
+            key_ttl: to_delta(config.key_ttl),
+            unknown_kid_ttl: to_delta(config.unknown_kid_ttl),
+            max_entries: config.max_entries.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+        // Nothing panics while holding the lock, but a poisoned map is still a valid map.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn answer(&self, known: &Known, now: DateTime<Utc>) -> Option<Lookup> {
+        match known {
+            Known::Key {
+                state,
+                fetched_at,
+                recheck,
+            } => (!recheck && within(*fetched_at, now, self.key_ttl)).then(|| {
+                (*state).map_err(|rejection| match rejection {
+                    KeyRejection::Expired => VerifyError::ExpiredKey,
+                    KeyRejection::Unusable(_) => VerifyError::UnknownKey,
+                })
+            }),
+            Known::Unknown { at } => {
+                within(*at, now, self.unknown_kid_ttl).then_some(Err(VerifyError::UnknownKey))
+            }
+        }
+    }
+
+    /// The key for `kid`, from the cache or, at most one fetch at a time, from `fetcher`.
+    pub async fn get<F: KeyFetcher>(&self, kid: &str, now: DateTime<Utc>, fetcher: &F) -> Lookup {
+        loop {
+            // The lock is held only inside this block, never across an await.
+            let next = {
+                let mut slots = self.lock();
+                match slots.get(kid) {
+                    Some(Slot::Known(known)) => match self.answer(known, now) {
+                        Some(answer) => return answer,
+                        None => {
+                            let had_key = matches!(known, Known::Key { .. });
+                            Next::lead(&mut slots, kid, had_key)
+                        }
+                    },
+                    // A live fetch (its sender still exists): wait for its outcome.
+                    Some(Slot::InFlight(rx)) if rx.has_changed().is_ok() => Next::Wait(rx.clone()),
+                    // Nothing, or a marker whose leader was dropped: lead a fetch.
+                    _ => Next::lead(&mut slots, kid, false),
+                }
+            };
+            match next {
+                Next::Lead {
+                    had_key,
+                    tx,
+                    marker,
+                } => {
+                    let leader = Leader {
+                        cache: self,
+                        kid,
+                        tx,
+                        marker,
+                        done: false,
+                    };
+                    return leader.run(now, had_key, fetcher).await;
+                }
+                Next::Wait(mut rx) => match rx.wait_for(Option::is_some).await {
+                    Ok(outcome) => {
+                        if let Some(lookup) = outcome.as_ref() {
+                            return lookup.clone();
+                        }
+                    }
+                    // The leader was dropped before it finished: go round and take over.
+                    Err(_) => continue,
+                },
+            }
+        }
+    }
+
+    /// Stores what a fetch taught us and keeps the map bounded.
+    fn store(&self, kid: &str, known: Option<Known>, had_key: bool) {
+        let mut slots = self.lock();
+        match known {
+            Some(known) => {
+                let new_usable_kid = !had_key && matches!(&known, Known::Key { state: Ok(_), .. });
+                if new_usable_kid {
+                    for (other, slot) in slots.iter_mut() {
+                        if let (true, Slot::Known(Known::Key { recheck, .. })) =
+                            (other != kid, slot)
+                        {
+                            *recheck = true;
+                        }
+                    }
+                }
+                slots.insert(kid.to_owned(), Slot::Known(known));
+            }
+            // Nothing learnt (Plaid unreachable): forget the kid so the next webhook asks again.
+            None => {
+                slots.remove(kid);
+            }
+        }
+        if slots.len() > self.max_entries {
+            Self::shrink(&mut slots, kid, self.max_entries);
+        }
+    }
+
+    /// Forged traffic with ever-new `kid`s must not grow the map without bound. Unknown kids
+    /// go first, then any other settled entry; in-flight markers and `keep` stay.
+    fn shrink(slots: &mut HashMap<String, Slot>, keep: &str, max: usize) {
+        slots
+            .retain(|kid, slot| kid == keep || !matches!(slot, Slot::Known(Known::Unknown { .. })));
+        if slots.len() <= max {
+            return;
+        }
+        let mut excess = slots.len() - max;
+        slots.retain(|kid, slot| {
+            if excess > 0 && kid != keep && matches!(slot, Slot::Known(_)) {
+                excess -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// The caller that fetches. Dropping it unfinished clears its in-flight marker.
+struct Leader<'a> {
+    cache: &'a KeyCache,
+    kid: &'a str,
+    tx: watch::Sender<Option<Lookup>>,
+    marker: watch::Receiver<Option<Lookup>>,
+    done: bool,
+}
+
+impl Leader<'_> {
+    async fn run<F: KeyFetcher>(
+        mut self,
+        now: DateTime<Utc>,
+        had_key: bool,
+        fetcher: &F,
+    ) -> Lookup {
+        let fetched = fetcher.fetch_key(self.kid).await;
+        let (known, lookup) = match fetched {
+            Ok(key) => {
+                let state = jwk::verifying_key(self.kid, &key);
+                let lookup = match &state {
+                    Ok(vk) => Ok(*vk),
+                    Err(KeyRejection::Expired) => Err(VerifyError::ExpiredKey),
+                    Err(KeyRejection::Unusable(why)) => {
+                        tracing::warn!(
+                            kid = self.kid,
+                            reason = why,
+                            "webhook verification key rejected"
+                        );
+                        Err(VerifyError::UnknownKey)
+                    }
+                };
+                let known = Known::Key {
+                    state,
+                    fetched_at: now,
+                    recheck: false,
+                };
+                (Some(known), lookup)
+            }
+            Err(KeyFetchError::UnknownKid) => {
+                tracing::info!(
+                    kid = self.kid,
+                    "plaid does not know this webhook verification kid"
+                );
+                (
+                    Some(Known::Unknown { at: now }),
+                    Err(VerifyError::UnknownKey),
+                )
+            }
+            Err(KeyFetchError::Unavailable(why)) => {
+                tracing::warn!(kid = self.kid, error = %why, "webhook verification key fetch failed");
+                (None, Err(VerifyError::KeyUnavailable(why)))
+            }
+        };
+        self.cache.store(self.kid, known, had_key);
+        self.done = true;
+        // Followers may all be gone; nobody listening is fine.
+        let _ = self.tx.send(Some(lookup.clone()));
+        lookup
+    }
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut slots = self.cache.lock();
+        if let Some(Slot::InFlight(rx)) = slots.get(self.kid)
+            && rx.same_channel(&self.marker)
+        {
+            slots.remove(self.kid);
+        }
+        // `tx` drops after this, closing the channel: followers wake and retry.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhook_verify::testutil::{Answer, CountingFetcher, TestKey, now};
+    use std::sync::Arc;
+
+    fn cache(max_entries: usize) -> KeyCache {
+        KeyCache::new(&CacheConfig {
+            key_ttl: Duration::from_secs(3600),
+            unknown_kid_ttl: Duration::from_secs(60),
+            max_entries,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_hit_needs_no_fetch() {
+        let key = TestKey::new("k");
+        let f = CountingFetcher::new().with_key(&key);
+        let c = cache(8);
+        let first = c.get("k", now(), &f).await.expect("key");
+        let second = c.get("k", now(), &f).await.expect("key");
+        assert_eq!(first, second);
+        assert_eq!(&first, key.signing.verifying_key());
+        assert_eq!(f.calls(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_share_an_unavailable_outcome_and_the_next_call_retries() {
+        let f = Arc::new(CountingFetcher::slow(Duration::from_millis(20)));
+        f.set("k", Answer::Unavailable);
+        let c = Arc::new(cache(8));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..5 {
+            let (c, f) = (Arc::clone(&c), Arc::clone(&f));
+            tasks.spawn(async move { c.get("k", now(), &f).await });
+        }
+        for r in tasks.join_all().await {
+            assert!(matches!(r, Err(VerifyError::KeyUnavailable(_))), "{r:?}");
+        }
+        assert_eq!(f.calls(), 1);
+        assert!(matches!(
+            c.get("k", now(), &f).await,
+            Err(VerifyError::KeyUnavailable(_))
+        ));
+        assert_eq!(f.calls(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_leader_does_not_strand_its_followers() {
+        let key = TestKey::new("k");
+        let f = Arc::new(CountingFetcher::slow(Duration::from_secs(10)).with_key(&key));
+        let c = Arc::new(cache(8));
+        // A follower joins while the first caller leads the fetch...
+        let follower = {
+            let (c, f) = (Arc::clone(&c), Arc::clone(&f));
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                c.get("k", now(), &f).await
+            })
+        };
+        // ...and the leader gives up (its invocation timed out) before Plaid answers.
+        let led = tokio::time::timeout(Duration::from_secs(1), c.get("k", now(), &*f)).await;
+        assert!(led.is_err(), "the leader should have timed out");
+        // The follower takes over the fetch rather than waiting forever.
+        let got = tokio::time::timeout(Duration::from_secs(60), follower)
+            .await
+            .expect("follower finished")
+            .expect("no panic");
+        assert!(got.is_ok(), "{got:?}");
+        assert_eq!(f.calls(), 2);
+        // And the outcome is cached for everyone after.
+        assert!(c.get("k", now(), &*f).await.is_ok());
+        assert_eq!(f.calls(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_abandoned_fetch_leaves_no_marker_behind() {
+        let key = TestKey::new("k");
+        let f = CountingFetcher::slow(Duration::from_secs(10)).with_key(&key);
+        let c = cache(8);
+        let _ = tokio::time::timeout(Duration::from_secs(1), c.get("k", now(), &f)).await;
+        assert_eq!(c.len(), 0);
+        assert!(c.get("k", now(), &f).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_clock_stepping_back_refetches_instead_of_trusting_forever() {
+        let key = TestKey::new("k");
+        let f = CountingFetcher::new().with_key(&key);
+        let c = cache(8);
+        assert!(c.get("k", now(), &f).await.is_ok());
+        assert!(c.get("k", now() - TimeDelta::seconds(5), &f).await.is_ok());
+        assert_eq!(f.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_map_stays_bounded_under_a_flood_of_forged_kids() {
+        let key = TestKey::new("real");
+        let f = CountingFetcher::new().with_key(&key);
+        let c = cache(4);
+        assert!(c.get("real", now(), &f).await.is_ok());
+        for i in 0..50 {
+            let kid = format!("forged-{i}");
+            assert_eq!(c.get(&kid, now(), &f).await, Err(VerifyError::UnknownKey));
+            assert!(c.len() <= 4, "{} entries", c.len());
+        }
+        // Unknown kids were evicted first: the real key is still cached.
+        let calls = f.calls();
+        assert!(c.get("real", now(), &f).await.is_ok());
+        assert_eq!(f.calls(), calls);
+    }
+
+    #[tokio::test]
+    async fn an_unusable_key_is_cached_as_unusable() {
+        let key = TestKey::new("k");
+        let mut jwk = key.jwk();
+        jwk.kty = "RSA".into();
+        let f = CountingFetcher::new();
+        f.set("k", Answer::Key(jwk));
+        let c = cache(8);
+        assert_eq!(c.get("k", now(), &f).await, Err(VerifyError::UnknownKey));
+        assert_eq!(c.get("k", now(), &f).await, Err(VerifyError::UnknownKey));
+        assert_eq!(f.calls(), 1);
+    }
+}

@@ -1,0 +1,852 @@
+//! [`WebhookVerifier`]: the steps, in order, over the parts in the sibling modules.
+
+use super::key_cache::{CacheConfig, KeyCache};
+use super::{KeyFetcher, VerifyError, claims, jws};
+use chrono::{DateTime, Utc};
+use p256::ecdsa::signature::Verifier as _;
+use std::fmt;
+use std::time::Duration;
+
+/// Tunables. The defaults are the values to ship; tests and unusual deployments may change them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierOptions {
+    /// Oldest `iat` accepted: `now - iat` above this is [`VerifyError::Stale`]. Plaid's rule is
+    /// five minutes; raising it widens the replay window.
+    pub max_token_age: Duration,
+    /// Furthest `iat` may lie ahead of `now` before [`VerifyError::FromTheFuture`]. 60 s: both
+    /// ends keep NTP time (Lambda uses Amazon Time Sync), so a larger lead means a broken clock
+    /// somewhere, and 60 s is the leeway JWT libraries commonly default to. It does not widen
+    /// the replay window, which `max_token_age` bounds on our clock.
+    pub max_clock_skew: Duration,
+    /// How long a fetched key is trusted before it is fetched again, so that an `expired_at`
+    /// Plaid sets later is noticed. A key is also re-checked at its next use whenever a new
+    /// `kid` shows up (Plaid rotated).
+    pub key_ttl: Duration,
+    /// How long a `kid` Plaid called unknown is answered from memory, so that forged tokens
+    /// repeating one `kid` cost one call to Plaid per this period, not one per request.
+    pub unknown_kid_ttl: Duration,
+    /// Bound on cached `kid`s (unknown ones are evicted first). Plaid has a handful of keys.
+    pub max_cached_keys: usize,
+}
+
+impl Default for VerifierOptions {
+    fn default() -> Self {
+        VerifierOptions {
+            max_token_age: Duration::from_secs(300),
+            max_clock_skew: Duration::from_secs(60),
+            key_ttl: Duration::from_secs(24 * 60 * 60),
+            unknown_kid_ttl: Duration::from_secs(60),
+            max_cached_keys: 256,
+        }
+    }
+}
+
+/// What a verified delivery was signed with; handy for logs (neither is secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The Plaid key id that signed the token.
+    pub kid: String,
+    /// The token's `iat`, Unix seconds.
+    pub iat: i64,
+}
+
+/// Verifies `Plaid-Verification` tokens. Build one per process (cold start) and share it: its
+/// key cache is what makes warm verifications free of network calls.
+pub struct WebhookVerifier<F: KeyFetcher> {
+    fetcher: F,
+    cache: KeyCache,
+    options: VerifierOptions,
+}
+
+impl<F: KeyFetcher> fmt::Debug for WebhookVerifier<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookVerifier")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: KeyFetcher> WebhookVerifier<F> {
+    /// A verifier with [`VerifierOptions::default`].
+    pub fn new(fetcher: F) -> Self {
+        Self::with_options(fetcher, VerifierOptions::default())
+    }
+
+    pub fn with_options(fetcher: F, options: VerifierOptions) -> Self {
+        let cache = KeyCache::new(&CacheConfig {
+            key_ttl: options.key_ttl,
+            unknown_kid_ttl: options.unknown_kid_ttl,
+            max_entries: options.max_cached_keys,
+        });
+        WebhookVerifier {
+            fetcher,
+            cache,
+            options,
+        }
+    }
+
+    pub fn options(&self) -> &VerifierOptions {
+        &self.options
+    }
+
+    pub fn fetcher(&self) -> &F {
+        &self.fetcher
+    }
+
+    /// Verify a delivery. `header` is the value of `Plaid-Verification` (looked up
+    /// case-insensitively by the caller, or use [`super::find_header`]); `body` the raw body
+    /// bytes (base64-decoded already if the event said `isBase64Encoded`); `now` the current
+    /// time (a parameter so that tests need no clock).
+    pub async fn verify(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), VerifyError> {
+        self.verify_detailed(header, body, now).await.map(drop)
+    }
+
+    /// [`Self::verify`], also saying which key signed and when.
+    pub async fn verify_detailed(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Verified, VerifyError> {
+        let token = match header {
+            Some(value) if !value.is_empty() => value,
+            _ => return Err(VerifyError::MissingHeader),
+        };
+        // Shape, base64url, alg == ES256, kid, 64-byte signature: all before any key fetch.
+        let parsed = jws::parse(token)?;
+        let key = self.cache.get(&parsed.kid, now, &self.fetcher).await?;
+        // p256 hashes the signing input with SHA-256. It accepts high-S signatures (P-256 does
+        // not normalise S: `NORMALIZE_S = false`), as JOSE libraries do; RFC 7518 does not
+        // require low-S, so a signer that never normalises is still verified.
+        key.verify(parsed.signing_input, &parsed.signature)
+            .map_err(|_| VerifyError::BadSignature)?;
+        // Only a signed payload is worth reading.
+        let claims = claims::parse(&parsed.payload)?;
+        claims::check_freshness(
+            claims.iat,
+            now,
+            self.options.max_token_age,
+            self.options.max_clock_skew,
+        )?;
+        claims::check_body(body, &claims.body_sha256)?;
+        Ok(Verified {
+            kid: parsed.kid,
+            iat: claims.iat,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhook_verify::find_header;
+    use crate::webhook_verify::testutil::{Answer, BODY, CountingFetcher, TestKey, b64, now};
+    use chrono::TimeDelta;
+    use hmac::{KeyInit, Mac};
+    use p256::ecdsa::Signature;
+    use p256::ecdsa::signature::Signer as _;
+    use sha2::{Digest, Sha256};
+    use std::sync::Arc;
+
+    fn setup(kid: &str) -> (TestKey, WebhookVerifier<CountingFetcher>) {
+        let key = TestKey::new(kid);
+        let verifier = WebhookVerifier::new(CountingFetcher::new().with_key(&key));
+        (key, verifier)
+    }
+
+    async fn verify(
+        v: &WebhookVerifier<CountingFetcher>,
+        token: &str,
+        body: &[u8],
+    ) -> Result<Verified, VerifyError> {
+        v.verify_detailed(Some(token), body, now()).await
+    }
+
+    fn claims_for(body: &[u8], iat: i64) -> String {
+        format!(
+            r#"{{"iat":{iat},"request_body_sha256":"{}"}}"#,
+            hex::encode(Sha256::digest(body))
+        )
+    }
+
+    // ---- acceptance ----
+
+    #[tokio::test]
+    async fn a_valid_delivery_verifies() {
+        let (key, v) = setup("kid-a");
+        let token = key.token(BODY, now().timestamp() - 10);
+        assert_eq!(
+            verify(&v, &token, BODY).await,
+            Ok(Verified {
+                kid: "kid-a".into(),
+                iat: now().timestamp() - 10
+            })
+        );
+        assert_eq!(v.verify(Some(&token), BODY, now()).await, Ok(()));
+        // The second verification came from the cache.
+        assert_eq!(v.fetcher().calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn header_is_found_whatever_its_case() {
+        let (key, v) = setup("kid-a");
+        let token = key.token(BODY, now().timestamp());
+        for name in [
+            "PLAID-VERIFICATION",
+            "Plaid-Verification",
+            "plaid-verification",
+        ] {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                http::HeaderValue::from_str(&token).expect("value"),
+            );
+            headers.insert(
+                "content-type",
+                http::HeaderValue::from_static("application/json"),
+            );
+            assert_eq!(find_header(&headers), Some(token.as_str()), "{name}");
+            assert_eq!(
+                v.verify(find_header(&headers), BODY, now()).await,
+                Ok(()),
+                "{name}"
+            );
+        }
+        let mut other = http::HeaderMap::new();
+        other.insert("plaid-verification-x", http::HeaderValue::from_static("x"));
+        assert_eq!(find_header(&other), None);
+    }
+
+    #[tokio::test]
+    async fn uppercase_body_hash_is_accepted() {
+        let (key, v) = setup("kid-a");
+        let claims = format!(
+            r#"{{"iat":{},"request_body_sha256":"{}"}}"#,
+            now().timestamp(),
+            hex::encode_upper(Sha256::digest(BODY))
+        );
+        let token = key.sign(&key.header(), &claims);
+        assert!(verify(&v, &token, BODY).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn high_s_signatures_are_accepted() {
+        // (r, n - s) is the other valid signature for the same message; JOSE does not ask
+        // for low-S, so a signer that never normalises must still verify.
+        let (key, v) = setup("kid-a");
+        let input = format!(
+            "{}.{}",
+            b64(key.header().as_bytes()),
+            b64(claims_for(BODY, now().timestamp()).as_bytes())
+        );
+        let sig: Signature = key.signing.sign(input.as_bytes());
+        let (r, s) = sig.split_scalars();
+        let flipped =
+            Signature::from_scalars(r.to_bytes(), (-*s.as_ref()).to_bytes()).expect("in range");
+        for sig in [sig, flipped] {
+            let token = format!("{input}.{}", b64(&sig.to_bytes()));
+            assert!(verify(&v, &token, BODY).await.is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn key_rotation_fetches_a_new_kid_once_then_caches_it() {
+        let old = TestKey::new("kid-old");
+        let new = TestKey::new("kid-new");
+        let v = WebhookVerifier::new(CountingFetcher::new().with_key(&old).with_key(&new));
+        let t = now().timestamp();
+        assert!(verify(&v, &old.token(BODY, t), BODY).await.is_ok());
+        assert!(verify(&v, &new.token(BODY, t), BODY).await.is_ok());
+        assert!(verify(&v, &new.token(BODY, t), BODY).await.is_ok());
+        assert_eq!(v.fetcher().calls_for("kid-new"), 1);
+        // A signature by the old key under the new kid is still refused.
+        let forged = old.sign(&new.header(), &claims_for(BODY, t));
+        assert_eq!(
+            verify(&v, &forged, BODY).await,
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[tokio::test]
+    async fn rotation_rechecks_old_keys_and_notices_their_expiry() {
+        let old = TestKey::new("kid-old");
+        let new = TestKey::new("kid-new");
+        let v = WebhookVerifier::new(CountingFetcher::new().with_key(&old).with_key(&new));
+        let t = now().timestamp();
+        assert!(verify(&v, &old.token(BODY, t), BODY).await.is_ok());
+        // Plaid retires the old key and starts signing with the new one.
+        let mut retired = old.jwk();
+        retired.expired_at = Some(t);
+        v.fetcher().set("kid-old", Answer::Key(retired));
+        assert!(verify(&v, &new.token(BODY, t), BODY).await.is_ok());
+        assert_eq!(
+            verify(&v, &old.token(BODY, t), BODY).await,
+            Err(VerifyError::ExpiredKey)
+        );
+        assert_eq!(v.fetcher().calls_for("kid-old"), 2);
+        // And the expired state is cached in its turn.
+        assert_eq!(
+            verify(&v, &old.token(BODY, t), BODY).await,
+            Err(VerifyError::ExpiredKey)
+        );
+        assert_eq!(v.fetcher().calls_for("kid-old"), 2);
+    }
+
+    #[tokio::test]
+    async fn cached_keys_are_refetched_after_their_ttl() {
+        let (key, v) = setup("kid-a");
+        let t0 = now();
+        let later = t0 + TimeDelta::hours(24);
+        let ok_at = |t: DateTime<Utc>| key.token(BODY, t.timestamp());
+        assert!(v.verify(Some(&ok_at(t0)), BODY, t0).await.is_ok());
+        let almost = later - TimeDelta::seconds(1);
+        assert!(v.verify(Some(&ok_at(almost)), BODY, almost).await.is_ok());
+        assert_eq!(v.fetcher().calls(), 1);
+        let mut expired = key.jwk();
+        expired.expired_at = Some(later.timestamp());
+        v.fetcher().set("kid-a", Answer::Key(expired));
+        assert_eq!(
+            v.verify(Some(&ok_at(later)), BODY, later).await,
+            Err(VerifyError::ExpiredKey)
+        );
+        assert_eq!(v.fetcher().calls(), 2);
+    }
+
+    // Paused time: the fetch's sleep only ends once every task is parked, so all twenty are
+    // certainly waiting on the one fetch, not served from the cache after it.
+    #[tokio::test(start_paused = true)]
+    async fn twenty_concurrent_webhooks_with_a_new_kid_make_one_fetch() {
+        twenty_concurrent(Duration::from_millis(50)).await;
+    }
+
+    // The same across worker threads, where the lock and the channel really race.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn twenty_concurrent_webhooks_across_threads_make_one_fetch() {
+        twenty_concurrent(Duration::from_millis(200)).await;
+    }
+
+    async fn twenty_concurrent(delay: Duration) {
+        let key = TestKey::new("kid-new");
+        let v = Arc::new(WebhookVerifier::new(
+            CountingFetcher::slow(delay).with_key(&key),
+        ));
+        let token = key.token(BODY, now().timestamp());
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let (v, token) = (Arc::clone(&v), token.clone());
+            tasks.spawn(async move { v.verify(Some(&token), BODY, now()).await });
+        }
+        let results = tasks.join_all().await;
+        assert_eq!(results.len(), 20);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(v.fetcher().calls(), 1);
+    }
+
+    // ---- rejection ----
+
+    #[tokio::test]
+    async fn missing_header() {
+        let (_, v) = setup("kid-a");
+        assert_eq!(
+            v.verify(None, BODY, now()).await,
+            Err(VerifyError::MissingHeader)
+        );
+        assert_eq!(
+            v.verify(Some(""), BODY, now()).await,
+            Err(VerifyError::MissingHeader)
+        );
+        assert_eq!(find_header(&http::HeaderMap::new()), None);
+        assert_eq!(v.fetcher().calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn malformed_tokens() {
+        let (key, v) = setup("kid-a");
+        let good = key.token(BODY, now().timestamp());
+        let (hp, s) = good.rsplit_once('.').expect("dot");
+        let (h, p) = hp.split_once('.').expect("dot");
+        for bad in [
+            hp.to_string(),                           // two segments
+            format!("{h}.{p}.{s}.{s}"),               // four
+            format!("{h}!.{p}.{s}"),                  // bad base64
+            format!("{}.{p}.{s}", b64(b"not json")),  // non-JSON header
+            format!("{h}.{}.{s}", &p[..p.len() - 1]), // truncated payload
+            "a".repeat(5000),                         // oversized
+        ] {
+            assert!(
+                matches!(verify(&v, &bad, BODY).await, Err(VerifyError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(v.fetcher().calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn alg_none_is_refused_before_any_fetch() {
+        let (key, v) = setup("kid-a");
+        let claims = claims_for(BODY, now().timestamp());
+        let header = r#"{"alg":"none","kid":"kid-a","typ":"JWT"}"#;
+        for sig in ["", "AAAA"] {
+            let token = format!(
+                "{}.{}.{sig}",
+                b64(header.as_bytes()),
+                b64(claims.as_bytes())
+            );
+            assert!(verify(&v, &token, BODY).await.is_err());
+        }
+        // Signed properly with ES256, but the header says none.
+        let token = key.sign(header, &claims);
+        assert_eq!(
+            verify(&v, &token, BODY).await,
+            Err(VerifyError::UnsupportedAlgorithm)
+        );
+        assert_eq!(v.fetcher().calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn hs256_signed_with_the_public_key_is_refused() {
+        // The classic confusion: HMAC keyed with the public key, which anyone can download.
+        let (key, v) = setup("kid-a");
+        let jwk = key.jwk();
+        let public = key.signing.verifying_key().to_sec1_bytes();
+        let claims = claims_for(BODY, now().timestamp());
+        for (alg, secret) in [
+            ("HS256", public.to_vec()),
+            ("HS256", serde_json::to_vec(&jwk).expect("json")),
+            ("ES256", public.to_vec()),
+        ] {
+            let header = format!(r#"{{"alg":"{alg}","kid":"kid-a","typ":"JWT"}}"#);
+            let input = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
+            let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&secret).expect("any key length");
+            mac.update(input.as_bytes());
+            let token = format!("{input}.{}", b64(&mac.finalize().into_bytes()));
+            let expected = if alg == "HS256" {
+                VerifyError::UnsupportedAlgorithm
+            } else {
+                // 32 bytes of MAC where 64 bytes of r||s belong.
+                VerifyError::BadSignature
+            };
+            assert_eq!(verify(&v, &token, BODY).await, Err(expected), "{alg}");
+        }
+        assert_eq!(v.fetcher().calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn other_algorithms_are_refused() {
+        let (key, v) = setup("kid-a");
+        let claims = claims_for(BODY, now().timestamp());
+        for alg in ["RS256", "ES384", "es256", "PS256", "EdDSA"] {
+            let header = format!(r#"{{"alg":"{alg}","kid":"kid-a"}}"#);
+            let token = key.sign(&header, &claims);
+            assert_eq!(
+                verify(&v, &token, BODY).await,
+                Err(VerifyError::UnsupportedAlgorithm)
+            );
+        }
+        assert_eq!(v.fetcher().calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn missing_kid_is_refused_before_any_fetch() {
+        let (key, v) = setup("kid-a");
+        let token = key.sign(r#"{"alg":"ES256"}"#, &claims_for(BODY, now().timestamp()));
+        assert_eq!(verify(&v, &token, BODY).await, Err(VerifyError::MissingKid));
+        assert_eq!(v.fetcher().calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn unknown_kid() {
+        let (_, v) = setup("kid-a");
+        let stranger = TestKey::new("kid-unknown");
+        let token = stranger.token(BODY, now().timestamp());
+        assert_eq!(verify(&v, &token, BODY).await, Err(VerifyError::UnknownKey));
+        // Plaid saying so explicitly is the same answer as a kid it has never heard of.
+        v.fetcher().set("kid-revoked", Answer::Unknown);
+        let revoked = TestKey::new("kid-revoked").token(BODY, now().timestamp());
+        assert_eq!(
+            verify(&v, &revoked, BODY).await,
+            Err(VerifyError::UnknownKey)
+        );
+        assert!(!VerifyError::UnknownKey.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn expired_key() {
+        let key = TestKey::new("kid-a");
+        let mut jwk = key.jwk();
+        jwk.expired_at = Some(now().timestamp() + 3600); // even one dated in the future
+        let fetcher = CountingFetcher::new();
+        fetcher.set("kid-a", Answer::Key(jwk));
+        let v = WebhookVerifier::new(fetcher);
+        let token = key.token(BODY, now().timestamp());
+        assert_eq!(verify(&v, &token, BODY).await, Err(VerifyError::ExpiredKey));
+    }
+
+    #[tokio::test]
+    async fn a_key_that_is_not_es256_is_refused() {
+        let key = TestKey::new("kid-a");
+        let mut jwk = key.jwk();
+        jwk.crv = "P-384".into();
+        let fetcher = CountingFetcher::new();
+        fetcher.set("kid-a", Answer::Key(jwk));
+        let v = WebhookVerifier::new(fetcher);
+        let token = key.token(BODY, now().timestamp());
+        assert_eq!(verify(&v, &token, BODY).await, Err(VerifyError::UnknownKey));
+        assert!(!VerifyError::UnknownKey.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn signature_by_a_different_key() {
+        let (key, v) = setup("kid-a");
+        let impostor = TestKey::new("kid-a");
+        let token = impostor.token(BODY, now().timestamp());
+        assert_eq!(
+            verify(&v, &token, BODY).await,
+            Err(VerifyError::BadSignature)
+        );
+        // The genuine key still works: a bad signature does not poison the cache.
+        assert!(
+            verify(&v, &key.token(BODY, now().timestamp()), BODY)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn der_encoded_signature() {
+        let (key, v) = setup("kid-a");
+        let input = format!(
+            "{}.{}",
+            b64(key.header().as_bytes()),
+            b64(claims_for(BODY, now().timestamp()).as_bytes())
+        );
+        let sig: Signature = key.signing.sign(input.as_bytes());
+        let der = sig.to_der();
+        let token = format!("{input}.{}", b64(der.as_bytes()));
+        assert_eq!(
+            verify(&v, &token, BODY).await,
+            Err(VerifyError::BadSignature)
+        );
+        // The same signature as r||s verifies, so the DER form was refused for its encoding.
+        let token = format!("{input}.{}", b64(&sig.to_bytes()));
+        assert!(verify(&v, &token, BODY).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn tampered_claims_break_the_signature() {
+        let (key, v) = setup("kid-a");
+        let token = key.token(BODY, now().timestamp() - 200);
+        let (h, rest) = token.split_once('.').expect("dot");
+        let (_, s) = rest.split_once('.').expect("dot");
+        let fresher = b64(claims_for(BODY, now().timestamp()).as_bytes());
+        let tampered = format!("{h}.{fresher}.{s}");
+        assert_eq!(
+            verify(&v, &tampered, BODY).await,
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[tokio::test]
+    async fn body_changed_by_one_byte() {
+        let (key, v) = setup("kid-a");
+        let token = key.token(BODY, now().timestamp());
+        for i in [0, BODY.len() / 2, BODY.len() - 1] {
+            let mut body = BODY.to_vec();
+            body[i] ^= 0x01;
+            assert_eq!(
+                verify(&v, &token, &body).await,
+                Err(VerifyError::BodyMismatch)
+            );
+        }
+        let mut longer = BODY.to_vec();
+        longer.push(b'\n');
+        assert_eq!(
+            verify(&v, &token, &longer).await,
+            Err(VerifyError::BodyMismatch)
+        );
+        // Re-serialised JSON (compact) is a different body to Plaid's hash.
+        let value: serde_json::Value = serde_json::from_slice(BODY).expect("json");
+        let compact = serde_json::to_vec(&value).expect("json");
+        assert_eq!(
+            verify(&v, &token, &compact).await,
+            Err(VerifyError::BodyMismatch)
+        );
+    }
+
+    #[tokio::test]
+    async fn stale_and_future_iat() {
+        let (key, v) = setup("kid-a");
+        let t = now().timestamp();
+        assert!(verify(&v, &key.token(BODY, t - 300), BODY).await.is_ok());
+        assert_eq!(
+            verify(&v, &key.token(BODY, t - 301), BODY).await,
+            Err(VerifyError::Stale)
+        );
+        assert!(verify(&v, &key.token(BODY, t + 60), BODY).await.is_ok());
+        assert_eq!(
+            verify(&v, &key.token(BODY, t + 61), BODY).await,
+            Err(VerifyError::FromTheFuture)
+        );
+        assert_eq!(
+            verify(&v, &key.token(BODY, t + 86_400), BODY).await,
+            Err(VerifyError::FromTheFuture)
+        );
+    }
+
+    #[tokio::test]
+    async fn freshness_limits_follow_the_options() {
+        let key = TestKey::new("kid-a");
+        let options = VerifierOptions {
+            max_token_age: Duration::from_secs(30),
+            max_clock_skew: Duration::from_secs(5),
+            ..VerifierOptions::default()
+        };
+        let v = WebhookVerifier::with_options(CountingFetcher::new().with_key(&key), options);
+        let t = now().timestamp();
+        assert!(verify(&v, &key.token(BODY, t - 30), BODY).await.is_ok());
+        assert_eq!(
+            verify(&v, &key.token(BODY, t - 31), BODY).await,
+            Err(VerifyError::Stale)
+        );
+        assert_eq!(
+            verify(&v, &key.token(BODY, t + 6), BODY).await,
+            Err(VerifyError::FromTheFuture)
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_or_garbage_claims() {
+        let (key, v) = setup("kid-a");
+        let t = now().timestamp();
+        let digest = hex::encode(Sha256::digest(BODY));
+        for claims in [
+            format!(r#"{{"iat":{t}}}"#),
+            format!(
+                r#"{{"iat":{t},"request_body_sha256":"zz{}"}}"#,
+                &digest[2..]
+            ),
+            format!(r#"{{"iat":{t},"request_body_sha256":"{}"}}"#, &digest[..63]),
+            format!(r#"{{"iat":{t},"request_body_sha256":null}}"#),
+            format!(r#"{{"request_body_sha256":"{digest}"}}"#),
+            format!(r#"{{"iat":"{t}","request_body_sha256":"{digest}"}}"#),
+            "[]".to_string(),
+            "not json".to_string(),
+        ] {
+            let token = key.sign(&key.header(), &claims);
+            assert!(
+                matches!(
+                    verify(&v, &token, BODY).await,
+                    Err(VerifyError::Malformed(_))
+                ),
+                "{claims}"
+            );
+        }
+        // A well-formed digest of something else.
+        let other = format!(
+            r#"{{"iat":{t},"request_body_sha256":"{}"}}"#,
+            hex::encode(Sha256::digest(b"other"))
+        );
+        let token = key.sign(&key.header(), &other);
+        assert_eq!(
+            verify(&v, &token, BODY).await,
+            Err(VerifyError::BodyMismatch)
+        );
+    }
+
+    #[tokio::test]
+    async fn key_unavailable_is_retryable_and_not_cached() {
+        let key = TestKey::new("kid-a");
+        let fetcher = CountingFetcher::new();
+        fetcher.set("kid-a", Answer::Unavailable);
+        let v = WebhookVerifier::new(fetcher);
+        let token = key.token(BODY, now().timestamp());
+        let err = verify(&v, &token, BODY).await.expect_err("unavailable");
+        assert!(matches!(err, VerifyError::KeyUnavailable(_)));
+        assert!(err.is_retryable());
+        assert_eq!(v.fetcher().calls(), 1);
+        // Plaid is back: the next delivery fetches again and verifies.
+        v.fetcher().set("kid-a", Answer::Key(key.jwk()));
+        assert!(verify(&v, &token, BODY).await.is_ok());
+        assert_eq!(v.fetcher().calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_kid_is_negatively_cached_for_the_configured_window() {
+        let (_, v) = setup("kid-a");
+        let stranger = TestKey::new("kid-forged");
+        let t0 = now();
+        let token = stranger.token(BODY, t0.timestamp());
+        assert_eq!(
+            v.verify(Some(&token), BODY, t0).await,
+            Err(VerifyError::UnknownKey)
+        );
+        let t1 = t0 + TimeDelta::seconds(59);
+        assert_eq!(
+            v.verify(Some(&token), BODY, t1).await,
+            Err(VerifyError::UnknownKey)
+        );
+        assert_eq!(v.fetcher().calls(), 1);
+        // After the window Plaid is asked again, and a key published meanwhile is found.
+        v.fetcher().set("kid-forged", Answer::Key(stranger.jwk()));
+        let t2 = t0 + TimeDelta::seconds(60);
+        assert_eq!(v.verify(Some(&token), BODY, t2).await, Ok(()));
+        assert_eq!(v.fetcher().calls(), 2);
+    }
+
+    #[test]
+    fn the_verifier_can_live_in_a_static_shared_across_tasks() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<WebhookVerifier<CountingFetcher>>();
+        assert_send_sync::<WebhookVerifier<Arc<CountingFetcher>>>();
+        assert_send_sync::<WebhookVerifier<crate::plaid::PlaidClient>>();
+    }
+
+    #[test]
+    fn verify_futures_are_send() {
+        fn assert_send<T: Send>(_: T) {}
+        let v = WebhookVerifier::new(CountingFetcher::new());
+        assert_send(v.verify(None, b"", now()));
+        let p: Option<&WebhookVerifier<crate::plaid::PlaidClient>> = None;
+        if let Some(p) = p {
+            assert_send(p.verify(None, b"", now()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::webhook_verify::testutil::{BODY, CountingFetcher, TestKey, now};
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    struct Fixture {
+        rt: tokio::runtime::Runtime,
+        verifier: WebhookVerifier<CountingFetcher>,
+        token: String,
+    }
+
+    fn fixture() -> &'static Fixture {
+        static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let key = TestKey::new("kid-p");
+            let token = key.token(BODY, now().timestamp());
+            let verifier = WebhookVerifier::new(CountingFetcher::new().with_key(&key));
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("runtime");
+            // The unmutated pair verifies, so every rejection below is the mutation's doing.
+            assert_eq!(
+                rt.block_on(verifier.verify(Some(&token), BODY, now())),
+                Ok(())
+            );
+            Fixture {
+                rt,
+                verifier,
+                token,
+            }
+        })
+    }
+
+    fn check(token: &str, body: &[u8]) -> Result<(), VerifyError> {
+        let f = fixture();
+        f.rt.block_on(f.verifier.verify(Some(token), body, now()))
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Replace(usize, char),
+        Insert(usize, char),
+        Remove(usize),
+        Truncate(usize),
+        SwapSegments(usize, usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        let c = prop_oneof![
+            proptest::char::range('A', 'Z'),
+            proptest::char::range('a', 'z'),
+            Just('.'),
+            Just('-'),
+            Just('_'),
+            Just('='),
+            any::<char>(),
+        ];
+        prop_oneof![
+            (any::<usize>(), c.clone()).prop_map(|(i, c)| Mutation::Replace(i, c)),
+            (any::<usize>(), c).prop_map(|(i, c)| Mutation::Insert(i, c)),
+            any::<usize>().prop_map(Mutation::Remove),
+            any::<usize>().prop_map(Mutation::Truncate),
+            (0usize..3, 0usize..3).prop_map(|(a, b)| Mutation::SwapSegments(a, b)),
+        ]
+    }
+
+    fn apply(token: &str, m: &Mutation) -> String {
+        let mut chars: Vec<char> = token.chars().collect();
+        let n = chars.len();
+        if n == 0 {
+            return "x".to_owned();
+        }
+        match *m {
+            Mutation::Replace(i, c) => chars[i % n] = c,
+            Mutation::Insert(i, c) => chars.insert(i % (n + 1), c),
+            Mutation::Remove(i) => {
+                chars.remove(i % n);
+            }
+            Mutation::Truncate(i) => chars.truncate(i % n),
+            Mutation::SwapSegments(a, b) => {
+                let mut segs: Vec<&str> = token.split('.').collect();
+                let len = segs.len();
+                segs.swap(a % len, b % len);
+                return segs.join(".");
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_tokens_and_bodies_never_verify(token in ".{0,600}", body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            prop_assert!(check(&token, &body).is_err());
+        }
+
+        #[test]
+        fn mutated_tokens_never_verify(ms in proptest::collection::vec(mutation(), 1..4)) {
+            let original = &fixture().token;
+            let mut token = original.clone();
+            for m in &ms {
+                token = apply(&token, m);
+            }
+            prop_assume!(&token != original);
+            prop_assert!(check(&token, BODY).is_err(), "{token}");
+        }
+
+        #[test]
+        fn mutated_bodies_never_verify(i in any::<usize>(), flip in 1u8..=255, extra in proptest::collection::vec(any::<u8>(), 0..3)) {
+            let mut body = BODY.to_vec();
+            let at = i % body.len();
+            body[at] ^= flip;
+            body.extend_from_slice(&extra);
+            prop_assert_eq!(check(&fixture().token, &body), Err(VerifyError::BodyMismatch));
+        }
+
+        #[test]
+        fn tokens_made_of_plausible_segments_never_verify(
+            h in proptest::collection::vec(any::<u8>(), 0..80),
+            p in proptest::collection::vec(any::<u8>(), 0..120),
+            s in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            use crate::webhook_verify::testutil::b64;
+            let token = format!("{}.{}.{}", b64(&h), b64(&p), b64(&s));
+            prop_assert!(check(&token, BODY).is_err());
+        }
+    }
+}

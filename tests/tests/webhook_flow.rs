@@ -1,0 +1,355 @@
+//! The webhook function end to end: the emulator fires really signed webhooks, the real
+//! verifier checks them with keys fetched from the emulator, the session is re-read from Plaid
+//! and recorded in DynamoDB (moto).
+
+use serde_json::json;
+use testkit::apigw::ApiEvent;
+use testkit::emulator::{Fault, FinishOutcome};
+use testkit::stack::Stack;
+
+const GET: &str = "/identity_verification/get";
+const KEY: &str = "/webhook_verification_key/get";
+
+fn header(headers: &[(String, String)], name: &str) -> String {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn out_of_order_and_duplicated_webhooks_end_in_success() {
+    let s = Stack::start().await;
+    let id = s.start_session("ann").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    let mut hooks = s.take_new_webhooks();
+    assert!(hooks.iter().any(|h| h.webhook_code == "STATUS_UPDATED"));
+    // Plaid promises no order and may deliver twice: newest first, each twice.
+    hooks.reverse();
+    for h in hooks.iter().chain(hooks.iter()) {
+        let a = s.deliver(h).await;
+        assert_eq!(
+            (a.status, a.json["status"].as_str()),
+            (200, Some("processed")),
+            "{}",
+            a.json
+        );
+    }
+    let stored = s.stored(&id).await.unwrap();
+    assert_eq!(stored.status, shared::plaid::types::IdvStatus::Success);
+    assert_eq!(
+        stored.steps.documentary_verification,
+        shared::plaid::types::StepStatus::Success
+    );
+    // Every delivery re-read Plaid (no dedup by body), but the key was fetched once.
+    assert_eq!(s.emulator.request_count(GET), hooks.len() * 2);
+    assert_eq!(s.emulator.request_count(KEY), 1);
+}
+
+#[tokio::test]
+async fn identical_bodies_are_each_processed() {
+    let s = Stack::start().await;
+    let id = s.start_session("bea").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::PendingReview), None)
+        .await
+        .unwrap();
+    s.deliver_new_webhooks().await;
+    assert_eq!(
+        s.stored(&id).await.unwrap().status,
+        shared::plaid::types::IdvStatus::PendingReview
+    );
+    s.emulator
+        .review(&id, testkit::emulator::Outcome::Success)
+        .await
+        .unwrap();
+    let status_hooks: Vec<_> = s
+        .take_new_webhooks()
+        .into_iter()
+        .filter(|h| h.webhook_code == "STATUS_UPDATED")
+        .collect();
+    assert!(!status_hooks.is_empty());
+    // The second STATUS_UPDATED body is byte-identical to the first one; it must not be dropped.
+    for h in &status_hooks {
+        assert_eq!(s.deliver(h).await.status, 200);
+    }
+    assert_eq!(
+        s.stored(&id).await.unwrap().status,
+        shared::plaid::types::IdvStatus::Success
+    );
+}
+
+#[tokio::test]
+async fn plaid_failing_during_get_is_5xx_and_changes_nothing_then_the_retry_succeeds() {
+    let s = Stack::start().await;
+    let id = s.start_session("cal").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    let hooks = s.take_new_webhooks();
+    let status = hooks
+        .iter()
+        .rev()
+        .find(|h| h.webhook_code == "STATUS_UPDATED")
+        .unwrap();
+    s.emulator
+        .inject_fault(Fault {
+            endpoint: GET.into(),
+            status: Some(500),
+            count: 2,
+            delay_ms: 0,
+        })
+        .unwrap();
+    let a = s.deliver(status).await;
+    assert!(a.status >= 500, "Plaid must be told to retry: {a:?}");
+    assert!(a.headers.contains_key("retry-after"));
+    assert_eq!(
+        s.stored(&id).await.unwrap().status,
+        shared::plaid::types::IdvStatus::Active
+    );
+
+    assert_eq!(
+        s.emulator.request_count(GET),
+        2,
+        "both attempts of the webhook's /get used up the fault"
+    );
+    // Plaid's retry is a fresh signature over the same body.
+    let again = s.emulator.redeliver(&status.id, true).await.unwrap();
+    let b = s.deliver(&again).await;
+    assert_eq!(b.status, 200, "{}", b.json);
+    assert_eq!(
+        s.stored(&id).await.unwrap().status,
+        shared::plaid::types::IdvStatus::Success
+    );
+}
+
+#[tokio::test]
+async fn forged_or_tampered_webhooks_are_401_and_touch_nothing() {
+    let s = Stack::start().await;
+    let id = s.start_session("dee").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    let hook = s
+        .take_new_webhooks()
+        .into_iter()
+        .find(|h| h.webhook_code == "STATUS_UPDATED")
+        .unwrap();
+    let gets_before = s.emulator.request_count(GET);
+
+    // Body changed after signing (one byte).
+    let mut tampered = hook.body.clone().into_bytes();
+    let last = tampered
+        .iter()
+        .rposition(|b| *b == b'x')
+        .unwrap_or(tampered.len() - 2);
+    tampered[last] ^= 1;
+    let a = s.call(ApiEvent::webhook(&hook.headers, &tampered)).await;
+    assert_eq!(a.status, 401);
+    // No signature at all.
+    let a = s
+        .call(ApiEvent::webhook(
+            &[("content-type".into(), "application/json".into())],
+            hook.body.as_bytes(),
+        ))
+        .await;
+    assert_eq!(a.status, 401);
+    // alg none with the same claims.
+    let token = header(&hook.headers, "plaid-verification");
+    let parts: Vec<&str> = token.split('.').collect();
+    use base64::Engine;
+    let none =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let forged = format!("{none}.{}.", parts[1]);
+    let a = s
+        .call(ApiEvent::webhook(
+            &[("plaid-verification".into(), forged)],
+            hook.body.as_bytes(),
+        ))
+        .await;
+    assert_eq!(a.status, 401);
+    // A stale capture: the clock moved on past five minutes.
+    s.clock.advance(chrono::Duration::seconds(301));
+    let a = s.deliver(&hook).await;
+    assert_eq!(a.status, 401);
+
+    assert_eq!(
+        s.emulator.request_count(GET),
+        gets_before,
+        "no Plaid /get before verification"
+    );
+    assert_eq!(
+        s.stored(&id).await.unwrap().status,
+        shared::plaid::types::IdvStatus::Active,
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_fetched_once_then_cached() {
+    let s = Stack::start().await;
+    let id = s.start_session("eve").await;
+    s.emulator
+        .complete_step(
+            &id,
+            testkit::emulator::StepRequest {
+                step: None,
+                outcome: None,
+                code: None,
+            },
+        )
+        .await
+        .unwrap();
+    s.deliver_new_webhooks().await;
+    assert_eq!(s.emulator.request_count(KEY), 1);
+    s.emulator.rotate_key().unwrap();
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    let answers = s.deliver_new_webhooks().await;
+    assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
+    assert_eq!(
+        s.emulator.request_count(KEY),
+        2,
+        "the new kid once, then from the cache"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_key_is_refused() {
+    let s = Stack::start().await;
+    let id = s.start_session("fox").await;
+    let old = s.emulator.current_key();
+    s.emulator.expire_key(&old.kid).unwrap();
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    let answers = s.deliver_new_webhooks().await;
+    assert!(answers.iter().all(|a| a.status == 401), "{answers:?}");
+}
+
+#[tokio::test]
+async fn other_environments_and_types_are_acknowledged_and_ignored() {
+    let s = Stack::builder()
+        .var("PLAID_ENV", "production")
+        .start()
+        .await;
+    let id = s.start_session("gil").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    // The emulator signs sandbox webhooks; this deployment is production.
+    let answers = s.deliver_new_webhooks().await;
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.status == 200 && a.json["status"] == "ignored"),
+        "{answers:?}"
+    );
+    assert_eq!(s.emulator.request_count(GET), 0);
+}
+
+#[tokio::test]
+async fn a_session_made_elsewhere_is_recorded_for_its_user() {
+    let s = Stack::start().await;
+    // Created straight at Plaid (Link or the Dashboard), never through our API.
+    let iv = s
+        .ctx
+        .plaid
+        .create(&shared::plaid::types::CreateRequest {
+            client_user_id: shared::ids::ClientUserId::parse("hana").unwrap(),
+            template_id: shared::ids::TemplateId::parse(testkit::stack::TEMPLATE).unwrap(),
+            gave_consent: true,
+            is_shareable: false,
+            is_idempotent: true,
+            user: None,
+        })
+        .await
+        .unwrap();
+    s.emulator
+        .finish(iv.id.as_str(), Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    s.deliver_new_webhooks().await;
+    let got = s
+        .call(ApiEvent::get_session(iv.id.as_str()).user("hana"))
+        .await;
+    assert_eq!(
+        (got.status, got.json["status"].as_str()),
+        (200, Some("success"))
+    );
+}
+
+#[tokio::test]
+async fn retried_links_the_new_attempt() {
+    let s = Stack::start().await;
+    let id = s.start_session("ida").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Failed), None)
+        .await
+        .unwrap();
+    s.deliver_new_webhooks().await;
+    // A retry issued from Plaid's Dashboard: we only learn of it through RETRIED.
+    let new = s
+        .ctx
+        .plaid
+        .retry(&shared::plaid::types::RetryRequest {
+            client_user_id: shared::ids::ClientUserId::parse("ida").unwrap(),
+            template_id: shared::ids::TemplateId::parse(testkit::stack::TEMPLATE).unwrap(),
+            strategy: shared::plaid::types::RetryStrategy::Reset,
+            steps: None,
+            user: None,
+            is_shareable: None,
+        })
+        .await
+        .unwrap();
+    // RETRIED is fired in the background; wait for it to reach the outbox.
+    for _ in 0..50 {
+        if s.emulator
+            .outbox()
+            .iter()
+            .any(|h| h.webhook_code == "RETRIED")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let answers = s.deliver_new_webhooks().await;
+    assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
+    let stored = s
+        .stored(new.id.as_str())
+        .await
+        .expect("the new attempt is recorded");
+    assert_eq!(
+        stored.previous_attempt_id.as_ref().map(|p| p.as_str()),
+        Some(id.as_str())
+    );
+    let list = s.call(ApiEvent::list_sessions().user("ida")).await;
+    assert_eq!(list.json["sessions"][0]["id"], json!(new.id.as_str()));
+}
+
+#[tokio::test]
+async fn the_ready_made_forged_event_is_refused() {
+    let s = Stack::start().await;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/webhook-forged.json"
+    ))
+    .unwrap();
+    let resp = shared::handlers::webhook::handle(
+        &s.ctx,
+        &s.verifier,
+        lambda_http::request::from_str(&text).unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status(), 401);
+}
