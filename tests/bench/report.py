@@ -229,6 +229,29 @@ def main() -> None:
         )
     w("")
 
+    aws = data.get("aws_config_and_secret_fetch")
+    if aws:
+        w(
+            f"The AWS part of init, timed from the bench process with a fresh SDK config each time "
+            f"(config load + `GetSecretValue` on moto, new connection): median "
+            f"{ms(aws['median_us'])}, p99 {ms(aws['p99_us'])} over {aws['n']} runs. It is a lower "
+            f"bound for the same step inside a cold process.\n"
+        )
+
+    exps = data.get("init_experiments")
+    if exps:
+        w("### What create-session's init spends on TLS root certificates\n")
+        w(
+            "The same binary, started with the trust store narrowed through `SSL_CERT_FILE` / "
+            "`SSL_CERT_DIR` (both read by rustls-native-certs, which the AWS SDK's https client and "
+            "reqwest's platform verifier use to load the system roots at client construction):\n"
+        )
+        w("| trust store | init median | init p99 |")
+        w("|---|---|---|")
+        for e in exps:
+            w(f"| {e['case']} | {ms(stat(e, 'init'))} | {ms(stat(e, 'init', 'p99_us'))} |")
+        w("")
+
     if py and "create-session" in rust:
         r = rust["create-session"]
         w("### create-session: Rust vs the Python baseline, same run\n")

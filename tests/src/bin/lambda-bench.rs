@@ -57,6 +57,15 @@ struct Args {
     /// Function stdout/stderr are appended here (their logs, and why a start failed).
     #[arg(long)]
     log_dir: PathBuf,
+    /// After measuring, start each Rust function once more under `strace -f -tt` and keep the
+    /// trace here (not counted in any figure): what init spends its time on.
+    #[arg(long)]
+    trace_init: Option<PathBuf>,
+    /// Also time create-session's init with the TLS trust store narrowed through
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR` (read by rustls-native-certs), to see what loading the
+    /// system's root certificates costs.
+    #[arg(long)]
+    init_experiments: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -470,6 +479,82 @@ async fn measure(
     })
 }
 
+/// What the functions' init does for AWS, timed from this process with a fresh SDK config
+/// each time (so a new connection, as in a new process): load the config from the environment,
+/// then `GetSecretValue`. A lower bound for the same step inside a cold process, whose code and
+/// allocator are not yet warm.
+async fn aws_init_samples(s: &Services, n: usize) -> Result<Vec<f64>, BenchError> {
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let t = Instant::now();
+        let sdk = localstack::try_aws_config()
+            .await
+            .map_err(|e| BenchError::Setup(e.to_string()))?;
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .get_secret_value()
+            .secret_id(&s.secret_arn)
+            .send()
+            .await
+            .map_err(|e| BenchError::Setup(format!("GetSecretValue: {e}")))?;
+        samples.push(us(t.elapsed()));
+    }
+    Ok(samples)
+}
+
+const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// create-session's init under trust stores of different sizes; see `--init-experiments`.
+async fn init_experiments(s: &Services, base: &Launch, n: usize) -> Result<Value, BenchError> {
+    let dir = s.log_dir.join("tls-experiment");
+    let empty = dir.join("empty-dir");
+    std::fs::create_dir_all(&empty).map_err(|e| BenchError::Setup(e.to_string()))?;
+    let bundle = std::fs::read_to_string(SYSTEM_BUNDLE)
+        .map_err(|e| BenchError::Setup(format!("{SYSTEM_BUNDLE}: {e}")))?;
+    const END: &str = "-----END CERTIFICATE-----";
+    let first = bundle
+        .find(END)
+        .map(|i| &bundle[..i + END.len()])
+        .ok_or_else(|| BenchError::Setup(format!("{SYSTEM_BUNDLE} has no certificate")))?;
+    let one = dir.join("one-root.pem");
+    std::fs::write(&one, format!("{first}\n")).map_err(|e| BenchError::Setup(e.to_string()))?;
+    let cases: [(&str, Vec<(String, String)>); 3] = [
+        ("system default (bundle file + the certs directory)", vec![]),
+        (
+            "bundle file only (SSL_CERT_DIR empty)",
+            vec![
+                ("SSL_CERT_FILE".into(), SYSTEM_BUNDLE.into()),
+                ("SSL_CERT_DIR".into(), empty.display().to_string()),
+            ],
+        ),
+        (
+            "one root certificate",
+            vec![
+                ("SSL_CERT_FILE".into(), one.display().to_string()),
+                ("SSL_CERT_DIR".into(), empty.display().to_string()),
+            ],
+        ),
+    ];
+    let mut out = Vec::new();
+    for (label, env) in cases {
+        let launch = Launch {
+            name: base.name.clone(),
+            runtime: "rust",
+            program: base.program.clone(),
+            args: vec![],
+            cwd: None,
+            extra_env: base.extra_env.iter().cloned().chain(env).collect(),
+        };
+        let mut inits = Vec::new();
+        for _ in 0..n.max(1) {
+            let running = launch.start(s).await?;
+            inits.push(us(running.init));
+            running.stop().await;
+        }
+        out.push(json!({ "case": label, "init": stats(&inits) }));
+    }
+    Ok(Value::Array(out))
+}
+
 /// A session owned by `owner`, made through the store and the emulator the way create-session
 /// makes one, for get-session and link-token to read.
 async fn seed_session(s: &Services, owner: &str) -> Result<String, BenchError> {
@@ -553,6 +638,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     // A read of a session synced within the freshness window is one GetItem; the window is
     // widened so that the whole run stays inside it and every read measures the same path.
     let fresh = vec![("SESSION_FRESHNESS_SECONDS".into(), "86400".into())];
+    let aws_init = aws_init_samples(&services, args.cold_starts).await?;
     let mut results = Vec::new();
     let plan: Vec<(Launch, Subject)> = vec![
         (
@@ -611,8 +697,37 @@ async fn run(args: Args) -> Result<Value, BenchError> {
         };
         results.push(measure(&services, &launch, &subject, args.cold_starts, args.warm).await?);
     }
+    let experiments = if args.init_experiments {
+        init_experiments(&services, &plan[0].0, args.cold_starts).await?
+    } else {
+        Value::Null
+    };
+    if let Some(dir) = &args.trace_init {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| BenchError::Setup(format!("{}: {e}", dir.display())))?;
+        for (launch, _) in &plan {
+            let out = dir.join(format!("{}.strace", launch.name));
+            let traced = Launch {
+                name: launch.name.clone(),
+                runtime: "rust",
+                program: PathBuf::from("strace"),
+                args: vec![
+                    "-f".into(),
+                    "-tt".into(),
+                    "-o".into(),
+                    out.display().to_string(),
+                    launch.program.display().to_string(),
+                ],
+                cwd: None,
+                extra_env: launch.extra_env.clone(),
+            };
+            traced.start(&services).await?.stop().await;
+        }
+    }
     services.emulator.shutdown().await;
     Ok(json!({
+        "aws_config_and_secret_fetch": stats(&aws_init),
+        "init_experiments": experiments,
         "cold_starts": args.cold_starts,
         "warm_invocations": args.warm,
         "memory_size_mb": MEMORY_MB,
