@@ -238,6 +238,15 @@ def main() -> None:
             f"bound for the same step inside a cold process.\n"
         )
 
+    hop = data.get("runtime_api_hop")
+    if hop:
+        w(
+            f"The harness's own share of each invocation (event through the local Runtime API and "
+            f"an empty answer back, from a minimal in-process loop): median {ms(hop['median_us'])}, "
+            f"p99 {ms(hop['p99_us'])}. It is inside every warm figure and every \"beyond round "
+            f"trips\" figure above, for Rust and Python alike.\n"
+        )
+
     exps = data.get("init_experiments")
     if exps:
         w("### What create-session's init spends on TLS root certificates\n")

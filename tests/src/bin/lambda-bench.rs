@@ -501,6 +501,49 @@ async fn aws_init_samples(s: &Services, n: usize) -> Result<Vec<f64>, BenchError
     Ok(samples)
 }
 
+/// The harness's own share of every invocation: an event through the Runtime API and an empty
+/// answer back, with a minimal in-process loop (reqwest) in place of a function.
+async fn runtime_hop_samples(n: usize) -> Result<Vec<f64>, BenchError> {
+    let api = RuntimeApi::start("echo", INVOKE_TIMEOUT)
+        .await
+        .map_err(|e| BenchError::Setup(format!("runtime API: {e}")))?;
+    let base = format!("http://{}/2018-06-01/runtime", api.endpoint());
+    let echo = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        loop {
+            let Ok(next) = http.get(format!("{base}/invocation/next")).send().await else {
+                return;
+            };
+            let id = next
+                .headers()
+                .get("lambda-runtime-aws-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let (Some(id), Ok(_)) = (id, next.bytes().await) else {
+                return;
+            };
+            let posted = http
+                .post(format!("{base}/invocation/{id}/response"))
+                .body("{}")
+                .send()
+                .await;
+            if posted.is_err() {
+                return;
+            }
+        }
+    });
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let done = api
+            .invoke("{}")
+            .await
+            .map_err(|e| BenchError::Setup(format!("runtime API hop: {e}")))?;
+        samples.push(us(done.latency));
+    }
+    echo.abort();
+    Ok(samples)
+}
+
 const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// create-session's init under trust stores of different sizes; see `--init-experiments`.
@@ -639,6 +682,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     // widened so that the whole run stays inside it and every read measures the same path.
     let fresh = vec![("SESSION_FRESHNESS_SECONDS".into(), "86400".into())];
     let aws_init = aws_init_samples(&services, args.cold_starts).await?;
+    let hop = runtime_hop_samples(args.warm).await?;
     let mut results = Vec::new();
     let plan: Vec<(Launch, Subject)> = vec![
         (
@@ -727,6 +771,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     services.emulator.shutdown().await;
     Ok(json!({
         "aws_config_and_secret_fetch": stats(&aws_init),
+        "runtime_api_hop": stats(&hop),
         "init_experiments": experiments,
         "cold_starts": args.cold_starts,
         "warm_invocations": args.warm,
