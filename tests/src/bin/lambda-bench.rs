@@ -124,6 +124,9 @@ struct FunctionResult {
     beyond_round_trips: Option<Stats>,
     round_trip_calls: Vec<String>,
     peak_rss_kb: Option<u64>,
+    /// CPU time (all threads, user + system, from /proc/<pid>/task/*/schedstat) the warm
+    /// process used per warm invocation: the handler's own work, free of the servers' jitter.
+    cpu_per_warm_invocation_us: Option<f64>,
     notes: Vec<String>,
 }
 
@@ -132,7 +135,7 @@ struct Services {
     moto: String,
     emulator: RunningEmulator,
     secret_arn: String,
-    store: DynamoStore,
+    dynamo: aws_sdk_dynamodb::Client,
     http: reqwest::Client,
     log_dir: PathBuf,
 }
@@ -274,6 +277,18 @@ impl Running {
         Ok((done.latency, inner))
     }
 
+    /// Nanoseconds on CPU, summed over the process's threads.
+    fn cpu_ns(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+        let mut total = 0u64;
+        for task in tasks.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+        }
+        Some(total)
+    }
+
     fn peak_rss_kb(&self) -> Option<u64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -306,6 +321,9 @@ enum Flow {
 
 struct Subject {
     flow: Flow,
+    /// A table of its own: moto's Query on an index reads every item, so a table shared across
+    /// runs would slow each later run's round trips.
+    store: DynamoStore,
     /// Distinguishes users across runs sharing one table.
     tag: String,
     /// The session and owner that get-session and link-token read.
@@ -347,7 +365,7 @@ impl Services {
                     .map_err(|e| e.to_string())?;
                 let template = TemplateId::parse(TEMPLATE).map_err(|e| e.to_string())?;
                 let t = Instant::now();
-                let latest = self
+                let latest = subject
                     .store
                     .latest_for(&user, &template)
                     .await
@@ -381,7 +399,8 @@ impl Services {
                 let record =
                     SessionRecord::from_plaid(&iv, chrono::Utc::now(), chrono::Duration::days(2));
                 let t = Instant::now();
-                self.store
+                subject
+                    .store
                     .insert(&record)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -390,7 +409,7 @@ impl Services {
             (Flow::GetSession, Some((id, _))) => {
                 let id = IdvId::parse(id.clone()).map_err(|e| e.to_string())?;
                 let t = Instant::now();
-                self.store.get(&id).await.map_err(|e| e.to_string())?;
+                subject.store.get(&id).await.map_err(|e| e.to_string())?;
                 Ok(t.elapsed())
             }
             _ => Err("no round trips defined".into()),
@@ -446,6 +465,7 @@ async fn measure(
     let mut rts = Vec::new();
     let mut beyond = Vec::new();
     let pair = subject.flow != Flow::LinkToken;
+    let cpu_before = running.cpu_ns();
     for i in 0..warm {
         let (event, expect) = subject.event(n);
         n += 1;
@@ -463,6 +483,10 @@ async fn measure(
             beyond.push(us(latency) - us(rt));
         }
     }
+    let cpu = match (cpu_before, running.cpu_ns()) {
+        (Some(a), Some(b)) if warm > 0 => Some(b.saturating_sub(a) as f64 / 1e3 / warm as f64),
+        _ => None,
+    };
     let peak = running.peak_rss_kb();
     running.stop().await;
     Ok(FunctionResult {
@@ -475,6 +499,7 @@ async fn measure(
         beyond_round_trips: stats(&beyond),
         round_trip_calls: round_trip_calls(subject.flow),
         peak_rss_kb: peak,
+        cpu_per_warm_invocation_us: cpu,
         notes: Vec::new(),
     })
 }
@@ -600,9 +625,10 @@ async fn init_experiments(s: &Services, base: &Launch, n: usize) -> Result<Value
 
 /// A session owned by `owner`, made through the store and the emulator the way create-session
 /// makes one, for get-session and link-token to read.
-async fn seed_session(s: &Services, owner: &str) -> Result<String, BenchError> {
+async fn seed_session(s: &Services, table: &str, owner: &str) -> Result<String, BenchError> {
     let subject = Subject {
         flow: Flow::CreateSession,
+        store: DynamoStore::new(s.dynamo.clone(), table),
         tag: format!("seed-{owner}"),
         existing: None,
     };
@@ -613,7 +639,7 @@ async fn seed_session(s: &Services, owner: &str) -> Result<String, BenchError> {
     let user = ClientUserId::parse(format!("rt-seed-{owner}-0"))
         .map_err(|e| BenchError::Setup(e.to_string()))?;
     let template = TemplateId::parse(TEMPLATE).map_err(|e| BenchError::Setup(e.to_string()))?;
-    let record = s
+    let record = subject
         .store
         .latest_for(&user, &template)
         .await
@@ -650,7 +676,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
         moto: moto.clone(),
         emulator,
         secret_arn,
-        store: DynamoStore::new(dynamo.clone(), TABLE),
+        dynamo: dynamo.clone(),
         http: reqwest::Client::new(),
         log_dir: args.log_dir.clone(),
     };
@@ -658,6 +684,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     for i in 0..5 {
         let warmup = Subject {
             flow: Flow::CreateSession,
+            store: DynamoStore::new(dynamo.clone(), TABLE),
             tag: "warmup".into(),
             existing: None,
         };
@@ -675,38 +702,60 @@ async fn run(args: Args) -> Result<Value, BenchError> {
         cwd: None,
         extra_env: extra,
     };
+    let table = |name: &str| {
+        let name = format!("{TABLE}-{name}");
+        let dynamo = dynamo.clone();
+        async move {
+            localstack::create_sessions_table(&dynamo, &name)
+                .await
+                .map_err(|e| BenchError::Setup(e.to_string()))?;
+            Ok::<_, BenchError>((DynamoStore::new(dynamo, &name), name))
+        }
+    };
     let owner = "bench-owner";
-    let seeded = seed_session(&services, owner).await?;
+    let (create_store, create_table) = table("rust-create").await?;
+    let (get_store, get_table) = table("rust-get").await?;
+    let (link_store, link_table) = table("rust-link").await?;
+    let (py_store, py_table) = table("python-create").await?;
+    let seeded_get = seed_session(&services, &get_table, owner).await?;
+    let seeded_link = seed_session(&services, &link_table, owner).await?;
     let seeded_owner = format!("rt-seed-{owner}-0");
     // A read of a session synced within the freshness window is one GetItem; the window is
     // widened so that the whole run stays inside it and every read measures the same path.
-    let fresh = vec![("SESSION_FRESHNESS_SECONDS".into(), "86400".into())];
+    let table_env = |t: &str| ("TABLE_NAME".to_owned(), t.to_owned());
+    let fresh = vec![
+        ("SESSION_FRESHNESS_SECONDS".into(), "86400".into()),
+        table_env(&get_table),
+    ];
     let aws_init = aws_init_samples(&services, args.cold_starts).await?;
     let hop = runtime_hop_samples(args.warm).await?;
     let mut results = Vec::new();
     let plan: Vec<(Launch, Subject)> = vec![
         (
-            rust("create-session", vec![]),
+            rust("create-session", vec![table_env(&create_table)]),
             Subject {
                 flow: Flow::CreateSession,
+                store: create_store,
                 tag: "rust".into(),
                 existing: None,
             },
         ),
         (
-            rust("get-session", fresh.clone()),
+            rust("get-session", fresh),
             Subject {
                 flow: Flow::GetSession,
+                store: get_store,
                 tag: "rust-get".into(),
-                existing: Some((seeded.clone(), seeded_owner.clone())),
+                existing: Some((seeded_get, seeded_owner.clone())),
             },
         ),
         (
-            rust("link-token", vec![]),
+            rust("link-token", vec![table_env(&link_table)]),
             Subject {
                 flow: Flow::LinkToken,
+                store: link_store,
                 tag: "rust-link".into(),
-                existing: Some((seeded.clone(), seeded_owner.clone())),
+                existing: Some((seeded_link, seeded_owner)),
             },
         ),
     ];
@@ -732,10 +781,12 @@ async fn run(args: Args) -> Result<Value, BenchError> {
                 ("_HANDLER".into(), "handler.lambda_handler".into()),
                 ("POWERTOOLS_SERVICE_NAME".into(), "create-session".into()),
                 ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+                table_env(&py_table),
             ],
         };
         let subject = Subject {
             flow: Flow::CreateSession,
+            store: py_store,
             tag: "python".into(),
             existing: None,
         };
