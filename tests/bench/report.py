@@ -22,7 +22,7 @@ VERIFY_US = (100.0, 200.0)
 MB = 1024 * 1024
 
 
-def machine() -> list[str]:
+def machine(run_at: datetime.datetime) -> list[str]:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -46,7 +46,7 @@ def machine() -> list[str]:
             return "unknown"
 
     return [
-        f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- run: {run_at:%Y-%m-%d %H:%M} UTC",
         f"- CPU: {cpu}, {os.cpu_count()} logical cores (`nproc`: {version(['nproc'])}); "
         f"load average at report time: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"- memory: {mem}; kernel {platform.release()} ({platform.machine()})",
@@ -113,7 +113,10 @@ def main() -> None:
         "DESIGN.md's *Performance targets*. Timings are reported, never asserted in tests.\n"
     )
     w("## Machine\n")
-    out.extend(machine())
+    run_at = datetime.datetime.fromtimestamp(
+        (args.out_dir / "results.json").stat().st_mtime, datetime.timezone.utc
+    )
+    out.extend(machine(run_at))
     w("")
     w("## How it is measured\n")
     w(
