@@ -29,6 +29,9 @@ test: venv ## fmt, clippy, template lint, all tests against moto + emulator, con
 contract: venv ## requests and emulator answers judged by Plaid's OpenAPI spec (needs ../shared)
 	bash tests/scripts/contract.sh
 
+bench: venv ## cold start, latency, memory and size vs the Python baseline (writes tests/bench/README.md)
+	bash tests/scripts/bench.sh
+
 emulator: ## the Plaid IDV emulator alone, on port 8099
 	cargo run -q -p testkit --bin plaid-emulator -- --port 8099
 

@@ -5,4 +5,5 @@ pub mod apigw;
 pub mod emulator;
 pub mod localstack;
 pub mod openapi;
+pub mod runtime_api;
 pub mod stack;
