@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod emulator;
+pub mod faulty_store;
 pub mod localstack;
 pub mod openapi;
 pub mod stack;

@@ -24,8 +24,10 @@ use std::time::Duration;
 pub const TEMPLATE: &str = "idvtmp_stack_default";
 pub const OTHER_TEMPLATE: &str = "idvtmp_stack_other";
 
-pub struct Stack {
-    pub ctx: AppContext<DynamoStore>,
+/// `S` is the session store: the real `DynamoStore`, or a wrapper around it (the fault-injecting
+/// `FaultyStore`, see [`StackBuilder::start_with_store`]).
+pub struct Stack<S: SessionStore = DynamoStore> {
+    pub ctx: AppContext<S>,
     pub verifier: WebhookVerifier<PlaidClient>,
     pub emulator: RunningEmulator,
     pub clock: Arc<ShiftedClock>,
@@ -52,6 +54,14 @@ impl StackBuilder {
     }
 
     pub async fn start(self) -> Stack {
+        self.start_with_store(|s| s).await
+    }
+
+    /// Start with the real store wrapped by `wrap` (e.g. in a `FaultyStore`).
+    pub async fn start_with_store<S: SessionStore>(
+        self,
+        wrap: impl FnOnce(DynamoStore) -> S,
+    ) -> Stack<S> {
         let emulator = Emulator::builder()
             .client_id("stack-client")
             .secret("stack-secret")
@@ -96,7 +106,7 @@ impl StackBuilder {
         let clock = Arc::new(ShiftedClock::new());
         let ctx = AppContext {
             config,
-            store: DynamoStore::new(dynamo, table),
+            store: wrap(DynamoStore::new(dynamo, table)),
             plaid: plaid.clone(),
             clock: clock.clone(),
         };
@@ -118,7 +128,9 @@ impl Stack {
     pub async fn start() -> Stack {
         Self::builder().start().await
     }
+}
 
+impl<S: SessionStore> Stack<S> {
     /// Send an API Gateway event to the function its route belongs to, and check the answer
     /// against our OpenAPI description.
     pub async fn call(&self, event: ApiEvent) -> Answer {

@@ -56,13 +56,48 @@ pub async fn plaid_attempts<S: SessionStore>(
 }
 
 /// Plaid's newest attempt for (user, template), if it is newer than `known`.
+///
+/// Plaid's `created_at` has whole seconds, so an attempt and its retry often tie. Ties are broken
+/// by the chain (`previous_attempt_id`): the end of the chain that starts at `known` is newer, and
+/// no ancestor of `known` is ever newer than it. Without that, two attempts of one second were
+/// each "newer" than the other: the RETRIED webhook looped between them forever, and a start could
+/// take an older failed attempt for a retry we had not recorded.
 pub fn newer_than<'a>(
     attempts: &'a [IdentityVerification],
     known: &IdvId,
     known_created_at: DateTime<Utc>,
 ) -> Option<&'a IdentityVerification> {
+    let by_id = |id: &IdvId| attempts.iter().find(|a| &a.id == id);
+    // Follow the chain forward from `known` (bounded: a cycle in bad data must not hang us).
+    let mut tip: Option<&IdentityVerification> = None;
+    let mut cursor = known.clone();
+    for _ in 0..attempts.len() {
+        match attempts
+            .iter()
+            .find(|a| a.previous_attempt_id.as_ref() == Some(&cursor) && &a.id != known)
+        {
+            Some(next) => {
+                cursor = next.id.clone();
+                tip = Some(next);
+            }
+            None => break,
+        }
+    }
+    if tip.is_some() {
+        return tip;
+    }
+    let mut ancestors = Vec::new();
+    let mut cursor = by_id(known).and_then(|a| a.previous_attempt_id.clone());
+    while let Some(id) = cursor {
+        if ancestors.contains(&id) || ancestors.len() > attempts.len() {
+            break;
+        }
+        cursor = by_id(&id).and_then(|a| a.previous_attempt_id.clone());
+        ancestors.push(id);
+    }
     attempts
         .iter()
         .filter(|a| &a.id != known && a.created_at >= known_created_at)
+        .filter(|a| !ancestors.contains(&a.id))
         .max_by_key(|a| a.created_at)
 }
