@@ -74,7 +74,7 @@ async fn many_users_concurrent_webhooks_converge() {
     );
 
     // 2. Plaid finishes each: every third user fails, the rest pass.
-    let failed = |i: usize| i % 3 == 0;
+    let failed = |i: usize| i.is_multiple_of(3);
     for (i, id) in ids.iter().enumerate() {
         let outcome = if failed(i) {
             FinishOutcome::Failed
