@@ -101,3 +101,64 @@ pub fn newer_than<'a>(
         .filter(|a| !ancestors.contains(&a.id))
         .max_by_key(|a| a.created_at)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plaid's spec example, re-identified: `id`, `previous_attempt_id`, `created_at`.
+    fn attempt(id: &str, previous: Option<&str>, created_at: &str) -> IdentityVerification {
+        let mut v: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/plaid/identity_verification_get_response.json"
+        ))
+        .unwrap();
+        v["id"] = id.into();
+        v["previous_attempt_id"] = previous.map(Into::into).unwrap_or(serde_json::Value::Null);
+        v["created_at"] = created_at.into();
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn id(s: &str) -> IdvId {
+        IdvId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn same_second_attempts_are_ordered_by_the_chain() {
+        let t = "2026-11-26T02:00:00Z";
+        let a = attempt("idv_a", None, t);
+        let b = attempt("idv_b", Some("idv_a"), t);
+        let c = attempt("idv_c", Some("idv_b"), t);
+        // Listing order must not matter.
+        for all in [
+            vec![a.clone(), b.clone(), c.clone()],
+            vec![c.clone(), b.clone(), a.clone()],
+        ] {
+            let at = a.created_at;
+            assert_eq!(newer_than(&all, &id("idv_a"), at).unwrap().id, id("idv_c"));
+            assert_eq!(newer_than(&all, &id("idv_b"), at).unwrap().id, id("idv_c"));
+            // The tip has nothing newer: its ancestors of the same second are older.
+            assert!(newer_than(&all, &id("idv_c"), at).is_none());
+        }
+    }
+
+    #[test]
+    fn without_a_chain_the_later_created_at_wins() {
+        let a = attempt("idv_a", None, "2026-11-26T02:00:00Z");
+        let b = attempt("idv_b", None, "2026-11-26T02:00:05Z");
+        let all = [a.clone(), b.clone()];
+        assert_eq!(
+            newer_than(&all, &id("idv_a"), a.created_at).unwrap().id,
+            id("idv_b")
+        );
+        assert!(newer_than(&all, &id("idv_b"), b.created_at).is_none());
+    }
+
+    #[test]
+    fn a_cycle_in_the_chain_does_not_hang() {
+        let t = "2026-11-26T02:00:00Z";
+        let a = attempt("idv_a", Some("idv_b"), t);
+        let b = attempt("idv_b", Some("idv_a"), t);
+        let all = [a.clone(), b];
+        let _ = newer_than(&all, &id("idv_a"), a.created_at);
+    }
+}
