@@ -28,7 +28,7 @@ const LINK: &str = "/link/token/create";
 /// Client timeout short enough that a delay fault trips it quickly.
 const TIMEOUT: Duration = Duration::from_millis(300);
 /// A delay fault: well past `TIMEOUT`.
-const SLOW_MS: u64 = 700;
+const SLOW_MS: u64 = 500;
 
 async fn stack() -> FStack {
     Stack::builder()
@@ -88,8 +88,10 @@ fn assert_retryable(a: &Answer, what: &str) {
 
 /// Let a delayed Plaid call that the client gave up on finish at the emulator (Plaid may still
 /// act on a request whose answer we never read).
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(SLOW_MS + 100)).await;
+async fn settle(fault: &Fault) {
+    if fault.delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(fault.delay_ms + 100)).await;
+    }
 }
 
 /// Our table and Plaid agree on `user`'s attempts: the same ids, statuses and chain.
@@ -160,10 +162,10 @@ async fn create_plaid_faults_then_one_session() {
     let s = stack().await;
     for (i, (name, fault)) in plaid_faults(CREATE, 2).into_iter().enumerate() {
         let user = format!("create-plaid-{i}");
-        s.emulator.inject_fault(fault).unwrap();
+        s.emulator.inject_fault(fault.clone()).unwrap();
         let a = start(&s, &user).await;
         assert_retryable(&a, name);
-        settle().await;
+        settle(&fault).await;
         start_ok(&s, &user).await;
         // Idempotent create: the timed-out call and the retry share Plaid's one session.
         assert_agree(&s, &user, 1).await;
@@ -197,10 +199,10 @@ async fn retry_plaid_faults_then_one_new_attempt() {
         let user = format!("retry-plaid-{i}");
         let first = failed_session(&s, &user).await;
         let endpoint = fault.endpoint.clone();
-        s.emulator.inject_fault(fault).unwrap();
+        s.emulator.inject_fault(fault.clone()).unwrap();
         let a = start(&s, &user).await;
         assert_retryable(&a, &format!("{endpoint} {name}"));
-        settle().await;
+        settle(&fault).await;
         // The failed start holds the retry claim until it lapses; a caller honouring
         // Retry-After past that window gets through.
         s.clock.advance(chrono::Duration::seconds(16));
@@ -260,7 +262,7 @@ async fn webhook_plaid_faults_then_redelivery_records() {
         // A fresh verifier key cache per case, so the key fetch is really made.
         let verifier = shared::webhook_verify::WebhookVerifier::new(s.ctx.plaid.clone());
         let endpoint = fault.endpoint.clone();
-        s.emulator.inject_fault(fault).unwrap();
+        s.emulator.inject_fault(fault.clone()).unwrap();
         let a = deliver_with(&s, &verifier, &hooks[0]).await;
         assert!(
             a.status >= 500,
@@ -268,7 +270,7 @@ async fn webhook_plaid_faults_then_redelivery_records() {
             a.status,
             a.json
         );
-        settle().await;
+        settle(&fault).await;
         // Plaid redelivers (the same signed body).
         for h in &hooks {
             let a = deliver_with(&s, &verifier, h).await;
@@ -322,10 +324,10 @@ async fn link_token_faults_then_token() {
     let s = stack().await;
     let id = start_ok(&s, "link-user").await;
     for (name, fault) in plaid_faults(LINK, 2) {
-        s.emulator.inject_fault(fault).unwrap();
+        s.emulator.inject_fault(fault.clone()).unwrap();
         let a = s.call(ApiEvent::link_token(&id).user("link-user")).await;
         assert_retryable(&a, name);
-        settle().await;
+        settle(&fault).await;
     }
     for kind in [FaultKind::Throttled, FaultKind::Unavailable] {
         s.ctx.store.fail(Op::Get, kind, 1);
@@ -357,19 +359,14 @@ async fn get_session_refresh_faults() {
             .query("refresh", "true")
     };
     for (name, fault) in plaid_faults(GET, 2) {
-        s.emulator.inject_fault(fault).unwrap();
+        s.emulator.inject_fault(fault.clone()).unwrap();
         assert_retryable(&s.call(refresh()).await, name);
         // An opportunistic refresh (the record is stale) that fails answers from the store.
         s.clock.advance(chrono::Duration::hours(1));
-        let fault = plaid_faults(GET, 2)
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .unwrap()
-            .1;
-        s.emulator.inject_fault(fault).unwrap();
+        s.emulator.inject_fault(fault.clone()).unwrap();
         let a = s.call(ApiEvent::get_session(&id).user("get-user")).await;
         assert_eq!(a.status, 200, "{name}: {}", a.json);
-        settle().await;
+        settle(&fault).await;
     }
     for kind in STORE_FAULTS {
         for op in [Op::Get, Op::SaveSnapshot] {
