@@ -4,6 +4,7 @@
 //! `shared/openapi.yaml`.
 
 use crate::apigw::{Answer, ApiEvent};
+use crate::drop_proxy::DropProxy;
 use crate::emulator::{Emulator, RunningEmulator, Template, WebhookRecord};
 use crate::localstack::{aws_config, create_sessions_table};
 use chrono::Utc;
@@ -31,6 +32,9 @@ pub struct Stack<S: SessionStore = DynamoStore> {
     pub verifier: WebhookVerifier<PlaidClient>,
     pub emulator: RunningEmulator,
     pub clock: Arc<ShiftedClock>,
+    /// Between the Plaid client and the emulator, when asked for with
+    /// [`StackBuilder::drop_proxy`].
+    pub proxy: Option<DropProxy>,
     delivered: Mutex<usize>,
 }
 
@@ -39,12 +43,19 @@ pub struct Stack<S: SessionStore = DynamoStore> {
 pub struct StackBuilder {
     vars: HashMap<&'static str, String>,
     plaid_options: Option<ClientOptions>,
+    drop_proxy: bool,
 }
 
 impl StackBuilder {
     /// Override a configuration variable (as the function would read it from its environment).
     pub fn var(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.vars.insert(name, value.into());
+        self
+    }
+
+    /// Route Plaid calls through a [`DropProxy`] (as `Stack::proxy`), to drop answers.
+    pub fn drop_proxy(mut self) -> Self {
+        self.drop_proxy = true;
         self
     }
 
@@ -76,10 +87,22 @@ impl StackBuilder {
             .await
             .expect("table from infra/template.yaml");
 
+        let proxy = if self.drop_proxy {
+            Some(
+                DropProxy::start(emulator.addr())
+                    .await
+                    .expect("proxy starts"),
+            )
+        } else {
+            None
+        };
+        let plaid_url = proxy
+            .as_ref()
+            .map_or_else(|| emulator.url(), DropProxy::url);
         let mut vars: HashMap<&'static str, String> = HashMap::from([
             ("TABLE_NAME", table.clone()),
             ("PLAID_ENV", "sandbox".to_owned()),
-            ("PLAID_BASE_URL", emulator.url()),
+            ("PLAID_BASE_URL", plaid_url),
             ("PLAID_SECRET_ID", "unused-in-tests".to_owned()),
             ("IDV_TEMPLATE_ID", TEMPLATE.to_owned()),
             ("IDV_TEMPLATE_IDS", OTHER_TEMPLATE.to_owned()),
@@ -115,6 +138,7 @@ impl StackBuilder {
             verifier: WebhookVerifier::new(plaid),
             emulator,
             clock,
+            proxy,
             delivered: Mutex::new(0),
         }
     }

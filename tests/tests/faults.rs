@@ -381,3 +381,65 @@ async fn get_session_refresh_faults() {
     );
     assert_agree(&s, "get-user", 1).await;
 }
+
+async fn proxied_stack() -> FStack {
+    Stack::builder()
+        .drop_proxy()
+        .plaid_options(ClientOptions {
+            timeout: TIMEOUT,
+            max_attempts: 2,
+            base_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            ..ClientOptions::default()
+        })
+        .start_with_store(FaultyStore::new)
+        .await
+}
+
+/// Plaid acts but the connection drops before its answer arrives.
+#[tokio::test]
+async fn dropped_connections_after_plaid_acted() {
+    let s = proxied_stack().await;
+    let proxy = s.proxy.as_ref().unwrap();
+
+    // Create: dropped twice (the client's retry too), so the caller sees it fail; Plaid made
+    // the session, and the caller's next start gets that one back.
+    proxy.drop_answers(CREATE, 2);
+    assert_retryable(&start(&s, "drop-create").await, "create dropped");
+    assert_eq!(proxy.dropped(), 2);
+    start_ok(&s, "drop-create").await;
+    assert_agree(&s, "drop-create", 1).await;
+
+    // Retry: never repeated by the client (each call bills). The attempt Plaid made is found
+    // by the next start and recorded, not billed again.
+    let first = failed_session(&s, "drop-retry").await;
+    proxy.drop_answers(RETRY, 1);
+    assert_retryable(&start(&s, "drop-retry").await, "retry dropped");
+    assert_eq!(s.emulator.request_count(RETRY), 1);
+    s.clock.advance(chrono::Duration::seconds(16));
+    let id = start_ok(&s, "drop-retry").await;
+    assert_ne!(id, first);
+    assert_eq!(s.emulator.request_count(RETRY), 1, "no second billed retry");
+    assert_agree(&s, "drop-retry", 2).await;
+
+    // The webhook's /get: the client retries it; twice dropped means 5xx, then redelivery.
+    let id = start_ok(&s, "drop-hook").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    let hooks = s.take_new_webhooks();
+    proxy.drop_answers(GET, 2);
+    assert!(s.deliver(&hooks[0]).await.status >= 500);
+    for h in &hooks {
+        assert_eq!(s.deliver(h).await.status, 200);
+    }
+    assert_agree(&s, "drop-hook", 1).await;
+
+    // Link token: a lost token is simply made again.
+    let id = start_ok(&s, "drop-link").await;
+    proxy.drop_answers(LINK, 2);
+    let e = || ApiEvent::link_token(&id).user("drop-link");
+    assert_retryable(&s.call(e()).await, "link dropped");
+    assert_eq!(s.call(e()).await.status, 200);
+}
