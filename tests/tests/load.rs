@@ -85,12 +85,12 @@ async fn many_users_concurrent_webhooks_converge() {
     }
 
     // 3. Every webhook, COPIES times, shuffled (fixed seed), delivered concurrently.
-    let deliver_all = |hooks: Vec<testkit::emulator::WebhookRecord>, seed: u64| {
+    let deliver_all = |hooks: Vec<testkit::emulator::WebhookRecord>, copies: usize, seed: u64| {
         let (s, gate) = (s.clone(), gate.clone());
         async move {
             let mut all: Vec<_> = hooks
                 .iter()
-                .flat_map(|h| std::iter::repeat_n(h.clone(), COPIES))
+                .flat_map(|h| std::iter::repeat_n(h.clone(), copies))
                 .collect();
             fastrand::Rng::with_seed(seed).shuffle(&mut all);
             let n = all.len();
@@ -116,7 +116,7 @@ async fn many_users_concurrent_webhooks_converge() {
     };
     let hooks = s.take_new_webhooks();
     assert!(hooks.len() >= USERS, "a status webhook per session");
-    let delivered = deliver_all(hooks, 7).await;
+    let delivered = deliver_all(hooks, COPIES, 7).await;
     assert!(delivered >= USERS * COPIES);
     for i in 0..USERS {
         assert_eq!(agree(&s, &user(i)).await, 1);
@@ -154,7 +154,7 @@ async fn many_users_concurrent_webhooks_converge() {
     );
     // The retries' webhooks (RETRIED, STATUS_UPDATED), again duplicated and shuffled.
     let hooks = s.take_new_webhooks();
-    deliver_all(hooks, 11).await;
+    deliver_all(hooks, 2, 11).await;
     for i in 0..USERS {
         let expected = if failed(i) { 2 } else { 1 };
         assert_eq!(agree(&s, &user(i)).await, expected, "{}", user(i));
