@@ -10,7 +10,6 @@ trap cleanup EXIT INT TERM
 local_aws_env
 
 SCHEMATHESIS_VERSION=4.32.5
-VENV_BIN="${VENV_BIN:-$ROOT/.venv/bin}"
 if ! "$VENV_BIN/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
   echo "installing schemathesis==$SCHEMATHESIS_VERSION into $VENV_BIN"
   "$VENV_BIN/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
