@@ -16,5 +16,7 @@ make --no-print-directory lint
 start_moto
 echo "== cargo test"
 cargo test --workspace
+echo "== schemathesis"
+bash tests/scripts/schemathesis.sh
 echo "== contract tests against Plaid's spec"
 make --no-print-directory contract

@@ -65,6 +65,12 @@ impl ApiEvent {
         e.raw_body(body)
     }
 
+    /// Drop every header (including the default `content-type`), to pass on a real request's.
+    pub fn no_headers(mut self) -> Self {
+        self.headers.clear();
+        self
+    }
+
     /// The caller: the `sub` claim the JWT authorizer passes on.
     pub fn user(mut self, sub: &str) -> Self {
         self.sub = Some(sub.to_owned());

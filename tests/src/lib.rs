@@ -2,7 +2,9 @@
 //! API Gateway events, and our OpenAPI description as a test oracle.
 
 pub mod apigw;
+pub mod drop_proxy;
 pub mod emulator;
+pub mod faulty_store;
 pub mod localstack;
 pub mod openapi;
 pub mod runtime_api;

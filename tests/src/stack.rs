@@ -4,6 +4,7 @@
 //! `shared/openapi.yaml`.
 
 use crate::apigw::{Answer, ApiEvent};
+use crate::drop_proxy::DropProxy;
 use crate::emulator::{Emulator, RunningEmulator, Template, WebhookRecord};
 use crate::localstack::{aws_config, create_sessions_table};
 use chrono::Utc;
@@ -27,11 +28,16 @@ pub const OTHER_TEMPLATE: &str = "idvtmp_stack_other";
 /// Longer than any Lambda timeout in infra/template.yaml.
 const HANDLER_LIMIT: Duration = Duration::from_secs(30);
 
-pub struct Stack {
-    pub ctx: AppContext<DynamoStore>,
+/// `S` is the session store: the real `DynamoStore`, or a wrapper around it (the fault-injecting
+/// `FaultyStore`, see [`StackBuilder::start_with_store`]).
+pub struct Stack<S: SessionStore = DynamoStore> {
+    pub ctx: AppContext<S>,
     pub verifier: WebhookVerifier<PlaidClient>,
     pub emulator: RunningEmulator,
     pub clock: Arc<ShiftedClock>,
+    /// Between the Plaid client and the emulator, when asked for with
+    /// [`StackBuilder::drop_proxy`].
+    pub proxy: Option<DropProxy>,
     delivered: Mutex<usize>,
 }
 
@@ -40,6 +46,7 @@ pub struct Stack {
 pub struct StackBuilder {
     vars: HashMap<&'static str, String>,
     plaid_options: Option<ClientOptions>,
+    drop_proxy: bool,
 }
 
 impl StackBuilder {
@@ -49,12 +56,26 @@ impl StackBuilder {
         self
     }
 
+    /// Route Plaid calls through a [`DropProxy`] (as `Stack::proxy`), to drop answers.
+    pub fn drop_proxy(mut self) -> Self {
+        self.drop_proxy = true;
+        self
+    }
+
     pub fn plaid_options(mut self, o: ClientOptions) -> Self {
         self.plaid_options = Some(o);
         self
     }
 
     pub async fn start(self) -> Stack {
+        self.start_with_store(|s| s).await
+    }
+
+    /// Start with the real store wrapped by `wrap` (e.g. in a `FaultyStore`).
+    pub async fn start_with_store<S: SessionStore>(
+        self,
+        wrap: impl FnOnce(DynamoStore) -> S,
+    ) -> Stack<S> {
         let emulator = Emulator::builder()
             .client_id("stack-client")
             .secret("stack-secret")
@@ -69,10 +90,22 @@ impl StackBuilder {
             .await
             .expect("table from infra/template.yaml");
 
+        let proxy = if self.drop_proxy {
+            Some(
+                DropProxy::start(emulator.addr())
+                    .await
+                    .expect("proxy starts"),
+            )
+        } else {
+            None
+        };
+        let plaid_url = proxy
+            .as_ref()
+            .map_or_else(|| emulator.url(), DropProxy::url);
         let mut vars: HashMap<&'static str, String> = HashMap::from([
             ("TABLE_NAME", table.clone()),
             ("PLAID_ENV", "sandbox".to_owned()),
-            ("PLAID_BASE_URL", emulator.url()),
+            ("PLAID_BASE_URL", plaid_url),
             ("PLAID_SECRET_ID", "unused-in-tests".to_owned()),
             ("IDV_TEMPLATE_ID", TEMPLATE.to_owned()),
             ("IDV_TEMPLATE_IDS", OTHER_TEMPLATE.to_owned()),
@@ -99,7 +132,7 @@ impl StackBuilder {
         let clock = Arc::new(ShiftedClock::new());
         let ctx = AppContext {
             config,
-            store: DynamoStore::new(dynamo, table),
+            store: wrap(DynamoStore::new(dynamo, table)),
             plaid: plaid.clone(),
             clock: clock.clone(),
         };
@@ -108,6 +141,7 @@ impl StackBuilder {
             verifier: WebhookVerifier::new(plaid),
             emulator,
             clock,
+            proxy,
             delivered: Mutex::new(0),
         }
     }
@@ -121,10 +155,25 @@ impl Stack {
     pub async fn start() -> Stack {
         Self::builder().start().await
     }
+}
 
+impl<S: SessionStore> Stack<S> {
     /// Send an API Gateway event to the function its route belongs to, and check the answer
     /// against our OpenAPI description.
     pub async fn call(&self, event: ApiEvent) -> Answer {
+        let route = event.event()["routeKey"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let answer = Answer::from_response(self.respond(&event).await);
+        let (method, path) = route.split_once(' ').expect("route key");
+        crate::openapi::check(method, path, answer.status, &answer.headers, &answer.json);
+        answer
+    }
+
+    /// The function's raw response to an event, unchecked (the HTTP front `local-api` serves
+    /// it as is, for Schemathesis to judge).
+    pub async fn respond(&self, event: &ApiEvent) -> lambda_http::Response<lambda_http::Body> {
         let e = event.event();
         let route = e["routeKey"].as_str().unwrap_or_default().to_owned();
         let req = event.request();
@@ -144,13 +193,9 @@ impl Stack {
             }
         };
         // A Lambda would be killed at its timeout; a handler that never answers is a bug.
-        let resp = tokio::time::timeout(HANDLER_LIMIT, answer)
+        tokio::time::timeout(HANDLER_LIMIT, answer)
             .await
-            .unwrap_or_else(|_| panic!("{route} did not answer within {HANDLER_LIMIT:?}"));
-        let answer = Answer::from_response(resp);
-        let (method, path) = route.split_once(' ').expect("route key");
-        crate::openapi::check(method, path, answer.status, &answer.headers, &answer.json);
-        answer
+            .unwrap_or_else(|_| panic!("{route} did not answer within {HANDLER_LIMIT:?}"))
     }
 
     /// Deliver one recorded webhook to the webhook function, exactly as signed.

@@ -55,86 +55,110 @@ pub async fn plaid_attempts<S: SessionStore>(
     Ok(all)
 }
 
-/// Whether `a` is a later attempt than the one with id `known` made at `known_created_at`:
-/// made in a later second, or in the same second as its direct retry (Plaid's `created_at` has
-/// whole seconds, so a same-second attempt that is not `known`'s successor may be older).
-fn is_later(a: &IdentityVerification, known: &IdvId, known_created_at: DateTime<Utc>) -> bool {
-    a.created_at > known_created_at
-        || (a.created_at == known_created_at && a.previous_attempt_id.as_ref() == Some(known))
-}
-
-/// Plaid's newest attempt for (user, template), if it is later than `known` (see [`is_later`]).
+/// Plaid's newest attempt for (user, template), if it is newer than `known`.
+///
+/// Plaid's `created_at` has whole seconds, so an attempt and its retry often tie. Ties are broken
+/// by the chain (`previous_attempt_id`): the end of the chain that starts at `known` is newer, and
+/// no ancestor of `known` is ever newer than it. Without that, two attempts of one second were
+/// each "newer" than the other: the RETRIED webhook looped between them forever, and a start could
+/// take an older failed attempt for a retry we had not recorded.
 pub fn newer_than<'a>(
     attempts: &'a [IdentityVerification],
     known: &IdvId,
     known_created_at: DateTime<Utc>,
 ) -> Option<&'a IdentityVerification> {
+    let by_id = |id: &IdvId| attempts.iter().find(|a| &a.id == id);
+    // Follow the chain forward from `known` (bounded: a cycle in bad data must not hang us).
+    let mut tip: Option<&IdentityVerification> = None;
+    let mut cursor = known.clone();
+    for _ in 0..attempts.len() {
+        match attempts
+            .iter()
+            .find(|a| a.previous_attempt_id.as_ref() == Some(&cursor) && &a.id != known)
+        {
+            Some(next) => {
+                cursor = next.id.clone();
+                tip = Some(next);
+            }
+            None => break,
+        }
+    }
+    if tip.is_some() {
+        return tip;
+    }
+    let mut ancestors = Vec::new();
+    let mut cursor = by_id(known).and_then(|a| a.previous_attempt_id.clone());
+    while let Some(id) = cursor {
+        if ancestors.contains(&id) || ancestors.len() > attempts.len() {
+            break;
+        }
+        cursor = by_id(&id).and_then(|a| a.previous_attempt_id.clone());
+        ancestors.push(id);
+    }
     attempts
         .iter()
-        .filter(|a| is_later(a, known, known_created_at))
+        .filter(|a| &a.id != known && a.created_at >= known_created_at)
+        .filter(|a| !ancestors.contains(&a.id))
         .max_by_key(|a| a.created_at)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plaid::types::{IdvStatus, StepStatus, Steps, TemplateRef};
-    use chrono::TimeZone;
 
-    fn attempt(id: &str, second: u32, previous: Option<&str>) -> IdentityVerification {
-        let s = StepStatus::Success;
-        IdentityVerification {
-            id: IdvId::parse(id).unwrap(),
-            client_user_id: ClientUserId::parse("u").unwrap(),
-            user_id: None,
-            created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, second).unwrap(),
-            completed_at: None,
-            previous_attempt_id: previous.map(|p| IdvId::parse(p).unwrap()),
-            shareable_url: None,
-            template: TemplateRef {
-                id: TemplateId::parse("idvtmp_1").unwrap(),
-                version: 1,
-            },
-            user: None,
-            status: IdvStatus::Active,
-            steps: Steps {
-                accept_tos: s,
-                verify_sms: s,
-                kyc_check: s,
-                documentary_verification: s,
-                selfie_check: s,
-                watchlist_screening: s,
-                risk_check: s,
-            },
-            documentary_verification: None,
-            selfie_check: None,
-            kyc_check: None,
-            risk_check: None,
-            verify_sms: None,
-            watchlist_screening_id: None,
-            beacon_user_id: None,
-            redacted_at: None,
-            latest_scored_protect_event: None,
-            request_id: None,
+    /// Plaid's spec example, re-identified: `id`, `previous_attempt_id`, `created_at`.
+    fn attempt(id: &str, previous: Option<&str>, created_at: &str) -> IdentityVerification {
+        let mut v: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/plaid/identity_verification_get_response.json"
+        ))
+        .unwrap();
+        v["id"] = id.into();
+        v["previous_attempt_id"] = previous.map(Into::into).unwrap_or(serde_json::Value::Null);
+        v["created_at"] = created_at.into();
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn id(s: &str) -> IdvId {
+        IdvId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn same_second_attempts_are_ordered_by_the_chain() {
+        let t = "2026-11-26T02:00:00Z";
+        let a = attempt("idv_a", None, t);
+        let b = attempt("idv_b", Some("idv_a"), t);
+        let c = attempt("idv_c", Some("idv_b"), t);
+        // Listing order must not matter.
+        for all in [
+            vec![a.clone(), b.clone(), c.clone()],
+            vec![c.clone(), b.clone(), a.clone()],
+        ] {
+            let at = a.created_at;
+            assert_eq!(newer_than(&all, &id("idv_a"), at).unwrap().id, id("idv_c"));
+            assert_eq!(newer_than(&all, &id("idv_b"), at).unwrap().id, id("idv_c"));
+            // The tip has nothing newer: its ancestors of the same second are older.
+            assert!(newer_than(&all, &id("idv_c"), at).is_none());
         }
     }
 
     #[test]
-    fn same_second_attempts_are_ordered_by_the_chain_and_never_loop() {
-        let a = attempt("idv_a", 5, None);
-        let b = attempt("idv_b", 5, Some("idv_a"));
+    fn without_a_chain_the_later_created_at_wins() {
+        let a = attempt("idv_a", None, "2026-11-26T02:00:00Z");
+        let b = attempt("idv_b", None, "2026-11-26T02:00:05Z");
         let all = [a.clone(), b.clone()];
         assert_eq!(
-            newer_than(&all, &a.id, a.created_at).map(|x| &x.id),
-            Some(&b.id)
+            newer_than(&all, &id("idv_a"), a.created_at).unwrap().id,
+            id("idv_b")
         );
-        // From the newest, nothing is later: the older same-second attempt is not "newer".
-        assert_eq!(newer_than(&all, &b.id, b.created_at), None);
-        let c = attempt("idv_c", 9, Some("idv_b"));
-        let all = [a.clone(), b, c.clone()];
-        assert_eq!(
-            newer_than(&all, &a.id, a.created_at).map(|x| &x.id),
-            Some(&c.id)
-        );
+        assert!(newer_than(&all, &id("idv_b"), b.created_at).is_none());
+    }
+
+    #[test]
+    fn a_cycle_in_the_chain_does_not_hang() {
+        let t = "2026-11-26T02:00:00Z";
+        let a = attempt("idv_a", Some("idv_b"), t);
+        let b = attempt("idv_b", Some("idv_a"), t);
+        let all = [a.clone(), b];
+        let _ = newer_than(&all, &id("idv_a"), a.created_at);
     }
 }

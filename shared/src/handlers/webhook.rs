@@ -5,7 +5,7 @@
 //! Deliveries are never de-duplicated by body: two genuine `STATUS_UPDATED` webhooks for one
 //! session have identical bodies, and each must re-read the session.
 
-use super::sync::{newer_than, plaid_attempts, record_snapshot};
+use super::sync::{plaid_attempts, record_snapshot};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::ApiError;
@@ -101,15 +101,14 @@ async fn run<S: SessionStore, F: KeyFetcher>(
         let attempts = plaid_attempts(ctx, &iv.client_user_id, &iv.template.id)
             .await
             .inspect_err(|e| log.plaid_error(e))?;
-        let mut known = (iv.id.clone(), iv.created_at);
-        // Each step moves strictly later (see `newer_than`); the bound guards against a cycle
-        // in what Plaid returns all the same.
-        for _ in 0..attempts.len() {
-            let Some(newer) = newer_than(&attempts, &known.0, known.1) else {
-                break;
-            };
+        // Every attempt from the named one's second on, each once. (Walking "the next newer"
+        // one by one looped forever when two attempts shared Plaid's whole-second created_at;
+        // recording an older same-second attempt again is harmless: it is Plaid's own state.)
+        for newer in attempts
+            .iter()
+            .filter(|a| a.id != iv.id && a.created_at >= iv.created_at)
+        {
             record_snapshot(ctx, newer, now).await?;
-            known = (newer.id.clone(), newer.created_at);
         }
     }
     Ok(ack("processed"))

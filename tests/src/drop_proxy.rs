@@ -1,0 +1,134 @@
+//! A loopback TCP proxy in front of the Plaid emulator that can drop connections: the request
+//! reaches Plaid, Plaid acts on it (creates, bills a retry), and the connection closes before the
+//! answer gets back. The one failure a status-code fault cannot play, and the one that tests
+//! whether a caller's retry finds what Plaid already did instead of doing it twice.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+type Armed = Arc<Mutex<HashMap<String, u32>>>;
+
+pub struct DropProxy {
+    addr: SocketAddr,
+    armed: Armed,
+    dropped: Arc<Mutex<u32>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DropProxy {
+    pub async fn start(upstream: SocketAddr) -> std::io::Result<DropProxy> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let armed: Armed = Arc::default();
+        let dropped = Arc::new(Mutex::new(0));
+        let (a, d) = (armed.clone(), dropped.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (a, d) = (a.clone(), d.clone());
+                tokio::spawn(async move {
+                    if let Ok(server) = TcpStream::connect(upstream).await {
+                        relay(client, server, a, d).await;
+                    }
+                });
+            }
+        });
+        Ok(DropProxy {
+            addr,
+            armed,
+            dropped,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: use as the Plaid base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The next `count` calls to `endpoint` (e.g. `/identity_verification/retry`) reach Plaid,
+    /// but their connections close before the answer is passed on.
+    pub fn drop_answers(&self, endpoint: &str, count: u32) {
+        *self
+            .armed
+            .lock()
+            .unwrap()
+            .entry(endpoint.to_owned())
+            .or_default() += count;
+    }
+
+    /// Answers dropped so far.
+    pub fn dropped(&self) -> u32 {
+        *self.dropped.lock().unwrap()
+    }
+}
+
+impl Drop for DropProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The endpoint of an HTTP/1.1 request that starts in `chunk` (`POST /x HTTP/1.1`).
+fn request_path(chunk: &[u8]) -> Option<String> {
+    let line = chunk.split(|b| *b == b'\r').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split(' ');
+    let method = parts.next()?;
+    if !matches!(method, "POST" | "GET") {
+        return None;
+    }
+    parts.next().map(str::to_owned)
+}
+
+async fn relay(client: TcpStream, server: TcpStream, armed: Armed, dropped: Arc<Mutex<u32>>) {
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    // The client does not pipeline: the answer being read belongs to the last request sent.
+    let current: Arc<Mutex<Option<String>>> = Arc::default();
+    let cur = current.clone();
+    let up = tokio::spawn(async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if let Some(path) = request_path(&buf[..n]) {
+                *cur.lock().unwrap() = Some(path);
+            }
+            if sw.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match sr.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let drop_it = {
+            let path = current.lock().unwrap().clone();
+            let mut armed = armed.lock().unwrap();
+            match path.and_then(|p| armed.get_mut(&p)) {
+                Some(left) if *left > 0 => {
+                    *left -= 1;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if drop_it {
+            *dropped.lock().unwrap() += 1;
+            break;
+        }
+        if cw.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    up.abort();
+    // Dropping both halves closes the client's connection without an answer.
+}
