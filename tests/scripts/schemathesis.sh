@@ -12,7 +12,10 @@ local_aws_env
 SCHEMATHESIS_VERSION=4.32.5
 if ! "$VENV_BIN/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
   echo "installing schemathesis==$SCHEMATHESIS_VERSION into $VENV_BIN"
+  # --force-reinstall: an interrupted install can leave the package without its command.
   "$VENV_BIN/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+  "$VENV_BIN/schemathesis" --version >/dev/null 2>&1 ||
+    "$VENV_BIN/pip" install --quiet --force-reinstall --no-deps "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
 # Under `make test` moto is already up; alone, start our own.
