@@ -21,6 +21,7 @@ pub enum Op {
     OpenSessions,
     MarkAppExpired,
     ClaimRetry,
+    ReleaseRetry,
 }
 
 /// How a chosen call fails.
@@ -222,6 +223,11 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         self.write(Op::ClaimRetry, self.inner.claim_retry(id, until, now))
+            .await
+    }
+
+    async fn release_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(Op::ReleaseRetry, self.inner.release_retry(id, until))
             .await
     }
 }

@@ -690,3 +690,29 @@ async fn list_pages_newest_first() {
         (400, "invalid_cursor")
     );
 }
+
+#[tokio::test]
+async fn a_retry_plaid_refused_frees_the_next_start_at_once() {
+    let s = Stack::start().await;
+    let id = s.start_session("quinn").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Failed), None)
+        .await
+        .unwrap();
+    s.deliver_new_webhooks().await;
+    s.emulator
+        .inject_fault(Fault {
+            endpoint: RETRY.into(),
+            status: Some(429),
+            count: 1,
+            delay_ms: 0,
+        })
+        .unwrap();
+    let a = s.call(ApiEvent::post_sessions().user("quinn")).await;
+    assert_eq!((a.status, a.error_code()), (429, "rate_limited"));
+    // Plaid made nothing, so the claim was given back: no 409 while it would have lapsed.
+    let b = s.call(ApiEvent::post_sessions().user("quinn")).await;
+    assert_eq!(b.status, 201, "{}", b.json);
+    assert_eq!(b.json["previous_attempt_id"], id.as_str());
+    assert_eq!(s.emulator.request_count(RETRY), 2);
+}

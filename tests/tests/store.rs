@@ -985,3 +985,18 @@ async fn listing_puts_a_same_second_retry_first() {
     let ids: Vec<&str> = page.items.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["idv_z_new", "idv_a_old"]);
 }
+
+#[tokio::test]
+async fn only_the_holder_releases_a_retry_claim() {
+    let (store, _, _) = store("release").await;
+    let r = record("idv_rel", "alice", TEMPLATE, IdvStatus::Failed, 10, 11);
+    store.insert(&r).await.unwrap();
+    let mine = at(100);
+    assert!(store.claim_retry(&r.id, mine, at(99)).await.unwrap());
+    // Someone else's `until` does not match: the claim stays.
+    store.release_retry(&r.id, at(101)).await.unwrap();
+    assert!(!store.claim_retry(&r.id, at(102), at(99)).await.unwrap());
+    // The holder gives it back: the next start can claim at once.
+    store.release_retry(&r.id, mine).await.unwrap();
+    assert!(store.claim_retry(&r.id, at(103), at(99)).await.unwrap());
+}

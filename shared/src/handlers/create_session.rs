@@ -175,12 +175,9 @@ async fn retry_after<S: SessionStore>(
     log: &mut RequestLog,
 ) -> Result<Started, ApiError> {
     let now = ctx.now();
+    let until = now + RETRY_CLAIM;
     // Each /retry call bills a new session, so only one concurrent start may make it.
-    if !ctx
-        .store
-        .claim_retry(&previous.id, now + RETRY_CLAIM, now)
-        .await?
-    {
+    if !ctx.store.claim_retry(&previous.id, until, now).await? {
         return wait_for_other_start(ctx, user, template, &previous).await;
     }
     // A retry we issued before may have reached Plaid but not our table: find and record it
@@ -192,7 +189,7 @@ async fn retry_after<S: SessionStore>(
         let record = record_snapshot(ctx, newer, now).await?;
         match decide_start(Some(record.clone()), now) {
             StartDecision::Retry(p) => {
-                if !ctx.store.claim_retry(&p.id, now + RETRY_CLAIM, now).await? {
+                if !ctx.store.claim_retry(&p.id, until, now).await? {
                     return wait_for_other_start(ctx, user, template, &p).await;
                 }
                 previous = p;
@@ -216,8 +213,27 @@ async fn retry_after<S: SessionStore>(
             user: opts.prefill.clone(),
             is_shareable: opts.is_shareable.then_some(true),
         })
-        .await
-        .inspect_err(|e| log.plaid_error(e))?;
+        .await;
+    let iv = match iv {
+        Ok(iv) => iv,
+        Err(e) => {
+            log.plaid_error(&e);
+            // A 4xx (429 included) means Plaid made nothing: give the claim back so the
+            // caller's next start can retry at once. After a 5xx, a timeout or a lost answer
+            // the retry may exist: the claim stays until it lapses, and the next start adopts
+            // that attempt through /list instead of billing another.
+            if e.status().is_some_and(|s| (400..500).contains(&s)) {
+                let _ = ctx
+                    .store
+                    .release_retry(&previous.id, until)
+                    .await
+                    .inspect_err(
+                        |err| tracing::warn!(error = %err, "could not release a retry claim"),
+                    );
+            }
+            return Err(e.into());
+        }
+    };
     log.plaid_request_id = iv.request_id.clone();
     check_owner(&iv, user, template)?;
     let mut record = SessionRecord::from_plaid(&iv, ctx.now(), ctx.config.session_ttl);

@@ -526,6 +526,20 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":now", item::timestamp_value(now)?);
         Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
     }
+
+    async fn release_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .update_expression("REMOVE #rc")
+            .condition_expression("#rc = :until")
+            .expression_attribute_names("#rc", attr::RETRY_CLAIM_UNTIL)
+            .expression_attribute_values(":until", item::timestamp_value(until)?);
+        // Rejected: the claim lapsed and another start holds it now; leave theirs alone.
+        self.conditional_update(req).await.map(drop)
+    }
 }
 
 /// The user-owned index partition a listing reads.

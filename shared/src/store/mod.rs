@@ -123,4 +123,13 @@ pub trait SessionStore: Send + Sync {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Give back a claim taken with `claim_retry` whose holder knows no retry was made (Plaid
+    /// refused the call), so the next start need not wait for it to lapse. Only the holder's own
+    /// claim (`until` as it was taken) is removed.
+    fn release_retry(
+        &self,
+        id: &IdvId,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
