@@ -66,36 +66,27 @@ pub fn finish(log: RequestLog, result: Result<Response<Body>, ApiError>) -> Resp
     };
     let status = resp.status().as_u16();
     let latency_ms = log.started.elapsed().as_secs_f64() * 1000.0;
-    let fields = (
-        log.aws_request_id.as_deref().unwrap_or(""),
-        log.idv_id.as_deref().unwrap_or(""),
-        log.plaid_request_id.as_deref().unwrap_or(""),
-        log.plaid_error_code.as_deref().unwrap_or(""),
-    );
+    // One line, at error level when the answer is ours to fix; tracing's levels are static per
+    // call site, hence the macro rather than a level variable.
+    macro_rules! request_line {
+        ($level:ident) => {
+            tracing::$level!(
+                route = log.route,
+                status,
+                latency_ms,
+                aws_request_id = log.aws_request_id.as_deref().unwrap_or(""),
+                idv_id = log.idv_id.as_deref().unwrap_or(""),
+                plaid_request_id = log.plaid_request_id.as_deref().unwrap_or(""),
+                plaid_error_code = log.plaid_error_code.as_deref().unwrap_or(""),
+                error_code,
+                "request"
+            )
+        };
+    }
     if status >= 500 {
-        tracing::error!(
-            route = log.route,
-            status,
-            latency_ms,
-            aws_request_id = fields.0,
-            idv_id = fields.1,
-            plaid_request_id = fields.2,
-            plaid_error_code = fields.3,
-            error_code,
-            "request"
-        );
+        request_line!(error);
     } else {
-        tracing::info!(
-            route = log.route,
-            status,
-            latency_ms,
-            aws_request_id = fields.0,
-            idv_id = fields.1,
-            plaid_request_id = fields.2,
-            plaid_error_code = fields.3,
-            error_code,
-            "request"
-        );
+        request_line!(info);
     }
     resp
 }
