@@ -61,10 +61,12 @@ pub fn session_id(req: &Request) -> Result<Option<IdvId>, ApiError> {
         .transpose()
 }
 
+/// A path segment as the caller meant it. (A form decoder would also split at `&` and `=`,
+/// turning `a=b` into the id `a`.) Invalid UTF-8 becomes an empty id, which no session has.
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(s.replace('+', "%2B").as_bytes())
-        .next()
-        .map(|(k, _)| k.into_owned())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
         .unwrap_or_default()
 }
 
@@ -127,5 +129,19 @@ fn data_error_message(e: &serde_json::Error) -> String {
             .map(|(_, expected)| format!("a field has the wrong type: expected{expected}"))
             .unwrap_or_else(|| "a field has the wrong type".to_owned()),
         None => msg.chars().take(200).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn path_segments_decode_as_a_whole() {
+        assert_eq!(percent_decode("idv_1"), "idv_1");
+        assert_eq!(percent_decode("idv%5F1"), "idv_1");
+        assert_eq!(percent_decode("a=b&c"), "a=b&c");
+        assert_eq!(percent_decode("a+b"), "a+b");
+        assert_eq!(percent_decode("%FF"), "");
     }
 }
