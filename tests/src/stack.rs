@@ -206,16 +206,9 @@ impl<S: SessionStore> Stack<S> {
 
     /// Deliver, in firing order, every webhook the emulator fired since the last call.
     pub async fn deliver_new_webhooks(&self) -> Vec<Answer> {
-        let outbox = self.emulator.outbox();
-        let start = {
-            let mut d = self.delivered.lock().unwrap();
-            let s = *d;
-            *d = outbox.len();
-            s
-        };
         let mut answers = Vec::new();
-        for record in &outbox[start..] {
-            answers.push(self.deliver(record).await);
+        for record in self.take_new_webhooks() {
+            answers.push(self.deliver(&record).await);
         }
         answers
     }
