@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::session::SessionRecord;
-use shared::store::{InsertOutcome, Page, SessionStore, StoreError, UpdateOutcome};
+use shared::store::{
+    InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
+};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -186,7 +188,7 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
         self.write(Op::Insert, self.inner.insert(record)).await
     }
 
-    async fn save_snapshot(&self, record: &SessionRecord) -> Result<UpdateOutcome, StoreError> {
+    async fn save_snapshot(&self, record: &SessionRecord) -> Result<SnapshotOutcome, StoreError> {
         self.write(Op::SaveSnapshot, self.inner.save_snapshot(record))
             .await
     }

@@ -284,7 +284,8 @@ async fn webhook_plaid_faults_then_redelivery_records() {
 async fn webhook_store_faults_then_redelivery_records() {
     let s = stack().await;
     for (i, kind) in STORE_FAULTS.into_iter().enumerate() {
-        for op in [Op::Get, Op::SaveSnapshot] {
+        // A webhook's only store step is the conditional snapshot write (no read before it).
+        for op in [Op::SaveSnapshot] {
             let user = format!("hook-store-{i}-{op:?}");
             let id = start_ok(&s, &user).await;
             s.emulator
@@ -292,9 +293,15 @@ async fn webhook_store_faults_then_redelivery_records() {
                 .await
                 .unwrap();
             let hooks = s.take_new_webhooks();
+            let failed_before = s.ctx.store.failures(op);
             s.ctx.store.fail(op, kind, 1);
             let a = s.deliver(&hooks[0]).await;
             assert!(a.status >= 500, "{op:?} {kind:?}: {} {}", a.status, a.json);
+            assert_eq!(
+                s.ctx.store.failures(op),
+                failed_before + 1,
+                "{op:?} {kind:?}"
+            );
             for h in &hooks {
                 assert_eq!(s.deliver(h).await.status, 200);
             }

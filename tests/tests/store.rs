@@ -9,7 +9,7 @@ use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::plaid::types::{IdvStatus, StepStatus, Steps};
 use shared::session::record::SessionRecord;
 use shared::store::dynamo::{DynamoStore, sdk_timeouts};
-use shared::store::{InsertOutcome, SessionStore, StoreError, UpdateOutcome};
+use shared::store::{InsertOutcome, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
 use std::collections::HashSet;
 use testkit::localstack;
 
@@ -101,6 +101,30 @@ async fn raw_item(
         .expect("item exists")
 }
 
+/// Save a snapshot that must be written; what comes back is what the store now holds.
+async fn saved(store: &DynamoStore, r: &SessionRecord) -> SessionRecord {
+    match store.save_snapshot(r).await.unwrap() {
+        SnapshotOutcome::Written(back) => {
+            assert_eq!(store.get(&r.id).await.unwrap().as_ref(), Some(&back));
+            back
+        }
+        other => panic!("expected the snapshot written, got {other:?}"),
+    }
+}
+
+/// Save a snapshot that must be refused; what comes back is the stored record, unchanged.
+async fn refused(store: &DynamoStore, r: &SessionRecord) -> SessionRecord {
+    let before = store.get(&r.id).await.unwrap().expect("a stored record");
+    match store.save_snapshot(r).await.unwrap() {
+        SnapshotOutcome::Rejected(Some(stored)) => {
+            assert_eq!(stored, before);
+            assert_eq!(store.get(&r.id).await.unwrap(), Some(before));
+            stored
+        }
+        other => panic!("expected the snapshot refused, got {other:?}"),
+    }
+}
+
 fn user(s: &str) -> ClientUserId {
     ClientUserId::parse(s).unwrap()
 }
@@ -148,22 +172,13 @@ async fn snapshots_apply_only_when_newer() {
     store.insert(&stored).await.unwrap();
 
     let older = snapshot(&stored, IdvStatus::PendingReview, 5);
-    assert_eq!(
-        store.save_snapshot(&older).await.unwrap(),
-        UpdateOutcome::Rejected
-    );
+    refused(&store, &older).await;
     let same_time = snapshot(&stored, IdvStatus::PendingReview, 10);
-    assert_eq!(
-        store.save_snapshot(&same_time).await.unwrap(),
-        UpdateOutcome::Rejected
-    );
+    refused(&store, &same_time).await;
     assert_eq!(store.get(&stored.id).await.unwrap(), Some(stored.clone()));
 
     let newer = snapshot(&stored, IdvStatus::PendingReview, 20);
-    assert_eq!(
-        store.save_snapshot(&newer).await.unwrap(),
-        UpdateOutcome::Written
-    );
+    saved(&store, &newer).await;
     assert_eq!(store.get(&stored.id).await.unwrap(), Some(newer));
 }
 
@@ -171,10 +186,7 @@ async fn snapshots_apply_only_when_newer() {
 async fn save_snapshot_creates_an_absent_session() {
     let (store, _, _) = store("upsert").await;
     let r = record("idv_new", "alice", TEMPLATE, IdvStatus::Active, 0, 1);
-    assert_eq!(
-        store.save_snapshot(&r).await.unwrap(),
-        UpdateOutcome::Written
-    );
+    saved(&store, &r).await;
     assert_eq!(store.get(&r.id).await.unwrap(), Some(r.clone()));
     assert_eq!(store.open_sessions(at(100), 10).await.unwrap(), vec![r]);
 }
@@ -186,15 +198,9 @@ async fn a_final_status_never_goes_back_to_active() {
     store.insert(&done).await.unwrap();
 
     let late_active = snapshot(&done, IdvStatus::Active, 30);
-    assert_eq!(
-        store.save_snapshot(&late_active).await.unwrap(),
-        UpdateOutcome::Rejected
-    );
+    refused(&store, &late_active).await;
     let late_review = snapshot(&done, IdvStatus::PendingReview, 31);
-    assert_eq!(
-        store.save_snapshot(&late_review).await.unwrap(),
-        UpdateOutcome::Rejected
-    );
+    refused(&store, &late_review).await;
     assert_eq!(store.get(&done.id).await.unwrap(), Some(done));
     assert!(
         !raw_item(&client, &table, "idv_f")
@@ -210,10 +216,7 @@ async fn a_final_status_can_become_another_final_status() {
     let failed = record("idv_o", "alice", TEMPLATE, IdvStatus::Failed, 0, 10);
     store.insert(&failed).await.unwrap();
     let overridden = snapshot(&failed, IdvStatus::Success, 40);
-    assert_eq!(
-        store.save_snapshot(&overridden).await.unwrap(),
-        UpdateOutcome::Written
-    );
+    saved(&store, &overridden).await;
     assert_eq!(
         store.get(&failed.id).await.unwrap().unwrap().status,
         IdvStatus::Success
@@ -235,16 +238,12 @@ async fn updates_keep_what_only_the_app_owns() {
     careless.created_at = at(3);
     careless.previous_attempt_id = Some(idv("idv_other"));
     careless.ttl = Some(1);
-    assert_eq!(
-        store.save_snapshot(&careless).await.unwrap(),
-        UpdateOutcome::Written
-    );
+    let back = saved(&store, &careless).await;
+    assert_eq!(back.expires_at, first.expires_at);
+    assert_eq!(back.previous_attempt_id, Some(idv("idv_prev")));
     let mut without_prev = snapshot(&first, IdvStatus::PendingReview, 6);
     without_prev.previous_attempt_id = None;
-    assert_eq!(
-        store.save_snapshot(&without_prev).await.unwrap(),
-        UpdateOutcome::Written
-    );
+    saved(&store, &without_prev).await;
 
     let stored = store.get(&first.id).await.unwrap().unwrap();
     assert_eq!(stored.expires_at, first.expires_at);
@@ -264,10 +263,7 @@ async fn a_snapshot_for_another_owner_is_refused() {
     store.insert(&mine).await.unwrap();
     let mut theirs = snapshot(&mine, IdvStatus::Success, 9);
     theirs.client_user_id = user("mallory");
-    assert_eq!(
-        store.save_snapshot(&theirs).await.unwrap(),
-        UpdateOutcome::Rejected
-    );
+    refused(&store, &theirs).await;
     assert_eq!(store.get(&mine.id).await.unwrap(), Some(mine));
 }
 
@@ -519,10 +515,7 @@ async fn open_sessions_holds_only_unfinished_unexpired_sessions() {
         UpdateOutcome::Written
     );
     let finished = snapshot(&finishing, IdvStatus::Failed, 40);
-    assert_eq!(
-        store.save_snapshot(&finished).await.unwrap(),
-        UpdateOutcome::Written
-    );
+    saved(&store, &finished).await;
 
     let open = store.open_sessions(at(60), 10).await.unwrap();
     let ids: Vec<_> = open.iter().map(|r| r.id.as_str()).collect();
@@ -593,10 +586,7 @@ async fn mark_app_expired_sets_ttl_and_leaves_the_open_index() {
     // Plaid keeps saying active (it no longer expires sessions): the newer snapshot is stored,
     // but the session stays out of the open index and keeps its TTL.
     let still_active = snapshot(&r, IdvStatus::Active, 3000);
-    assert_eq!(
-        store.save_snapshot(&still_active).await.unwrap(),
-        UpdateOutcome::Written
-    );
+    saved(&store, &still_active).await;
     assert!(
         store
             .open_sessions(at(10_000), 10)
@@ -608,10 +598,7 @@ async fn mark_app_expired_sets_ttl_and_leaves_the_open_index() {
 
     // The user finishes anyway: a result is never left to TTL.
     let late_result = snapshot(&r, IdvStatus::Success, 3100);
-    assert_eq!(
-        store.save_snapshot(&late_result).await.unwrap(),
-        UpdateOutcome::Written
-    );
+    saved(&store, &late_result).await;
     let item = raw_item(&client, &table, "idv_ma").await;
     assert!(!item.contains_key("ttl"));
     assert_eq!(

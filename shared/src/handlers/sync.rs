@@ -6,24 +6,24 @@ use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::PlaidError;
 use crate::plaid::types::{IdentityVerification, ListRequest};
 use crate::session::SessionRecord;
-use crate::store::{SessionStore, StoreError, UpdateOutcome};
+use crate::store::{SessionStore, SnapshotOutcome, StoreError};
 use chrono::{DateTime, Utc};
 
 /// Save a snapshot read from Plaid at `synced_at`. Returns the record as it now stands: ours if
-/// it was written, the stored one if that was newer (a concurrent writer won).
+/// it was written (with the stored creation, expiry and TTL fields), the stored one if that was
+/// newer (a concurrent writer won). One conditional write, no read: the store keeps what a
+/// snapshot must not change.
 pub async fn record_snapshot<S: SessionStore>(
     ctx: &AppContext<S>,
     iv: &IdentityVerification,
     synced_at: DateTime<Utc>,
 ) -> Result<SessionRecord, StoreError> {
-    let existing = ctx.store.get(&iv.id).await?;
-    let candidate = match &existing {
-        Some(stored) => stored.refreshed(iv, synced_at),
-        None => SessionRecord::from_plaid(iv, synced_at, ctx.config.session_ttl),
-    };
+    let candidate = SessionRecord::from_plaid(iv, synced_at, ctx.config.session_ttl);
     match ctx.store.save_snapshot(&candidate).await? {
-        UpdateOutcome::Written => Ok(candidate),
-        UpdateOutcome::Rejected => Ok(ctx.store.get(&iv.id).await?.unwrap_or(candidate)),
+        SnapshotOutcome::Written(stored) | SnapshotOutcome::Rejected(Some(stored)) => Ok(stored),
+        // The item vanished between the store's attempts (TTL deletion racing the write): there
+        // is nothing newer than what Plaid just said.
+        SnapshotOutcome::Rejected(None) => Ok(candidate),
     }
 }
 

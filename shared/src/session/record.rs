@@ -55,22 +55,6 @@ impl SessionRecord {
         }
     }
 
-    /// This record updated with a newer snapshot of the same session.
-    pub fn refreshed(&self, iv: &IdentityVerification, synced_at: DateTime<Utc>) -> Self {
-        SessionRecord {
-            status: iv.status,
-            steps: iv.steps.clone(),
-            previous_attempt_id: iv
-                .previous_attempt_id
-                .clone()
-                .or(self.previous_attempt_id.clone()),
-            completed_at: iv.completed_at,
-            updated_at: synced_at,
-            synced_at,
-            ..self.clone()
-        }
-    }
-
     /// Past the app window, an unfinished session is expired, whatever Plaid says (Plaid no
     /// longer expires sessions; DynamoDB TTL deletes late, so every read applies this).
     pub fn is_app_expired(&self, now: DateTime<Utc>) -> bool {

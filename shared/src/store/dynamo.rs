@@ -20,7 +20,7 @@
 //! Item contents are never logged; errors carry operation names and DynamoDB error codes only.
 
 use super::item::{self, Item, OPEN, attr};
-use super::{InsertOutcome, Page, SessionStore, StoreError, UpdateOutcome};
+use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::session::record::SessionRecord;
 use aws_config::timeout::TimeoutConfig;
@@ -28,7 +28,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -183,19 +183,24 @@ impl DynamoStore {
         let result = req
             .update_expression(update)
             .condition_expression(condition)
+            // The item as written (or as it stood): the caller gets the whole record back
+            // without a read of its own.
+            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(SnapshotUpdate::Written),
+            Ok(out) => match out.attributes {
+                Some(stored) => Ok(SnapshotUpdate::Written(item::decode(stored)?)),
+                None => Err(StoreError::Unavailable(
+                    "UpdateItem: no attributes returned for ALL_NEW".into(),
+                )),
+            },
             Err(SdkError::ServiceError(e)) => match e.into_err() {
-                UpdateItemError::ConditionalCheckFailedException(ccf) => {
-                    Ok(if ccf.item.is_some() {
-                        SnapshotUpdate::Refused
-                    } else {
-                        SnapshotUpdate::NoItemReturned
-                    })
-                }
+                UpdateItemError::ConditionalCheckFailedException(ccf) => Ok(match ccf.item {
+                    Some(stored) => SnapshotUpdate::Refused(item::decode(stored)?),
+                    None => SnapshotUpdate::NoItemReturned,
+                }),
                 other => Err(service_error("UpdateItem", &other)),
             },
             Err(e) => Err(sdk_error("UpdateItem", e)),
@@ -268,9 +273,9 @@ enum PutNew {
 }
 
 enum SnapshotUpdate {
-    Written,
-    /// The item exists and the condition failed.
-    Refused,
+    Written(SessionRecord),
+    /// The item exists and the condition failed: the stored record.
+    Refused(SessionRecord),
     /// The condition failed and no item came back: absent (or a server that does not return
     /// ALL_OLD, which the caller resolves).
     NoItemReturned,
@@ -401,21 +406,23 @@ impl SessionStore for DynamoStore {
         ))
     }
 
-    async fn save_snapshot(&self, record: &SessionRecord) -> Result<UpdateOutcome, StoreError> {
+    async fn save_snapshot(&self, record: &SessionRecord) -> Result<SnapshotOutcome, StoreError> {
         // Updates of existing sessions (webhooks, reconcile) are the common case: try that
         // first, and create the item only when it is missing.
         let mut known_to_exist = false;
         for _ in 0..RACE_ATTEMPTS {
             match self.update_snapshot(record).await? {
-                SnapshotUpdate::Written => return Ok(UpdateOutcome::Written),
-                SnapshotUpdate::Refused => return Ok(UpdateOutcome::Rejected),
+                SnapshotUpdate::Written(stored) => return Ok(SnapshotOutcome::Written(stored)),
+                SnapshotUpdate::Refused(stored) => {
+                    return Ok(SnapshotOutcome::Rejected(Some(stored)));
+                }
                 SnapshotUpdate::NoItemReturned if known_to_exist => {
-                    return Ok(UpdateOutcome::Rejected);
+                    return Ok(SnapshotOutcome::Rejected(None));
                 }
                 SnapshotUpdate::NoItemReturned => {}
             }
             match self.put_new(record).await? {
-                PutNew::Inserted => return Ok(UpdateOutcome::Written),
+                PutNew::Inserted => return Ok(SnapshotOutcome::Written(record.clone())),
                 // A concurrent writer created it: apply the snapshot rules against its item.
                 PutNew::Exists(_) => known_to_exist = true,
             }

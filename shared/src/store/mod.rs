@@ -49,9 +49,28 @@ pub enum InsertOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateOutcome {
     Written,
-    /// Not written: the stored snapshot is newer, or the stored status is final and the new one
-    /// is not, or (for `mark_app_expired`) the session is no longer open.
+    /// Not written: for `mark_app_expired`, the session is no longer open.
     Rejected,
+}
+
+/// Result of [`SessionStore::save_snapshot`]: the session as the store now holds it, so callers
+/// need no read before or after the write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnapshotOutcome {
+    /// Written. The record as stored: the snapshot fields are the new ones, the fields a snapshot
+    /// never rewrites (`created_at`, `expires_at`, `ttl`, the first `previous_attempt_id`) are the
+    /// stored ones.
+    Written(SessionRecord),
+    /// Not written: the stored snapshot is newer, or the stored status is final and the new one
+    /// is not, or the stored item belongs to another user or template. The stored record, when
+    /// the store could see it.
+    Rejected(Option<SessionRecord>),
+}
+
+impl SnapshotOutcome {
+    pub fn is_written(&self) -> bool {
+        matches!(self, SnapshotOutcome::Written(_))
+    }
 }
 
 /// One page of a listing, newest first.
@@ -91,11 +110,12 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<InsertOutcome, StoreError>> + Send;
 
     /// Upsert a snapshot read from Plaid: written when absent, or when the stored `synced_at` is
-    /// older and the write would not move a final status back to a non-final one.
+    /// older and the write would not move a final status back to a non-final one. Only the
+    /// snapshot fields of an existing item are written (see [`SnapshotOutcome::Written`]).
     fn save_snapshot(
         &self,
         record: &SessionRecord,
-    ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
+    ) -> impl Future<Output = Result<SnapshotOutcome, StoreError>> + Send;
 
     /// Open sessions (not final, not app-expired) last synced before `synced_before`, oldest
     /// sync first, at most `limit`. Served by the sparse `open_sessions` index (no scan).
