@@ -442,11 +442,11 @@ fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
         ),
         (
             "webhook",
-            BTreeSet::from([t("GetItem"), t("PutItem"), t("UpdateItem")]),
+            BTreeSet::from([t("PutItem"), t("UpdateItem")]),
         ),
         (
             "reconcile",
-            BTreeSet::from([t("GetItem"), t("UpdateItem"), q("open_sessions")]),
+            BTreeSet::from([t("UpdateItem"), q("open_sessions")]),
         ),
     ])
 }
