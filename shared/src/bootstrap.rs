@@ -71,7 +71,6 @@ impl Budget {
 /// Everything a handler needs, from the environment. Fails with a message that names what is
 /// wrong: a missing variable, an unreadable secret.
 pub async fn app_context(budget: Budget) -> Result<AppContext<DynamoStore>, StartupError> {
-    crate::tls::preload();
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
     app_context_with(config, &sdk, budget.plaid_options()).await

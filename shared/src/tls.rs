@@ -109,17 +109,24 @@ pub fn reqwest_config() -> Result<rustls::ClientConfig, TlsError> {
 }
 
 /// The AWS SDK's default https client (hyper 1 + rustls on aws-lc-rs, proxy settings from the
-/// environment, one connector per timeout settings), built as `aws-smithy-runtime` builds its
+/// environment, connector per timeout settings), built as `aws-smithy-runtime` builds its
 /// default, except that it trusts the shared roots instead of reading the system store again.
-/// The roots are taken when the first connector is built, at the first request, so that a
-/// [`preload`] has the time of the SDK's configuration to run.
 pub fn sdk_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    let mut trust = TrustStore::empty().with_native_roots(false);
+    let pem = &roots().pem;
+    if !pem.is_empty() {
+        trust = trust.with_pem_certificate(pem.as_slice());
+    }
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context with only a trust store always builds");
     Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector = ConnectorBuilder::default()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::AwsLc,
             ))
-            .tls_context(sdk_tls_context());
+            .tls_context(context.clone());
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
@@ -127,33 +134,6 @@ pub fn sdk_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         connector.set_proxy_config(Some(ProxyConfig::from_env()));
         connector.build()
     })
-}
-
-fn sdk_tls_context() -> TlsContext {
-    let mut trust = TrustStore::empty().with_native_roots(false);
-    let pem = &roots().pem;
-    // Empty, the SDK's client trusts nothing and says so at the first handshake, as it did
-    // when the system store was empty.
-    if !pem.is_empty() {
-        trust = trust.with_pem_certificate(pem.as_slice());
-    }
-    TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .expect("a TLS context with only a trust store always builds")
-}
-
-/// Start reading the roots on a thread of their own, so that the reading (files, PEM, parsing)
-/// overlaps the rest of the cold start (the SDK's configuration, the first request's signing)
-/// where a second core is there to run it. Whoever needs the roots first waits for this load
-/// rather than starting another one.
-pub fn preload() {
-    // Without a thread, the roots are simply read by the first client that needs them.
-    let _ = std::thread::Builder::new()
-        .name("tls-roots".into())
-        .spawn(|| {
-            roots();
-        });
 }
 
 #[cfg(test)]
