@@ -3,14 +3,16 @@
 //!
 //! Left to themselves, both stacks read the system store while they are built (the SDK through
 //! rustls-native-certs, reqwest through rustls-platform-verifier, which on Linux is the same
-//! crate): the bundle file and every file of the certificate directory, twice per cold start,
-//! about 40% of init. Here they are read once, with the same crate and so with the same rules:
+//! crate): the bundle file and every file of the certificate directory, twice per cold start.
+//! Here they are read once, with the same crate and so with the same rules:
 //! `SSL_CERT_FILE` and `SSL_CERT_DIR` when set (how a custom CA, a TLS-inspecting proxy's say, is
 //! trusted), else the platform's usual locations. Verification stays webpki against these roots,
 //! as before; nothing is compiled in.
 //!
 //! The roots are read the first time either client is built and kept for the life of the process
-//! (a Lambda execution environment), as the SDK already did with its own copy.
+//! (a Lambda execution environment), as the SDK already did with its own copy. That one load is
+//! still most of what the store costs a cold start: the second read was the cheaper one, with the
+//! code and the heap already warm (measured: init 0.9 ms shorter, 147 files opened instead of 294).
 
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
