@@ -28,6 +28,8 @@ const CREDENTIALS_TTL: Duration = Duration::from_secs(15 * 60);
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(crate::store::dynamo::sdk_timeouts())
+        // Trusts the roots reqwest uses too, read once (see `tls`).
+        .http_client(crate::tls::sdk_http_client())
         .load()
         .await
 }

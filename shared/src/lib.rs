@@ -17,4 +17,5 @@ pub mod logging;
 pub mod plaid;
 pub mod session;
 pub mod store;
+pub mod tls;
 pub mod webhook_verify;

@@ -160,7 +160,11 @@ impl PlaidClient {
             let path = format!("{}/", base_url.path());
             base_url.set_path(&path);
         }
+        let tls = crate::tls::reqwest_config()
+            .map_err(|e| PlaidError::Config(format!("could not set up TLS: {e}")))?;
         let http = reqwest::Client::builder()
+            // The roots the AWS SDK's client uses too, read once per process (see `tls`).
+            .tls_backend_preconfigured(tls)
             .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             // Plaid never redirects; following one would hand PLAID-SECRET to another host.
