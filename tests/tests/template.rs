@@ -440,10 +440,7 @@ fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
                 q("by_user_template"),
             ]),
         ),
-        (
-            "webhook",
-            BTreeSet::from([t("PutItem"), t("UpdateItem")]),
-        ),
+        ("webhook", BTreeSet::from([t("PutItem"), t("UpdateItem")])),
         (
             "reconcile",
             BTreeSet::from([t("UpdateItem"), q("open_sessions")]),
