@@ -28,6 +28,7 @@ const CREDENTIALS_TTL: Duration = Duration::from_secs(15 * 60);
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(crate::store::dynamo::sdk_timeouts())
+        .stalled_stream_protection(crate::store::dynamo::sdk_stalled_stream_protection())
         .load()
         .await
 }
