@@ -66,9 +66,9 @@ pub fn sdk_timeouts() -> TimeoutConfig {
 
 /// Stalled-stream protection off, for every AWS client the functions build (pass to
 /// `aws_config::defaults(..).stalled_stream_protection(..)`). It could never act: it cuts a
-/// transfer only after a 5-second grace period, and [`sdk_timeouts`] ends every attempt after
-/// 2 seconds. Yet it wraps each request and response body in a throughput monitor, a few
-/// percent of a warm invocation's CPU time.
+/// transfer only after a 20-second grace period (aws-smithy-runtime-api 1.20), and
+/// [`sdk_timeouts`] ends every attempt after 2 seconds; yet it wraps every request and response
+/// body in a throughput monitor.
 pub fn sdk_stalled_stream_protection() -> StalledStreamProtectionConfig {
     StalledStreamProtectionConfig::disabled()
 }
