@@ -989,7 +989,11 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     }))
 }
 
-#[tokio::main]
+// Single-threaded like the functions themselves: the bare round trips paired with each
+// invocation then pay for the same kind of client path as the function's calls (no cross-thread
+// wake-ups), and the servers here (Runtime API, DynamoDB stand-in, emulator) are only ever
+// asked one thing at a time.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let out = args.out.clone();
