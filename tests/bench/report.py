@@ -290,7 +290,7 @@ def main() -> None:
         )
         w(
             "| function | calls per invocation | invocation latency | bare round trips | "
-            "overhead | CPU per invocation (mean) | requests replayed |"
+            "overhead | CPU per invocation (mean) | requests replayed (function + bare clients) |"
         )
         w("|---|---|---|---|---|---|---|")
         for name, r in stand.items():
