@@ -30,6 +30,7 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .timeout_config(crate::store::dynamo::sdk_timeouts())
         // Trusts the roots reqwest uses too, read once (see `tls`).
         .http_client(crate::tls::sdk_http_client())
+        .stalled_stream_protection(crate::store::dynamo::sdk_stalled_stream_protection())
         .load()
         .await
 }

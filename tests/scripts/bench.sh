@@ -40,7 +40,7 @@ echo "== lambda-bench: $COLD cold starts and $WARM warm invocations per function
   --python-dir tests/bench/python \
   --cold-starts "$COLD" --warm "$WARM" \
   --out "$OUT/results.json" --log-dir "$OUT" \
-  --init-experiments --trace-init "$OUT/trace"
+  --init-experiments --trace-init "$OUT/trace" --stand-ins
 
 if [ "${BENCH_SKIP_ARM64:-}" != 1 ]; then
   echo "== cargo lambda build --release --arm64 --output-format zip"

@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod drop_proxy;
+pub mod dynamo_standin;
 pub mod emulator;
 pub mod faulty_store;
 pub mod localstack;

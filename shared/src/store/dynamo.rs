@@ -23,6 +23,7 @@ use super::item::{self, Item, OPEN, attr};
 use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::session::record::SessionRecord;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -61,6 +62,15 @@ pub fn sdk_timeouts() -> TimeoutConfig {
         .operation_attempt_timeout(Duration::from_secs(2))
         .operation_timeout(Duration::from_secs(5))
         .build()
+}
+
+/// Stalled-stream protection off, for every AWS client the functions build (pass to
+/// `aws_config::defaults(..).stalled_stream_protection(..)`). It could never act: it cuts a
+/// transfer only after a 20-second grace period (aws-smithy-runtime-api 1.20), and
+/// [`sdk_timeouts`] ends every attempt after 2 seconds; yet it wraps every request and response
+/// body in a throughput monitor.
+pub fn sdk_stalled_stream_protection() -> StalledStreamProtectionConfig {
+    StalledStreamProtectionConfig::disabled()
 }
 
 /// The session store on one DynamoDB table laid out as `infra/template.yaml` defines it.

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use testkit::apigw::ApiEvent;
+use testkit::dynamo_standin::DynamoStandIn;
 use testkit::emulator::{Emulator, RunningEmulator};
 use testkit::localstack;
 use testkit::runtime_api::{Outcome, RuntimeApi};
@@ -66,6 +67,18 @@ struct Args {
     /// system's root certificates costs.
     #[arg(long)]
     init_experiments: bool,
+    /// Measure only these functions (repeatable; default: all). The Python baseline runs only
+    /// when create-session is among them.
+    #[arg(long)]
+    only: Vec<String>,
+    /// Also measure handler overhead against stand-ins: DynamoDB answered by a local server
+    /// replaying responses recorded from moto in this run (`testkit::dynamo_standin`), Plaid by
+    /// the emulator. See `measure_overhead`.
+    #[arg(long)]
+    stand_ins: bool,
+    /// Skip the moto-backed runs (with --stand-ins: only the overhead runs, e.g. under perf).
+    #[arg(long)]
+    skip_moto: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +128,8 @@ fn us(d: Duration) -> f64 {
 struct FunctionResult {
     function: String,
     runtime: String,
+    /// What answered the function's DynamoDB calls: "moto", or "stand-in" (recorded replies).
+    dynamodb: String,
     init: Option<Stats>,
     first_invoke: Option<Stats>,
     warm: Option<Stats>,
@@ -127,12 +142,17 @@ struct FunctionResult {
     /// CPU time (all threads, user + system, from /proc/<pid>/task/*/schedstat) the warm
     /// process used per warm invocation: the handler's own work, free of the servers' jitter.
     cpu_per_warm_invocation_us: Option<f64>,
+    /// Stand-in runs: the DynamoDB operations replayed, and how many requests were answered
+    /// from a recording during the whole run (function and bare clients).
+    replayed_operations: Vec<String>,
+    replayed_requests: Option<u64>,
     notes: Vec<String>,
 }
 
 /// Everything a function process needs: where the services are.
 struct Services {
     moto: String,
+    sdk: aws_config::SdkConfig,
     emulator: RunningEmulator,
     secret_arn: String,
     dynamo: aws_sdk_dynamodb::Client,
@@ -492,6 +512,7 @@ async fn measure(
     Ok(FunctionResult {
         function: launch.name.clone(),
         runtime: launch.runtime.into(),
+        dynamodb: "moto".into(),
         init: stats(&inits),
         first_invoke: stats(&firsts),
         warm: stats(&lat),
@@ -500,6 +521,126 @@ async fn measure(
         round_trip_calls: round_trip_calls(subject.flow),
         peak_rss_kb: peak,
         cpu_per_warm_invocation_us: cpu,
+        replayed_operations: Vec::new(),
+        replayed_requests: None,
+        notes: Vec::new(),
+    })
+}
+
+/// Invocation `n` of `subject`'s flow; its latency.
+async fn invoke(
+    running: &mut Running,
+    subject: &Subject,
+    n: usize,
+    label: &str,
+) -> Result<Duration, BenchError> {
+    let (event, expect) = subject.event(n);
+    running
+        .call(&event, expect)
+        .await
+        .map(|(latency, _)| latency)
+        .map_err(|e| running.fail(label, e))
+}
+
+/// Warm invocations discarded before a stand-in run's measured loop (connections, caches).
+const OVERHEAD_WARMUP: usize = 20;
+
+/// Handler overhead with the outbound services answering at a small, steady cost: DynamoDB by
+/// a [`DynamoStandIn`] that replays what moto answered to the function's first invocation,
+/// Plaid by the emulator. Each measured invocation is paired with the same calls made right
+/// after it by bare clients against the same stand-ins, as in [`measure`]; the difference is the
+/// function's own work plus the Runtime API hop.
+async fn measure_overhead(
+    s: &Services,
+    launch: &Launch,
+    subject: &Subject,
+    warm: usize,
+) -> Result<FunctionResult, BenchError> {
+    let label = format!("{} ({}, stand-ins)", launch.name, launch.runtime);
+    eprintln!("lambda-bench: {label}: {warm} warm invocations");
+    let stand_in = DynamoStandIn::start(&s.moto)
+        .await
+        .map_err(|e| BenchError::Setup(format!("DynamoDB stand-in: {e}")))?;
+    let launch = Launch {
+        name: launch.name.clone(),
+        runtime: launch.runtime,
+        program: launch.program.clone(),
+        args: launch.args.clone(),
+        cwd: launch.cwd.clone(),
+        // Only DynamoDB goes to the stand-in; the secret is still read from moto at init.
+        extra_env: launch
+            .extra_env
+            .iter()
+            .cloned()
+            .chain([("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), stand_in.url())])
+            .collect(),
+    };
+    let conf = aws_sdk_dynamodb::config::Builder::from(&s.sdk)
+        .endpoint_url(stand_in.url())
+        .build();
+    let bare = Subject {
+        flow: subject.flow,
+        store: DynamoStore::new(
+            aws_sdk_dynamodb::Client::from_conf(conf),
+            subject.store.table(),
+        ),
+        tag: format!("{}-stand-in", subject.tag),
+        existing: subject.existing.clone(),
+    };
+    let mut running = launch.start(s).await?;
+    // The first invocation goes through to moto and is what gets recorded.
+    invoke(&mut running, &bare, 0, &label).await?;
+    stand_in.replay();
+    let bare_calls = |i: usize| {
+        let bare = &bare;
+        async move {
+            s.round_trips(bare, i)
+                .await
+                .map_err(|e| BenchError::Setup(format!("bare round trips (stand-ins): {e}")))
+        }
+    };
+    for i in 0..OVERHEAD_WARMUP {
+        invoke(&mut running, &bare, 1 + i, &label).await?;
+        bare_calls(i).await?;
+    }
+    let mut lat = Vec::with_capacity(warm);
+    let mut rts = Vec::with_capacity(warm);
+    let mut beyond = Vec::with_capacity(warm);
+    let cpu_before = running.cpu_ns();
+    for i in OVERHEAD_WARMUP..OVERHEAD_WARMUP + warm {
+        let latency = invoke(&mut running, &bare, 1 + i, &label).await?;
+        let rt = bare_calls(i).await?;
+        lat.push(us(latency));
+        rts.push(us(rt));
+        beyond.push(us(latency) - us(rt));
+    }
+    let cpu = match (cpu_before, running.cpu_ns()) {
+        (Some(a), Some(b)) if warm > 0 => Some(b.saturating_sub(a) as f64 / 1e3 / warm as f64),
+        _ => None,
+    };
+    let peak = running.peak_rss_kb();
+    running.stop().await;
+    if stand_in.unrecorded() > 0 {
+        return Err(BenchError::Setup(format!(
+            "{label}: {} DynamoDB requests had no recording (recorded: {:?})",
+            stand_in.unrecorded(),
+            stand_in.recorded()
+        )));
+    }
+    Ok(FunctionResult {
+        function: launch.name.clone(),
+        runtime: launch.runtime.into(),
+        dynamodb: "stand-in".into(),
+        init: None,
+        first_invoke: None,
+        warm: stats(&lat),
+        round_trips: stats(&rts),
+        beyond_round_trips: stats(&beyond),
+        round_trip_calls: round_trip_calls(subject.flow),
+        peak_rss_kb: peak,
+        cpu_per_warm_invocation_us: cpu,
+        replayed_operations: stand_in.recorded(),
+        replayed_requests: Some(stand_in.replayed()),
         notes: Vec::new(),
     })
 }
@@ -674,6 +815,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     .map_err(|e| BenchError::Setup(e.to_string()))?;
     let services = Services {
         moto: moto.clone(),
+        sdk: sdk.clone(),
         emulator,
         secret_arn,
         dynamo: dynamo.clone(),
@@ -759,10 +901,25 @@ async fn run(args: Args) -> Result<Value, BenchError> {
             },
         ),
     ];
-    for (launch, subject) in &plan {
-        results.push(measure(&services, launch, subject, args.cold_starts, args.warm).await?);
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    if !args.skip_moto {
+        for (launch, subject) in plan.iter().filter(|(l, _)| wanted(&l.name)) {
+            results.push(measure(&services, launch, subject, args.cold_starts, args.warm).await?);
+        }
     }
-    if let Some(python) = &args.python {
+    if args.stand_ins {
+        for (launch, subject) in plan
+            .iter()
+            .filter(|(l, s)| wanted(&l.name) && s.flow != Flow::LinkToken)
+        {
+            results.push(measure_overhead(&services, launch, subject, args.warm).await?);
+        }
+    }
+    let python = args
+        .python
+        .as_ref()
+        .filter(|_| !args.skip_moto && wanted("create-session"));
+    if let Some(python) = python {
         let dir = std::fs::canonicalize(&args.python_dir)
             .map_err(|e| BenchError::Setup(format!("{}: {e}", args.python_dir.display())))?;
         let launch = Launch {
@@ -800,7 +957,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     if let Some(dir) = &args.trace_init {
         std::fs::create_dir_all(dir)
             .map_err(|e| BenchError::Setup(format!("{}: {e}", dir.display())))?;
-        for (launch, _) in &plan {
+        for (launch, _) in plan.iter().filter(|(l, _)| wanted(&l.name)) {
             let out = dir.join(format!("{}.strace", launch.name));
             let traced = Launch {
                 name: launch.name.clone(),
@@ -832,7 +989,11 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     }))
 }
 
-#[tokio::main]
+// Single-threaded like the functions themselves: the bare round trips paired with each
+// invocation then pay for the same kind of client path as the function's calls (no cross-thread
+// wake-ups), and the servers here (Runtime API, DynamoDB stand-in, emulator) are only ever
+// asked one thing at a time.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let out = args.out.clone();
