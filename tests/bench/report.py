@@ -100,8 +100,19 @@ def main() -> None:
         for r in results
         if r["runtime"] == "rust" and r.get("dynamodb", "moto") == "moto"
     }
-    stand = {r["function"]: r for r in results if r.get("dynamodb") == "stand-in"}
-    py = next((r for r in results if r["runtime"] == "python"), None)
+    stand = {
+        r["function"]: r
+        for r in results
+        if r["runtime"] == "rust" and r.get("dynamodb") == "stand-in"
+    }
+    py = next(
+        (r for r in results if r["runtime"] == "python" and r.get("dynamodb", "moto") == "moto"),
+        None,
+    )
+    py_stand = next(
+        (r for r in results if r["runtime"] == "python" and r.get("dynamodb") == "stand-in"),
+        None,
+    )
     sizes = {}
     sizes_file = args.out_dir / "sizes.tsv"
     if sizes_file.exists():
@@ -173,7 +184,9 @@ def main() -> None:
 - **Python baseline** (`tests/bench/python/handler.py`): the same create-session flow with
   plaid-python 46 (Plaid's SDK, which has IDV), boto3, AWS Lambda Powertools (Logger +
   APIGatewayHttpResolver) under AWS's runtime interface client `awslambdaric`, run by the
-  SAME harness, Runtime API server, moto and emulator, in the same run.
+  SAME harness, Runtime API server, moto and emulator, in the same run; and once more against
+  the stand-ins (boto3 reads `AWS_ENDPOINT_URL_DYNAMODB` too), which is the warm ratio judged
+  against the target: with moto answering, moto's own time is most of both sides.
 - **sizes**: `cargo lambda build --release --arm64 --output-format zip`; the `bootstrap`
   size is read from inside the zip.
 - **verification**: Criterion bench `shared/benches/verify.rs` (`cargo bench -p shared
@@ -205,13 +218,22 @@ def main() -> None:
             f"| {name} | peak RSS | {'–' if rss_mb is None else f'{rss_mb:.1f} MiB'} | "
             f"≤ 25 MB / 30 MB | {verdict(rss_mb, *RSS_MB)} |"
         )
+        si = stand.get(name)
+        if name == "create-session" and py_stand and si:
+            x = ratio(stat(py_stand, "warm"), stat(si, "warm"))
+            w(
+                f"| {name} | **warm vs Python**, DynamoDB stand-in + Plaid emulator | "
+                f"{fmt_ratio(x)} faster ({ms(stat(si, 'warm'))} vs {ms(stat(py_stand, 'warm'))}) | "
+                f"≥ {WARM_VS_PYTHON:.0f}× | "
+                f"{verdict(x, WARM_VS_PYTHON, None, higher_is_better=True)} |"
+            )
         if name == "create-session" and py:
             x = ratio(py_warm, stat(r, "warm"))
             w(
-                f"| {name} | warm vs Python | {fmt_ratio(x)} faster | ≥ {WARM_VS_PYTHON:.0f}× | "
+                f"| {name} | warm vs Python, moto (a one-request-at-a-time Python server sets "
+                f"the floor) | {fmt_ratio(x)} faster | ≥ {WARM_VS_PYTHON:.0f}× | "
                 f"{verdict(x, WARM_VS_PYTHON, None, higher_is_better=True)} |"
             )
-        si = stand.get(name)
         p99 = None if si is None else stat(si, "beyond_round_trips", "p99_us")
         if p99 is not None:
             med = stat(si, "beyond_round_trips")
@@ -339,7 +361,7 @@ def main() -> None:
 
     if py and "create-session" in rust:
         r = rust["create-session"]
-        w("### create-session: Rust vs the Python baseline, same run\n")
+        w("### create-session: Rust vs the Python baseline against moto, same run\n")
         w("| figure | Rust | Python | Python ÷ Rust |")
         w("|---|---|---|---|")
         for label, key, field in [
@@ -360,6 +382,23 @@ def main() -> None:
             if ra and rb
             else "| peak RSS | – | – | – |"
         )
+        w("")
+
+    if py_stand and "create-session" in stand:
+        r = stand["create-session"]
+        w("### create-session: Rust vs the Python baseline against the stand-ins, same run\n")
+        w("| figure | Rust | Python | Python ÷ Rust |")
+        w("|---|---|---|---|")
+        for label, key, field in [
+            ("warm median", "warm", "median_us"),
+            ("warm p99", "warm", "p99_us"),
+            ("beyond round trips, median", "beyond_round_trips", "median_us"),
+            ("beyond round trips, p99", "beyond_round_trips", "p99_us"),
+        ]:
+            a, b = stat(r, key, field), stat(py_stand, key, field)
+            w(f"| {label} | {ms(a)} | {ms(b)} | {fmt_ratio(ratio(b, a))} |")
+        a, b = r.get("cpu_per_warm_invocation_us"), py_stand.get("cpu_per_warm_invocation_us")
+        w(f"| CPU time per warm invocation (mean) | {ms(a)} | {ms(b)} | {fmt_ratio(ratio(b, a))} |")
         w("")
 
     notes = HERE / "notes.md"

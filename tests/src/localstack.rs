@@ -124,6 +124,16 @@ pub async fn try_aws_config() -> Result<SdkConfig, LocalStackError> {
         .await)
 }
 
+/// Where [`try_aws_config`]'s DynamoDB calls go: the endpoint variables when they are set (under
+/// `make test`, the suite's shared moto), else this process's own moto. For code that talks to
+/// the same server without the SDK (a forwarding proxy).
+pub fn dynamodb_endpoint() -> Result<String, LocalStackError> {
+    ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .map_or_else(moto_endpoint, Ok)
+}
+
 /// The URL of this process's `moto_server`, started on the first call. Every later call (from
 /// any thread or test runtime) gets the same server.
 pub fn moto_endpoint() -> Result<String, LocalStackError> {

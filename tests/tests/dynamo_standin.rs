@@ -25,7 +25,7 @@ async fn replays_recorded_answers_and_refuses_the_rest() {
         .await
         .unwrap();
 
-    let stand_in = DynamoStandIn::start(&localstack::moto_endpoint().unwrap())
+    let stand_in = DynamoStandIn::start(&localstack::dynamodb_endpoint().unwrap())
         .await
         .unwrap();
     let conf = aws_sdk_dynamodb::config::Builder::from(&localstack::aws_config().await)

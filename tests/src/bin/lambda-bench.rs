@@ -792,7 +792,7 @@ async fn seed_session(s: &Services, table: &str, owner: &str) -> Result<String, 
 async fn run(args: Args) -> Result<Value, BenchError> {
     std::fs::create_dir_all(args.log_dir.join("home"))
         .map_err(|e| BenchError::Setup(format!("{}: {e}", args.log_dir.display())))?;
-    let moto = localstack::moto_endpoint().map_err(|e| BenchError::Setup(e.to_string()))?;
+    let moto = localstack::dynamodb_endpoint().map_err(|e| BenchError::Setup(e.to_string()))?;
     let sdk = localstack::try_aws_config()
         .await
         .map_err(|e| BenchError::Setup(e.to_string()))?;
@@ -915,10 +915,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
             results.push(measure_overhead(&services, launch, subject, args.warm).await?);
         }
     }
-    let python = args
-        .python
-        .as_ref()
-        .filter(|_| !args.skip_moto && wanted("create-session"));
+    let python = args.python.as_ref().filter(|_| wanted("create-session"));
     if let Some(python) = python {
         let dir = std::fs::canonicalize(&args.python_dir)
             .map_err(|e| BenchError::Setup(format!("{}: {e}", args.python_dir.display())))?;
@@ -947,7 +944,14 @@ async fn run(args: Args) -> Result<Value, BenchError> {
             tag: "python".into(),
             existing: None,
         };
-        results.push(measure(&services, &launch, &subject, args.cold_starts, args.warm).await?);
+        if !args.skip_moto {
+            results.push(measure(&services, &launch, &subject, args.cold_starts, args.warm).await?);
+        }
+        // The same stand-ins as Rust's run (boto3 honours AWS_ENDPOINT_URL_DYNAMODB too), so the
+        // warm ratio compares the two implementations rather than moto's speed.
+        if args.stand_ins {
+            results.push(measure_overhead(&services, &launch, &subject, args.warm).await?);
+        }
     }
     let experiments = if args.init_experiments {
         init_experiments(&services, &plan[0].0, args.cold_starts).await?
