@@ -350,8 +350,8 @@ def main() -> None:
         w("### What create-session's init spends on TLS root certificates\n")
         w(
             "The same binary, started with the trust store narrowed through `SSL_CERT_FILE` / "
-            "`SSL_CERT_DIR` (both read by rustls-native-certs, which the AWS SDK's https client and "
-            "reqwest's platform verifier use to load the system roots at client construction):\n"
+            "`SSL_CERT_DIR` (read by rustls-native-certs, which `shared/src/tls.rs` calls once per "
+            "cold start for both the AWS SDK's https client and reqwest):\n"
         )
         w("| trust store | init median | init p99 |")
         w("|---|---|---|")
