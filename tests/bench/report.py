@@ -84,6 +84,35 @@ def fmt_ratio(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}×"
 
 
+# Rows of the Rust-vs-Python tables that both set-ups measure: (label, result key, statistic).
+WARM_ROWS = [
+    ("warm median", "warm", "median_us"),
+    ("warm p99", "warm", "p99_us"),
+    ("beyond round trips, median", "beyond_round_trips", "median_us"),
+    ("beyond round trips, p99", "beyond_round_trips", "p99_us"),
+]
+
+
+def compare_with_python(w, where: str, r: dict, py: dict, rows: list, with_rss: bool) -> None:
+    """create-session, Rust beside the Python baseline run in the same set-up."""
+    w(f"### create-session: Rust vs the Python baseline {where}, same run\n")
+    w("| figure | Rust | Python | Python ÷ Rust |")
+    w("|---|---|---|---|")
+    for label, key, field in rows:
+        a, b = stat(r, key, field), stat(py, key, field)
+        w(f"| {label} | {ms(a)} | {ms(b)} | {fmt_ratio(ratio(b, a))} |")
+    a, b = r.get("cpu_per_warm_invocation_us"), py.get("cpu_per_warm_invocation_us")
+    w(f"| CPU time per warm invocation (mean) | {ms(a)} | {ms(b)} | {fmt_ratio(ratio(b, a))} |")
+    if with_rss:
+        ra, rb = r.get("peak_rss_kb"), py.get("peak_rss_kb")
+        w(
+            f"| peak RSS | {ra / 1024:.1f} MiB | {rb / 1024:.1f} MiB | {fmt_ratio(ratio(rb, ra))} |"
+            if ra and rb
+            else "| peak RSS | – | – | – |"
+        )
+    w("")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out-dir", required=True, type=Path)
@@ -360,46 +389,19 @@ def main() -> None:
         w("")
 
     if py and "create-session" in rust:
-        r = rust["create-session"]
-        w("### create-session: Rust vs the Python baseline against moto, same run\n")
-        w("| figure | Rust | Python | Python ÷ Rust |")
-        w("|---|---|---|---|")
-        for label, key, field in [
-            ("init", "init", "median_us"),
-            ("first invoke", "first_invoke", "median_us"),
-            ("warm median", "warm", "median_us"),
-            ("warm p99", "warm", "p99_us"),
-            ("beyond round trips, median", "beyond_round_trips", "median_us"),
-            ("beyond round trips, p99", "beyond_round_trips", "p99_us"),
-        ]:
-            a, b = stat(r, key, field), stat(py, key, field)
-            w(f"| {label} | {ms(a)} | {ms(b)} | {fmt_ratio(ratio(b, a))} |")
-        a, b = r.get("cpu_per_warm_invocation_us"), py.get("cpu_per_warm_invocation_us")
-        w(f"| CPU time per warm invocation (mean) | {ms(a)} | {ms(b)} | {fmt_ratio(ratio(b, a))} |")
-        ra, rb = r.get("peak_rss_kb"), py.get("peak_rss_kb")
-        w(
-            f"| peak RSS | {ra / 1024:.1f} MiB | {rb / 1024:.1f} MiB | {fmt_ratio(ratio(rb, ra))} |"
-            if ra and rb
-            else "| peak RSS | – | – | – |"
+        compare_with_python(
+            w,
+            "against moto",
+            rust["create-session"],
+            py,
+            [("init", "init", "median_us"), ("first invoke", "first_invoke", "median_us")]
+            + WARM_ROWS,
+            with_rss=True,
         )
-        w("")
-
     if py_stand and "create-session" in stand:
-        r = stand["create-session"]
-        w("### create-session: Rust vs the Python baseline against the stand-ins, same run\n")
-        w("| figure | Rust | Python | Python ÷ Rust |")
-        w("|---|---|---|---|")
-        for label, key, field in [
-            ("warm median", "warm", "median_us"),
-            ("warm p99", "warm", "p99_us"),
-            ("beyond round trips, median", "beyond_round_trips", "median_us"),
-            ("beyond round trips, p99", "beyond_round_trips", "p99_us"),
-        ]:
-            a, b = stat(r, key, field), stat(py_stand, key, field)
-            w(f"| {label} | {ms(a)} | {ms(b)} | {fmt_ratio(ratio(b, a))} |")
-        a, b = r.get("cpu_per_warm_invocation_us"), py_stand.get("cpu_per_warm_invocation_us")
-        w(f"| CPU time per warm invocation (mean) | {ms(a)} | {ms(b)} | {fmt_ratio(ratio(b, a))} |")
-        w("")
+        compare_with_python(
+            w, "against the stand-ins", stand["create-session"], py_stand, WARM_ROWS, with_rss=False
+        )
 
     notes = HERE / "notes.md"
     if notes.exists():
