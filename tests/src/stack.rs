@@ -5,7 +5,7 @@
 
 use crate::apigw::{Answer, ApiEvent};
 use crate::drop_proxy::DropProxy;
-use crate::emulator::{Emulator, RunningEmulator, Template, WebhookRecord};
+use crate::emulator::{Emulator, FinishOutcome, RunningEmulator, Template, WebhookRecord};
 use crate::localstack::{aws_config, create_sessions_table};
 use chrono::Utc;
 use shared::clock::ShiftedClock;
@@ -211,6 +211,16 @@ impl<S: SessionStore> Stack<S> {
             answers.push(self.deliver(&record).await);
         }
         answers
+    }
+
+    /// The user finishes session `id` in the emulator as `outcome`; the webhooks that fired are
+    /// delivered, in order, and their answers returned.
+    pub async fn finish_and_deliver(&self, id: &str, outcome: FinishOutcome) -> Vec<Answer> {
+        self.emulator
+            .finish(id, Some(outcome), None)
+            .await
+            .expect("the emulator finishes the session");
+        self.deliver_new_webhooks().await
     }
 
     /// Webhooks fired since the last delivery, without delivering them.

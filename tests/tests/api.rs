@@ -67,11 +67,7 @@ async fn the_whole_flow_success() {
         (TEMPLATE, "leslie")
     );
 
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Success), None)
-        .await
-        .unwrap();
-    let answers = s.deliver_new_webhooks().await;
+    let answers = s.finish_and_deliver(&id, FinishOutcome::Success).await;
     assert!(!answers.is_empty());
     assert!(
         answers
@@ -102,11 +98,7 @@ async fn the_whole_flow_success() {
 async fn failure_then_a_new_start_retries() {
     let s = Stack::start().await;
     let id = s.start_session("bob").await;
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Failed), None)
-        .await
-        .unwrap();
-    s.deliver_new_webhooks().await;
+    s.finish_and_deliver(&id, FinishOutcome::Failed).await;
     let got = s.call(ApiEvent::get_session(&id).user("bob")).await;
     assert_eq!(got.json["status"], "failed");
 
@@ -314,11 +306,7 @@ async fn plaid_500_is_502_and_a_timeout_is_503() {
 async fn a_failed_retry_is_not_repeated_and_nothing_is_lost() {
     let s = Stack::start().await;
     let id = s.start_session("hal").await;
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Failed), None)
-        .await
-        .unwrap();
-    s.deliver_new_webhooks().await;
+    s.finish_and_deliver(&id, FinishOutcome::Failed).await;
     s.emulator
         .inject_fault(Fault {
             endpoint: RETRY.into(),
@@ -356,11 +344,7 @@ async fn concurrent_starts_leave_one_session() {
 async fn concurrent_starts_after_a_failure_make_one_retry() {
     let s = Stack::start().await;
     let id = s.start_session("jay").await;
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Failed), None)
-        .await
-        .unwrap();
-    s.deliver_new_webhooks().await;
+    s.finish_and_deliver(&id, FinishOutcome::Failed).await;
     let answers = futures_join(&s, "jay", 5).await;
     assert_eq!(
         s.emulator.request_count(RETRY),
@@ -442,11 +426,7 @@ async fn a_session_plaid_made_but_we_did_not_record_is_found_not_duplicated() {
 async fn a_retry_plaid_made_but_we_did_not_record_is_found_not_repeated() {
     let s = Stack::start().await;
     let id = s.start_session("lee").await;
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Failed), None)
-        .await
-        .unwrap();
-    s.deliver_new_webhooks().await;
+    s.finish_and_deliver(&id, FinishOutcome::Failed).await;
     let orphan = s
         .ctx
         .plaid
@@ -695,11 +675,7 @@ async fn list_pages_newest_first() {
 async fn a_retry_plaid_refused_frees_the_next_start_at_once() {
     let s = Stack::start().await;
     let id = s.start_session("quinn").await;
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Failed), None)
-        .await
-        .unwrap();
-    s.deliver_new_webhooks().await;
+    s.finish_and_deliver(&id, FinishOutcome::Failed).await;
     s.emulator
         .inject_fault(Fault {
             endpoint: RETRY.into(),

@@ -143,11 +143,7 @@ async fn start_ok(s: &FStack, user: &str) -> String {
 /// A session for `user` that failed, with the failure recorded: the next start is a retry.
 async fn failed_session(s: &FStack, user: &str) -> String {
     let id = start_ok(s, user).await;
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Failed), None)
-        .await
-        .unwrap();
-    for a in s.deliver_new_webhooks().await {
+    for a in s.finish_and_deliver(&id, FinishOutcome::Failed).await {
         assert_eq!(a.status, 200, "{}", a.json);
     }
     assert_eq!(

@@ -1235,12 +1235,8 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
     assert_eq!(again.status, 200, "{}", again.json);
     note("create-session", b, counts(&s));
     let bob = s.start_session("iam-bob").await;
-    s.emulator
-        .finish(&bob, Some(FinishOutcome::Failed), None)
-        .await
-        .unwrap();
     b = counts(&s);
-    for a in s.deliver_new_webhooks().await {
+    for a in s.finish_and_deliver(&bob, FinishOutcome::Failed).await {
         assert_eq!(a.status, 200, "{}", a.json);
     }
     note("webhook", b, counts(&s));
@@ -1249,11 +1245,7 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
     assert_eq!(retried.status, 201, "{}", retried.json);
     note("create-session", b, counts(&s));
     let carol = s.start_session("iam-carol").await;
-    s.emulator
-        .finish(&carol, Some(FinishOutcome::Failed), None)
-        .await
-        .unwrap();
-    s.deliver_new_webhooks().await;
+    s.finish_and_deliver(&carol, FinishOutcome::Failed).await;
     s.emulator
         .inject_fault(Fault {
             endpoint: "/identity_verification/retry".into(),

@@ -54,11 +54,8 @@ async fn out_of_order_and_duplicated_webhooks_end_in_success() {
 async fn identical_bodies_are_each_processed() {
     let s = Stack::start().await;
     let id = s.start_session("bea").await;
-    s.emulator
-        .finish(&id, Some(FinishOutcome::PendingReview), None)
-        .await
-        .unwrap();
-    s.deliver_new_webhooks().await;
+    s.finish_and_deliver(&id, FinishOutcome::PendingReview)
+        .await;
     assert_eq!(
         s.stored(&id).await.unwrap().status,
         shared::plaid::types::IdvStatus::PendingReview
@@ -209,11 +206,7 @@ async fn a_rotated_key_is_fetched_once_then_cached() {
     s.deliver_new_webhooks().await;
     assert_eq!(s.emulator.request_count(KEY), 1);
     s.emulator.rotate_key().unwrap();
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Success), None)
-        .await
-        .unwrap();
-    let answers = s.deliver_new_webhooks().await;
+    let answers = s.finish_and_deliver(&id, FinishOutcome::Success).await;
     assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
     assert_eq!(
         s.emulator.request_count(KEY),
@@ -228,11 +221,7 @@ async fn an_expired_key_is_refused() {
     let id = s.start_session("fox").await;
     let old = s.emulator.current_key();
     s.emulator.expire_key(&old.kid).unwrap();
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Success), None)
-        .await
-        .unwrap();
-    let answers = s.deliver_new_webhooks().await;
+    let answers = s.finish_and_deliver(&id, FinishOutcome::Success).await;
     assert!(answers.iter().all(|a| a.status == 401), "{answers:?}");
 }
 
@@ -293,11 +282,7 @@ async fn a_session_made_elsewhere_is_recorded_for_its_user() {
 async fn retried_links_the_new_attempt() {
     let s = Stack::start().await;
     let id = s.start_session("ida").await;
-    s.emulator
-        .finish(&id, Some(FinishOutcome::Failed), None)
-        .await
-        .unwrap();
-    s.deliver_new_webhooks().await;
+    s.finish_and_deliver(&id, FinishOutcome::Failed).await;
     // A retry issued from Plaid's Dashboard: we only learn of it through RETRIED.
     let new = s
         .ctx
