@@ -414,10 +414,19 @@ fn check_routes(t: &Value) -> Vec<String> {
     problems
 }
 
+/// A DynamoDB action on the sessions table, as `expected_dynamo` lists it.
+fn table_action(action: &str) -> (String, String) {
+    (format!("dynamodb:{action}"), "table".to_owned())
+}
+
+/// A Query of one of the table's indexes, as `expected_dynamo` lists it.
+fn index_query(index: &str) -> (String, String) {
+    ("dynamodb:Query".to_owned(), format!("index/{index}"))
+}
+
 /// DynamoDB grants per binary: (action, "table" | "index/<name>").
 fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
-    let t = |a: &str| (format!("dynamodb:{a}"), "table".to_owned());
-    let q = |i: &str| ("dynamodb:Query".to_owned(), format!("index/{i}"));
+    let (t, q) = (table_action, index_query);
     BTreeMap::from([
         (
             "create-session",
@@ -1178,8 +1187,7 @@ fn catches_headers_in_access_logs_and_a_missing_rejection_metric() {
 /// other snapshotting functions are.
 fn dynamo_requests(op: testkit::faulty_store::Op) -> Vec<(String, String)> {
     use testkit::faulty_store::Op;
-    let t = |a: &str| (format!("dynamodb:{a}"), "table".to_owned());
-    let q = |i: &str| ("dynamodb:Query".to_owned(), format!("index/{i}"));
+    let (t, q) = (table_action, index_query);
     match op {
         Op::Get => vec![t("GetItem")],
         Op::LatestFor => vec![q("by_user_template")],
