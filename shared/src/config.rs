@@ -19,7 +19,9 @@ pub enum ConfigError {
 pub enum LocalIdentity {
     /// Deployed behaviour: only the JWT authorizer's `sub` claim counts.
     Disabled,
-    /// Local development: the `x-local-user` header names the caller when no claim is present.
+    /// Local development: the `x-local-user` header names the caller of a request no
+    /// authorizer has seen (with any authorizer context, only its claims count). Refused with
+    /// `PLAID_ENV=production` and unless DynamoDB is on loopback.
     Header,
 }
 
@@ -197,6 +199,14 @@ impl Config {
                         reason: "local identity is only allowed with DynamoDB on loopback \
                                  (AWS_ENDPOINT_URL); it is never valid in a deployed function"
                             .into(),
+                    });
+                }
+                // Production Plaid means real people's identity data: never with a switch
+                // that lets a request name its own user.
+                if plaid_env == PlaidEnvironment::Production {
+                    return Err(ConfigError::Invalid {
+                        var: LOCAL_IDENTITY_VAR,
+                        reason: "local identity is refused with PLAID_ENV=production".into(),
                     });
                 }
                 LocalIdentity::Header
@@ -382,5 +392,19 @@ mod tests {
         assert_eq!(parse(&v).unwrap().local_identity, LocalIdentity::Header);
         v.insert(LOCAL_IDENTITY_VAR, "1".into());
         assert!(parse(&v).is_err());
+    }
+
+    #[test]
+    fn local_identity_is_refused_in_production() {
+        let mut v = base();
+        v.insert(LOCAL_IDENTITY_VAR, LOCAL_IDENTITY_VALUE.into());
+        v.insert("AWS_ENDPOINT_URL", "http://127.0.0.1:5000".into());
+        v.insert("PLAID_ENV", "production".into());
+        let err = parse(&v).unwrap_err().to_string();
+        assert!(err.starts_with(LOCAL_IDENTITY_VAR), "{err}");
+        assert!(err.contains("production"), "{err}");
+        // The same without the switch is a valid production configuration.
+        v.remove(LOCAL_IDENTITY_VAR);
+        assert!(parse(&v).is_ok());
     }
 }
