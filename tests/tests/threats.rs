@@ -147,3 +147,197 @@ async fn x_local_user_is_ignored_behind_an_authorizer_even_when_the_switch_is_on
         "{plaid_users:?}"
     );
 }
+
+/// The most verbose `ApplicationLogLevel` the deployed template lets an operator pick.
+fn most_verbose_offered_log_level() -> String {
+    let text = std::fs::read_to_string(testkit::localstack::template_path()).unwrap();
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let offered: Vec<String> = yaml["Parameters"]["LogLevel"]["AllowedValues"]
+        .as_sequence()
+        .expect("LogLevel.AllowedValues")
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+        .into_iter()
+        .find(|l| offered.iter().any(|o| o == l))
+        .expect("a known level")
+        .to_owned()
+}
+
+/// `cargo build -p <package>` in this workspace (nothing to do when it is up to date) and the
+/// path of its binary, read from cargo's JSON messages.
+fn build_function(package: &str) -> std::path::PathBuf {
+    let out = std::process::Command::new(env!("CARGO"))
+        .current_dir(testkit::localstack::workspace_root())
+        .args(["build", "--quiet", "--message-format=json", "-p", package])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "cargo build -p {package} failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == package)
+        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .unwrap_or_else(|| panic!("no executable for {package}"))
+}
+
+/// No token, SSN, date of birth, name, e-mail, phone or street in any log line of the real
+/// create-session binary, run exactly as Lambda runs it (Runtime API, environment, the
+/// subscriber its bootstrap installs) at the most verbose level the template offers.
+#[tokio::test]
+async fn a_create_with_full_user_data_logs_no_pii_at_the_most_verbose_offered_level() {
+    use testkit::emulator::{Emulator, Template};
+    use testkit::runtime_api::{Outcome, RuntimeApi};
+    use tokio::process::Command;
+
+    const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJwaWktdXNlciJ9.\
+                         c2lnbmF0dXJlLW9mLWEtcmVhbC1iZWFyZXItdG9rZW4";
+    const TEMPLATE: &str = "idvtmp_pii_logs";
+    let level = most_verbose_offered_log_level();
+    let binary = build_function("create-session");
+
+    let sdk = testkit::localstack::aws_config().await;
+    let (_, table) = testkit::localstack::fresh_table("pii-logs").await;
+    let secret_arn = testkit::localstack::create_plaid_secret(
+        &aws_sdk_secretsmanager::Client::new(&sdk),
+        &format!("pii-logs/{}", fastrand::u64(..)),
+        "pii-client",
+        "pii-secret-value",
+    )
+    .await
+    .unwrap();
+    let emulator = Emulator::builder()
+        .client_id("pii-client")
+        .secret("pii-secret-value")
+        .templates([Template::new(TEMPLATE)])
+        .start()
+        .await
+        .unwrap();
+    let api = RuntimeApi::start("create-session", std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let endpoint = testkit::localstack::dynamodb_endpoint().unwrap();
+    let mut child = Command::new(&binary)
+        .env_clear()
+        .envs([
+            ("AWS_LAMBDA_RUNTIME_API", api.endpoint()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "create-session".into()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "/aws/lambda/create-session".into(),
+            ),
+            (
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                "2026/11/30/[$LATEST]pii".into(),
+            ),
+            // What Lambda sets from the function's LoggingConfig.ApplicationLogLevel, and the
+            // variable a developer would reach for.
+            ("AWS_LAMBDA_LOG_LEVEL", level.clone()),
+            ("RUST_LOG", level.to_lowercase()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("HOME", std::env::temp_dir().display().to_string()),
+            ("TABLE_NAME", table),
+            ("PLAID_SECRET_ID", secret_arn),
+            ("PLAID_ENV", "sandbox".into()),
+            ("PLAID_BASE_URL", emulator.url()),
+            ("IDV_TEMPLATE_ID", TEMPLATE.into()),
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the create-session binary starts");
+    // Drained while it runs: at TRACE a pipe's buffer fills within one invocation.
+    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut p, &mut buf).await;
+            }
+            buf
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+
+    let user = json!({
+        "email_address": "perdita.quaintance@example.org",
+        "phone_number": "+12345678909",
+        "date_of_birth": "1981-07-23",
+        "name": {"given_name": "Perdita", "family_name": "Quaintance"},
+        "address": {"street": "742 Evergreen Ter", "city": "Pawnee", "region": "IN",
+                    "postal_code": "46001", "country": "US"},
+        "id_number": {"value": "524718963", "type": "us_ssn"},
+    });
+    let event = ApiEvent::post_sessions()
+        .user("pii-user")
+        .header("authorization", &format!("Bearer {TOKEN}"))
+        .json(&json!({"user": user, "gave_consent": true}))
+        .event();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        api.wait_ready().await.expect("init");
+        api.invoke(event.to_string()).await.expect("an answer")
+    })
+    .await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&stdout.await.unwrap()),
+        String::from_utf8_lossy(&stderr.await.unwrap())
+    );
+    let answer = answer.unwrap_or_else(|_| panic!("no answer within 60 s; logs:\n{logs}"));
+    let Outcome::Response(body) = answer.outcome else {
+        panic!("invocation error {:?}; logs:\n{logs}", answer.outcome)
+    };
+    let response: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(response["statusCode"], 201, "{response}\n{logs}");
+
+    // The capture works: the request's own line is there, at the level asked for.
+    let lines: Vec<&str> = logs.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(r#""message":"request""#) && l.contains("201")),
+        "no request line captured:\n{logs}"
+    );
+    if level == "TRACE" || level == "DEBUG" {
+        // The verbose level really was in effect: our own per-attempt debug line is there.
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(r#""level":"DEBUG""#) && l.contains("plaid call")),
+            "no debug line at {level}:\n{logs}"
+        );
+    }
+    for forbidden in [
+        TOKEN,
+        "c2lnbmF0dXJlLW9mLWEtcmVhbC1iZWFyZXItdG9rZW4",
+        "524718963",
+        "1981-07-23",
+        "Perdita",
+        "Quaintance",
+        "perdita.quaintance@example.org",
+        "2345678909",
+        "742 Evergreen",
+        "pii-secret-value",
+    ] {
+        let leaks: Vec<_> = lines.iter().filter(|l| l.contains(forbidden)).collect();
+        assert!(
+            leaks.is_empty(),
+            "{forbidden:?} logged at {level} in {} of {} lines, e.g.:\n{}",
+            leaks.len(),
+            lines.len(),
+            leaks[0]
+        );
+    }
+}
