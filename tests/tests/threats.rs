@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use shared::config::{LOCAL_IDENTITY_VALUE, LOCAL_IDENTITY_VAR};
 use shared::handlers;
 use testkit::apigw::{Answer, ApiEvent};
+use testkit::emulator::{Fault, FinishOutcome};
 use testkit::stack::Stack;
 
 const LOCAL_USER: &str = "x-local-user";
@@ -183,92 +184,140 @@ fn build_function(package: &str) -> std::path::PathBuf {
         .unwrap_or_else(|| panic!("no executable for {package}"))
 }
 
+/// A function binary running under the local Runtime API, against moto and the emulator.
+struct Function {
+    child: tokio::process::Child,
+    api: testkit::runtime_api::RuntimeApi,
+    emulator: testkit::emulator::RunningEmulator,
+    stdout: tokio::task::JoinHandle<Vec<u8>>,
+    stderr: tokio::task::JoinHandle<Vec<u8>>,
+}
+
+impl Function {
+    /// `package` at log `level`; each invocation's deadline is `timeout` after it is handed over.
+    async fn start(package: &str, level: &str, timeout: std::time::Duration) -> Function {
+        use testkit::emulator::{Emulator, Template};
+        use tokio::process::Command;
+
+        let binary = build_function(package);
+        let sdk = testkit::localstack::aws_config().await;
+        let (_, table) = testkit::localstack::fresh_table("threats").await;
+        let secret_arn = testkit::localstack::create_plaid_secret(
+            &aws_sdk_secretsmanager::Client::new(&sdk),
+            &format!("threats/{}", fastrand::u64(..)),
+            "fn-client",
+            FN_PLAID_SECRET,
+        )
+        .await
+        .unwrap();
+        let emulator = Emulator::builder()
+            .client_id("fn-client")
+            .secret(FN_PLAID_SECRET)
+            .templates([Template::new(FN_TEMPLATE)])
+            .start()
+            .await
+            .unwrap();
+        let api = testkit::runtime_api::RuntimeApi::start(package, timeout)
+            .await
+            .unwrap();
+        let endpoint = testkit::localstack::dynamodb_endpoint().unwrap();
+        let mut child = Command::new(&binary)
+            .env_clear()
+            .envs([
+                ("AWS_LAMBDA_RUNTIME_API", api.endpoint()),
+                ("AWS_LAMBDA_FUNCTION_NAME", package.to_owned()),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+                (
+                    "AWS_LAMBDA_LOG_GROUP_NAME",
+                    format!("/aws/lambda/{package}"),
+                ),
+                (
+                    "AWS_LAMBDA_LOG_STREAM_NAME",
+                    "2026/11/30/[$LATEST]threats".into(),
+                ),
+                // What Lambda sets from the function's LoggingConfig.ApplicationLogLevel, and
+                // the variable a developer would reach for.
+                ("AWS_LAMBDA_LOG_LEVEL", level.to_owned()),
+                ("RUST_LOG", level.to_lowercase()),
+                ("AWS_REGION", "us-east-1".into()),
+                ("AWS_ACCESS_KEY_ID", "test".into()),
+                ("AWS_SECRET_ACCESS_KEY", "test".into()),
+                ("AWS_ENDPOINT_URL", endpoint),
+                ("AWS_EC2_METADATA_DISABLED", "true".into()),
+                ("HOME", std::env::temp_dir().display().to_string()),
+                ("TABLE_NAME", table),
+                ("PLAID_SECRET_ID", secret_arn),
+                ("PLAID_ENV", "sandbox".into()),
+                ("PLAID_BASE_URL", emulator.url()),
+                ("IDV_TEMPLATE_ID", FN_TEMPLATE.into()),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the function binary starts");
+        // Drained while it runs: at TRACE a pipe's buffer fills within one invocation.
+        let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = tokio::io::AsyncReadExt::read_to_end(&mut p, &mut buf).await;
+                }
+                buf
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+        Function {
+            child,
+            api,
+            emulator,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// One invocation: the API Gateway response (or `None` after 60 s) and how long it took.
+    async fn invoke(&self, event: &Value) -> Option<(Value, std::time::Duration)> {
+        use testkit::runtime_api::Outcome;
+        let done = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            self.api.wait_ready().await.expect("init");
+            self.api.invoke(event.to_string()).await.expect("an answer")
+        })
+        .await
+        .ok()?;
+        match done.outcome {
+            Outcome::Response(body) => Some((serde_json::from_slice(&body).unwrap(), done.latency)),
+            other => panic!("invocation error {other:?}"),
+        }
+    }
+
+    /// Stop the process; everything it wrote to stdout and stderr.
+    async fn stop(mut self) -> String {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&self.stdout.await.unwrap()),
+            String::from_utf8_lossy(&self.stderr.await.unwrap())
+        )
+    }
+}
+
+const FN_TEMPLATE: &str = "idvtmp_threats";
+const FN_PLAID_SECRET: &str = "fn-plaid-secret-value";
+
 /// No token, SSN, date of birth, name, e-mail, phone or street in any log line of the real
 /// create-session binary, run exactly as Lambda runs it (Runtime API, environment, the
 /// subscriber its bootstrap installs) at the most verbose level the template offers.
 #[tokio::test]
 async fn a_create_with_full_user_data_logs_no_pii_at_the_most_verbose_offered_level() {
-    use testkit::emulator::{Emulator, Template};
-    use testkit::runtime_api::{Outcome, RuntimeApi};
-    use tokio::process::Command;
-
     const TOKEN: &str = "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJwaWktdXNlciJ9.\
                          c2lnbmF0dXJlLW9mLWEtcmVhbC1iZWFyZXItdG9rZW4";
-    const TEMPLATE: &str = "idvtmp_pii_logs";
     let level = most_verbose_offered_log_level();
-    let binary = build_function("create-session");
-
-    let sdk = testkit::localstack::aws_config().await;
-    let (_, table) = testkit::localstack::fresh_table("pii-logs").await;
-    let secret_arn = testkit::localstack::create_plaid_secret(
-        &aws_sdk_secretsmanager::Client::new(&sdk),
-        &format!("pii-logs/{}", fastrand::u64(..)),
-        "pii-client",
-        "pii-secret-value",
-    )
-    .await
-    .unwrap();
-    let emulator = Emulator::builder()
-        .client_id("pii-client")
-        .secret("pii-secret-value")
-        .templates([Template::new(TEMPLATE)])
-        .start()
-        .await
-        .unwrap();
-    let api = RuntimeApi::start("create-session", std::time::Duration::from_secs(10))
-        .await
-        .unwrap();
-    let endpoint = testkit::localstack::dynamodb_endpoint().unwrap();
-    let mut child = Command::new(&binary)
-        .env_clear()
-        .envs([
-            ("AWS_LAMBDA_RUNTIME_API", api.endpoint()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "create-session".into()),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
-            (
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                "/aws/lambda/create-session".into(),
-            ),
-            (
-                "AWS_LAMBDA_LOG_STREAM_NAME",
-                "2026/11/30/[$LATEST]pii".into(),
-            ),
-            // What Lambda sets from the function's LoggingConfig.ApplicationLogLevel, and the
-            // variable a developer would reach for.
-            ("AWS_LAMBDA_LOG_LEVEL", level.clone()),
-            ("RUST_LOG", level.to_lowercase()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID", "test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "test".into()),
-            ("AWS_ENDPOINT_URL", endpoint),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-            ("HOME", std::env::temp_dir().display().to_string()),
-            ("TABLE_NAME", table),
-            ("PLAID_SECRET_ID", secret_arn),
-            ("PLAID_ENV", "sandbox".into()),
-            ("PLAID_BASE_URL", emulator.url()),
-            ("IDV_TEMPLATE_ID", TEMPLATE.into()),
-        ])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the create-session binary starts");
-    // Drained while it runs: at TRACE a pipe's buffer fills within one invocation.
-    let drain = |pipe: Option<Box<dyn tokio::io::AsyncRead + Send + Unpin>>| {
-        tokio::spawn(async move {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = tokio::io::AsyncReadExt::read_to_end(&mut p, &mut buf).await;
-            }
-            buf
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-
+    let f = Function::start("create-session", &level, std::time::Duration::from_secs(10)).await;
     let user = json!({
         "email_address": "perdita.quaintance@example.org",
         "phone_number": "+12345678909",
@@ -283,23 +332,9 @@ async fn a_create_with_full_user_data_logs_no_pii_at_the_most_verbose_offered_le
         .header("authorization", &format!("Bearer {TOKEN}"))
         .json(&json!({"user": user, "gave_consent": true}))
         .event();
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-        api.wait_ready().await.expect("init");
-        api.invoke(event.to_string()).await.expect("an answer")
-    })
-    .await;
-    child.start_kill().unwrap();
-    child.wait().await.unwrap();
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&stdout.await.unwrap()),
-        String::from_utf8_lossy(&stderr.await.unwrap())
-    );
-    let answer = answer.unwrap_or_else(|_| panic!("no answer within 60 s; logs:\n{logs}"));
-    let Outcome::Response(body) = answer.outcome else {
-        panic!("invocation error {:?}; logs:\n{logs}", answer.outcome)
-    };
-    let response: Value = serde_json::from_slice(&body).unwrap();
+    let answer = f.invoke(&event).await;
+    let logs = f.stop().await;
+    let (response, _) = answer.unwrap_or_else(|| panic!("no answer within 60 s; logs:\n{logs}"));
     assert_eq!(response["statusCode"], 201, "{response}\n{logs}");
 
     // The capture works: the request's own line is there, at the level asked for.
@@ -329,7 +364,7 @@ async fn a_create_with_full_user_data_logs_no_pii_at_the_most_verbose_offered_le
         "perdita.quaintance@example.org",
         "2345678909",
         "742 Evergreen",
-        "pii-secret-value",
+        FN_PLAID_SECRET,
     ] {
         let leaks: Vec<_> = lines.iter().filter(|l| l.contains(forbidden)).collect();
         assert!(
@@ -340,4 +375,96 @@ async fn a_create_with_full_user_data_logs_no_pii_at_the_most_verbose_offered_le
             leaks[0]
         );
     }
+}
+
+const CREATE: &str = "/identity_verification/create";
+const RETRY: &str = "/identity_verification/retry";
+
+/// The stack with the Plaid client the API functions really get.
+async fn api_stack() -> Stack {
+    Stack::builder()
+        .plaid_options(shared::bootstrap::Budget::Api.plaid_options())
+        .start()
+        .await
+}
+
+fn fault(endpoint: &str, status: Option<u16>, count: u32, delay_ms: u64) -> Fault {
+    Fault {
+        endpoint: endpoint.to_owned(),
+        status,
+        count,
+        delay_ms,
+    }
+}
+
+/// Plaid failing fast twice is not the caller's problem: the third attempt fits easily.
+#[tokio::test]
+async fn two_fast_plaid_failures_on_create_still_answer_201() {
+    let s = api_stack().await;
+    for status in [500u16, 503] {
+        let user = format!("fast-fail-{status}");
+        let before = s.emulator.request_count(CREATE);
+        s.emulator
+            .inject_fault(fault(CREATE, Some(status), 2, 0))
+            .unwrap();
+        let a = s.call(ApiEvent::post_sessions().user(&user)).await;
+        assert_eq!(a.status, 201, "{status}: {}", a.json);
+        assert_eq!(s.emulator.request_count(CREATE), before + 3, "{status}");
+    }
+}
+
+/// Slow failures: as many attempts as fit, and an answer before the function's timeout.
+#[tokio::test]
+async fn slow_plaid_failures_answer_within_the_api_budget() {
+    let s = api_stack().await;
+    let opts = shared::bootstrap::Budget::Api.plaid_options();
+    s.emulator
+        .inject_fault(fault(CREATE, None, 3, 20_000))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let a = s.call(ApiEvent::post_sessions().user("slow-fail")).await;
+    let took = started.elapsed();
+    assert_eq!(
+        (a.status, a.error_code()),
+        (503, "plaid_unavailable"),
+        "{}",
+        a.json
+    );
+    assert!(took <= opts.budget, "{took:?} > {:?}", opts.budget);
+    // The function's own timeout in the template, which API Gateway's 30 s exceeds.
+    assert!(opts.budget < std::time::Duration::from_secs(10));
+}
+
+/// A `/retry` Plaid may have acted on is never sent again by the client, however much time is
+/// left: the next start finds the attempt instead (see `create_session::retry_after`).
+#[tokio::test]
+async fn identity_verification_retry_is_sent_once_under_the_api_budget() {
+    let s = api_stack().await;
+    let first = s.start_session("retry-once").await;
+    s.finish_and_deliver(&first, FinishOutcome::Failed).await;
+    let before = s.emulator.request_count(RETRY);
+    s.emulator
+        .inject_fault(fault(RETRY, Some(500), 3, 0))
+        .unwrap();
+    let a = s.call(ApiEvent::post_sessions().user("retry-once")).await;
+    assert_eq!(a.status, 502, "{}", a.json);
+    assert_eq!(s.emulator.request_count(RETRY), before + 1);
+}
+
+/// The Lambda invocation's own deadline bounds Plaid calls: with 3 s left, a Plaid that never
+/// answers costs at most those 3 s (less a reserve to answer), not two 4 s attempts.
+#[tokio::test]
+async fn the_invocation_deadline_bounds_plaid_calls_in_the_real_binary() {
+    let invocation = std::time::Duration::from_secs(3);
+    let f = Function::start("create-session", "INFO", invocation).await;
+    f.emulator
+        .inject_fault(fault(CREATE, None, 3, 20_000))
+        .unwrap();
+    let event = ApiEvent::post_sessions().user("deadline-user").event();
+    let answer = f.invoke(&event).await;
+    let logs = f.stop().await;
+    let (response, latency) =
+        answer.unwrap_or_else(|| panic!("no answer within 60 s; logs:\n{logs}"));
+    assert_eq!(response["statusCode"], 503, "{response}\n{logs}");
+    assert!(latency < invocation, "answered after {latency:?}:\n{logs}");
 }
