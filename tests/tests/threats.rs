@@ -1,5 +1,7 @@
-//! Defences from the README's threat model that need the whole stack to show: who the caller is
-//! when a request says otherwise.
+//! Defences from the README's threat model that need the whole stack, or the real function
+//! binary under a local Lambda Runtime API, to show: who the caller is when a request says
+//! otherwise (`x-local-user`), no PII in any log line at the most verbose level the template
+//! offers, and Plaid retries that fit the API budget and the invocation's deadline.
 
 use serde_json::{Value, json};
 use shared::config::{LOCAL_IDENTITY_VALUE, LOCAL_IDENTITY_VAR};
