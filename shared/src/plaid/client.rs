@@ -296,9 +296,7 @@ impl PlaidClient {
             Repeat::Never => 1,
         };
         let options = &self.inner.options;
-        let budget_end = Instant::now() + options.budget;
-        let deadline = crate::plaid::deadline::current()
-            .map_or(budget_end, |invocation| invocation.min(budget_end));
+        let deadline = call_deadline(Instant::now(), options.budget);
         let mut attempt = 0;
         let mut sent = 0;
         let mut rekeyed = false;
@@ -352,7 +350,8 @@ impl PlaidClient {
                 let delay = self.backoff(attempt, err.retry_after());
                 // Another attempt only if a full one fits: a cut-short attempt at a slow Plaid
                 // would fail anyway, after Plaid may have acted on it.
-                if Instant::now() + delay + options.timeout <= deadline {
+                let full_attempt = delay.saturating_add(options.timeout);
+                if full_attempt <= deadline.saturating_duration_since(Instant::now()) {
                     tokio::time::sleep(delay).await;
                     continue;
                 }
@@ -431,6 +430,19 @@ impl PlaidClient {
             outcome.as_ref().map(|r| r.request_id()),
         );
         outcome
+    }
+}
+
+/// The earlier of `budget` after `start` and the invocation's deadline, if one is set. A budget
+/// too large for `Instant` means no budget.
+fn call_deadline(start: Instant, budget: Duration) -> Instant {
+    let invocation = crate::plaid::deadline::current();
+    match (start.checked_add(budget), invocation) {
+        (Some(b), Some(i)) => b.min(i),
+        (Some(b), None) => b,
+        (None, Some(i)) => i,
+        // About 30 years: effectively unbounded, and far from overflowing.
+        (None, None) => start + Duration::from_secs(1 << 30),
     }
 }
 
@@ -665,6 +677,26 @@ mod tests {
             let d = backoff_delay(&o, attempt, retry_after_s.map(Duration::from_secs));
             proptest::prop_assert!(d <= Duration::from_millis(max_ms));
         }
+    }
+
+    #[tokio::test]
+    async fn call_deadlines_never_overflow_and_respect_the_invocation() {
+        let now = Instant::now();
+        assert_eq!(
+            call_deadline(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        assert!(call_deadline(now, Duration::MAX) > now + Duration::from_secs(86_400));
+        let soon = now + Duration::from_millis(300);
+        let d = crate::plaid::deadline::within(soon, async {
+            (
+                call_deadline(now, Duration::from_secs(5)),
+                call_deadline(now, Duration::MAX),
+                call_deadline(now, Duration::from_millis(100)),
+            )
+        })
+        .await;
+        assert_eq!(d, (soon, soon, now + Duration::from_millis(100)));
     }
 
     #[test]
