@@ -35,9 +35,13 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// How long a function may wait on Plaid. API Gateway callers and Plaid's webhook delivery both
-/// give up after a few seconds, so the request-serving functions trade retries for a bounded
-/// answer; the scheduled reconciliation can afford the client's defaults.
+/// How long a function may wait on Plaid. Each Plaid call may make up to three attempts, but a
+/// new one only while a full attempt still fits in `budget` (and in the invocation's own
+/// deadline, see `plaid::deadline`): fast failures (a 500 or a refused connection in
+/// milliseconds) are retried, and a Plaid that hangs costs at most the budget. `/retry` is never
+/// repeated, whatever the time left. The budgets sit below the functions' timeouts in
+/// `infra/template.yaml`, which sit below API Gateway's 30-second integration limit and Plaid's
+/// 10-second webhook limit; the scheduled reconciliation can afford the client's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Budget {
     /// create-session, link-token, get-session (Lambda timeout 10 s).
@@ -52,16 +56,21 @@ impl Budget {
     pub fn plaid_options(self) -> ClientOptions {
         let defaults = ClientOptions::default();
         match self {
+            // Lambda timeout 10 s: two slow 4 s attempts at most, three fast ones, and a second
+            // left for the DynamoDB write and the answer.
             Budget::Api => ClientOptions {
                 timeout: Duration::from_secs(4),
-                max_attempts: 2,
+                max_attempts: 3,
                 max_backoff: Duration::from_millis(500),
+                budget: Duration::from_secs(9),
                 ..defaults
             },
+            // Lambda timeout 6 s.
             Budget::Webhook => ClientOptions {
                 timeout: Duration::from_secs(2),
-                max_attempts: 2,
+                max_attempts: 3,
                 max_backoff: Duration::from_millis(300),
+                budget: Duration::from_secs(5),
                 ..defaults
             },
             Budget::Background => defaults,
@@ -143,11 +152,25 @@ where
     F: Fn(lambda_http::Request) -> Fut,
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
 {
-    lambda_http::run(lambda_http::service_fn(move |req| {
+    lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
+        let deadline = invocation_deadline(&req);
         let answer = handler(req);
-        async move { Ok::<_, std::convert::Infallible>(answer.await) }
+        async move {
+            let answer = match deadline {
+                Some(d) => crate::plaid::deadline::within(d, answer).await,
+                None => answer.await,
+            };
+            Ok::<_, std::convert::Infallible>(answer)
+        }
     }))
     .await
+}
+
+/// The invocation's deadline from its Lambda context, less a reserve to answer in.
+fn invocation_deadline(req: &lambda_http::Request) -> Option<std::time::Instant> {
+    use lambda_http::RequestExt;
+    req.lambda_context_ref()
+        .map(|c| crate::plaid::deadline::from_lambda_deadline_ms(c.deadline))
 }
 
 /// Run the scheduled reconciliation as this process's Lambda function. The event's content is
@@ -155,8 +178,9 @@ where
 pub async fn serve_reconcile() -> Result<(), lambda_http::Error> {
     let ctx = leaked_context(Budget::Background).await?;
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            crate::handlers::reconcile::reconcile(ctx)
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
+            let deadline = crate::plaid::deadline::from_lambda_deadline_ms(event.context.deadline);
+            crate::plaid::deadline::within(deadline, crate::handlers::reconcile::reconcile(ctx))
                 .await
                 .map_err(lambda_runtime::Error::from)
         },

@@ -19,7 +19,9 @@ pub enum ConfigError {
 pub enum LocalIdentity {
     /// Deployed behaviour: only the JWT authorizer's `sub` claim counts.
     Disabled,
-    /// Local development: the `x-local-user` header names the caller when no claim is present.
+    /// Local development: the `x-local-user` header names the caller of a request no
+    /// authorizer has seen (with any authorizer context, only its claims count). Refused with
+    /// `PLAID_ENV=production` and unless DynamoDB is on loopback.
     Header,
 }
 
@@ -82,16 +84,37 @@ fn seconds(
 }
 
 fn is_loopback_url(raw: &str) -> bool {
-    Url::parse(raw)
-        .ok()
-        .and_then(|u| {
-            u.host().map(|h| match h {
-                url::Host::Domain(d) => d == "localhost",
-                url::Host::Ipv4(ip) => ip.is_loopback(),
-                url::Host::Ipv6(ip) => ip.is_loopback(),
-            })
-        })
-        .unwrap_or(false)
+    Url::parse(raw).ok().is_some_and(|u| is_loopback_host(&u))
+}
+
+/// 127.0.0.0/8, ::1 or `localhost`: traffic that never leaves the machine.
+fn is_loopback_host(u: &Url) -> bool {
+    u.host().is_some_and(|h| match h {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    })
+}
+
+/// `PLAID_BASE_URL`: https, or plain http to a loopback host only (the emulator, a contract
+/// mock). Anything else would send `PLAID-SECRET` and identity data in clear text across a
+/// network, so it is a cold-start error rather than a request-time surprise.
+fn plaid_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        var: "PLAID_BASE_URL",
+        reason,
+    };
+    let url = Url::parse(raw).map_err(|e| invalid(e.to_string()))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback_host(&url) => Ok(url),
+        "http" => Err(invalid(
+            "must be https unless the host is loopback (127.0.0.0/8, ::1, localhost)".into(),
+        )),
+        other => Err(invalid(format!(
+            "expected an https URL, got scheme {other:?}"
+        ))),
+    }
 }
 
 impl Config {
@@ -115,10 +138,7 @@ impl Config {
             }
         };
         let plaid_base_url = match get("PLAID_BASE_URL") {
-            Some(raw) => Url::parse(&raw).map_err(|e| ConfigError::Invalid {
-                var: "PLAID_BASE_URL",
-                reason: e.to_string(),
-            })?,
+            Some(raw) => plaid_base_url(&raw)?,
             None => Url::parse(match plaid_env {
                 PlaidEnvironment::Production => "https://production.plaid.com",
                 _ => "https://sandbox.plaid.com",
@@ -179,6 +199,14 @@ impl Config {
                         reason: "local identity is only allowed with DynamoDB on loopback \
                                  (AWS_ENDPOINT_URL); it is never valid in a deployed function"
                             .into(),
+                    });
+                }
+                // Production Plaid means real people's identity data: never with a switch
+                // that lets a request name its own user.
+                if plaid_env == PlaidEnvironment::Production {
+                    return Err(ConfigError::Invalid {
+                        var: LOCAL_IDENTITY_VAR,
+                        reason: "local identity is refused with PLAID_ENV=production".into(),
                     });
                 }
                 LocalIdentity::Header
@@ -278,6 +306,41 @@ mod tests {
     }
 
     #[test]
+    fn plaid_base_url_must_be_https_unless_loopback() {
+        for ok in [
+            "https://sandbox.plaid.com",
+            "https://plaid-mock.internal.example:8443/prefix",
+            "http://127.0.0.1:4010",
+            "http://127.1.2.3/",
+            "http://[::1]:4010",
+            "http://localhost:4010",
+            "http://LOCALHOST:4010",
+        ] {
+            let mut v = base();
+            v.insert("PLAID_BASE_URL", ok.into());
+            assert!(parse(&v).is_ok(), "{ok} refused: {:?}", parse(&v).err());
+        }
+        for bad in [
+            "http://sandbox.plaid.com",
+            "http://10.0.0.5:4010",
+            "http://192.168.1.1",
+            "http://[::2]:4010",
+            "http://localhost.attacker.example",
+            "http://127.0.0.1.nip.io",
+            "ftp://127.0.0.1/",
+            "file:///etc/passwd",
+        ] {
+            let mut v = base();
+            v.insert("PLAID_BASE_URL", bad.into());
+            let err = parse(&v).err().unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(
+                err.to_string().starts_with("PLAID_BASE_URL is invalid"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn template_list_includes_default_once() {
         let mut v = base();
         v.insert(
@@ -329,5 +392,19 @@ mod tests {
         assert_eq!(parse(&v).unwrap().local_identity, LocalIdentity::Header);
         v.insert(LOCAL_IDENTITY_VAR, "1".into());
         assert!(parse(&v).is_err());
+    }
+
+    #[test]
+    fn local_identity_is_refused_in_production() {
+        let mut v = base();
+        v.insert(LOCAL_IDENTITY_VAR, LOCAL_IDENTITY_VALUE.into());
+        v.insert("AWS_ENDPOINT_URL", "http://127.0.0.1:5000".into());
+        v.insert("PLAID_ENV", "production".into());
+        let err = parse(&v).unwrap_err().to_string();
+        assert!(err.starts_with(LOCAL_IDENTITY_VAR), "{err}");
+        assert!(err.contains("production"), "{err}");
+        // The same without the switch is a valid production configuration.
+        v.remove(LOCAL_IDENTITY_VAR);
+        assert!(parse(&v).is_ok());
     }
 }

@@ -150,6 +150,7 @@ fn fast() -> ClientOptions {
         max_attempts: 3,
         base_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(20),
+        budget: Duration::from_secs(10),
     }
 }
 
@@ -411,6 +412,89 @@ async fn a_slow_server_times_out_within_bounded_time() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn slow_failures_stop_when_another_full_attempt_would_not_fit_the_budget() {
+    let mock = Mock::start(|_, _| Reply {
+        delay: Duration::from_secs(3),
+        ..ok(SESSION)
+    })
+    .await;
+    // 300 ms attempts in a 700 ms budget: a second attempt fits after the first times out
+    // (300 + backoff + 300 <= 700), a third does not.
+    let opts = ClientOptions {
+        timeout: Duration::from_millis(300),
+        max_attempts: 3,
+        budget: Duration::from_millis(700),
+        ..fast()
+    };
+    let started = Instant::now();
+    let err = client(&mock, opts).get(&idv()).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, PlaidError::Timeout), "{err:?}");
+    assert_eq!(mock.requests().len(), 2);
+    assert!(took < Duration::from_millis(800), "{took:?}");
+}
+
+#[tokio::test]
+async fn fast_failures_use_every_attempt_the_budget_allows() {
+    // Three quick 500s fit easily: all three attempts are made, the last answer wins.
+    let mock = Mock::start(|n, _| {
+        if n < 2 {
+            plaid_error(500, "API_ERROR", "INTERNAL_SERVER_ERROR")
+        } else {
+            ok(SESSION)
+        }
+    })
+    .await;
+    let opts = ClientOptions {
+        timeout: Duration::from_millis(300),
+        max_attempts: 3,
+        budget: Duration::from_millis(700),
+        ..fast()
+    };
+    client(&mock, opts).create(&create_req(true)).await.unwrap();
+    assert_eq!(mock.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn the_invocation_deadline_bounds_attempts_and_their_timeouts() {
+    let mock = Mock::start(|_, _| Reply {
+        delay: Duration::from_secs(5),
+        ..ok(SESSION)
+    })
+    .await;
+    // A generous per-call budget, but the Lambda invocation ends in 600 ms: one attempt, cut
+    // short at the deadline, and no second one.
+    let c = client(&mock, fast());
+    let started = Instant::now();
+    let err = shared::plaid::deadline::within(started + Duration::from_millis(600), c.get(&idv()))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, PlaidError::Timeout), "{err:?}");
+    assert_eq!(mock.requests().len(), 1);
+    assert!(took < Duration::from_millis(900), "{took:?}");
+    // Outside the scope the client is unbounded by it again.
+    assert!(shared::plaid::deadline::current().is_none());
+}
+
+#[tokio::test]
+async fn identity_verification_retry_is_never_repeated_even_with_time_to_spare() {
+    let mock = Mock::start(|_, _| plaid_error(503, "API_ERROR", "PLANNED_MAINTENANCE")).await;
+    let opts = ClientOptions {
+        budget: Duration::from_secs(60),
+        ..fast()
+    };
+    let err = shared::plaid::deadline::within(
+        Instant::now() + Duration::from_secs(60),
+        client(&mock, opts).retry(&retry_req(RetryStrategy::Incomplete)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(mock.requests().len(), 1);
 }
 
 #[tokio::test]

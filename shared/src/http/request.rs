@@ -14,27 +14,34 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub const LOCAL_USER_HEADER: &str = "x-local-user";
 
 /// The caller's `client_user_id`: the `sub` claim of the HTTP API JWT authorizer. With the
-/// local-only identity switch (never in a deployed function; see `Config`), a request without
-/// claims may name its user in `x-local-user`.
+/// local-only identity switch (never in a deployed function; see `Config`), a request that no
+/// authorizer has seen may name its user in `x-local-user`. Any authorizer context, even one
+/// without `sub`, means the request came through API Gateway, where a caller can send any
+/// header: then only the claims count.
 pub fn caller(req: &Request, config: &Config) -> Result<ClientUserId, ApiError> {
-    let claim = match req.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .and_then(|jwt| jwt.claims.get("sub"))
-            .cloned(),
-        _ => None,
+    let (authorized, claim) = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => (
+            ctx.authorizer.is_some(),
+            ctx.authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .and_then(|jwt| jwt.claims.get("sub"))
+                .cloned(),
+        ),
+        // No context at all: a bare local request. Any other source (REST API, ALB, …) is
+        // not one of ours and never gets the header.
+        None => (false, None),
+        Some(_) => (true, None),
     };
     let raw = match (claim, &config.local_identity) {
         (Some(sub), _) => sub,
-        (None, LocalIdentity::Header) => req
+        (None, LocalIdentity::Header) if !authorized => req
             .headers()
             .get(LOCAL_USER_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
             .ok_or(ApiError::Unauthorized)?,
-        (None, LocalIdentity::Disabled) => return Err(ApiError::Unauthorized),
+        (None, _) => return Err(ApiError::Unauthorized),
     };
     ClientUserId::parse_claim(&raw).map_err(|_| ApiError::Unauthorized)
 }

@@ -5,7 +5,13 @@
 //! pinned with `Plaid-Version`.
 //!
 //! Retries: 429, 500, 502, 503, 504, timeouts and connection failures are retried with
-//! full-jitter exponential backoff, but only on calls that are safe to repeat:
+//! full-jitter exponential backoff (raised to Plaid's `Retry-After`, capped at `max_backoff`),
+//! up to `max_attempts`, and only while the time left allows another *full* attempt (backoff
+//! plus `timeout`) before the call's deadline: the earlier of `budget` after the call started
+//! and the Lambda invocation's own deadline less a reserve (see [`deadline`]). No attempt's
+//! timeout runs past that deadline either. So failures that answer fast (a 500 in a few
+//! milliseconds, a refused connection) get every attempt, and a Plaid that hangs costs at most
+//! the budget, never the function's timeout. Only calls that are safe to repeat are retried:
 //! - `/identity_verification/get`, `/list`, `/webhook_verification_key/get`: read-only;
 //! - `/identity_verification/create` only with `is_idempotent: true` (Plaid then returns the
 //!   session the first attempt may have created);
@@ -13,6 +19,8 @@
 //!   the session on `client_user_id` + template, so both tokens open the same session;
 //! - never `/identity_verification/retry`: every call that reaches Plaid starts a new, billed
 //!   session, and a timeout does not tell us whether it did.
+//!
+//! [`deadline`]: crate::plaid::deadline
 //!
 //! `INVALID_API_KEYS` is different: Plaid rejected the request before doing anything, so any
 //! call is resent once with freshly read credentials (the secret was probably rotated).
@@ -34,6 +42,10 @@ pub const PLAID_VERSION: &str = "2020-09-14";
 /// Larger answers are refused rather than buffered: an IDV session is tens of KB.
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
+/// With less time than this before the deadline, a request is not sent at all: it could only
+/// time out, after Plaid may have acted on it.
+const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(50);
+
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Whole-request timeout of one attempt.
@@ -45,6 +57,10 @@ pub struct ClientOptions {
     /// A `Retry-After` from Plaid raises the delay to at most `max_backoff` too.
     pub base_backoff: Duration,
     pub max_backoff: Duration,
+    /// The most one call may take, all attempts and backoffs included. A new attempt starts
+    /// only if a full one (backoff + `timeout`) still fits; an invocation deadline set with
+    /// [`deadline::within`](crate::plaid::deadline::within) can only shorten it.
+    pub budget: Duration,
 }
 
 impl Default for ClientOptions {
@@ -55,6 +71,7 @@ impl Default for ClientOptions {
             max_attempts: 3,
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
+            budget: Duration::from_secs(30),
         }
     }
 }
@@ -278,6 +295,8 @@ impl PlaidClient {
             Repeat::Safe => self.inner.options.max_attempts.max(1),
             Repeat::Never => 1,
         };
+        let options = &self.inner.options;
+        let deadline = call_deadline(Instant::now(), options.budget);
         let mut attempt = 0;
         let mut sent = 0;
         let mut rekeyed = false;
@@ -285,8 +304,24 @@ impl PlaidClient {
             attempt += 1;
             sent += 1;
             let credentials = self.inner.credentials.get().await?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left < MIN_ATTEMPT_TIME {
+                tracing::info!(
+                    endpoint = endpoint.path(),
+                    attempt = sent,
+                    "no time left for a plaid call"
+                );
+                return Err(PlaidError::Timeout);
+            }
             let result = self
-                .send_once::<Resp>(endpoint, &url, &body, &credentials, sent)
+                .send_once::<Resp>(
+                    endpoint,
+                    &url,
+                    &body,
+                    &credentials,
+                    sent,
+                    options.timeout.min(left),
+                )
                 .await;
             let err = match result {
                 Ok(resp) => return Ok(resp),
@@ -312,8 +347,14 @@ impl PlaidClient {
                 continue;
             }
             if attempt < max_attempts && is_transient_http(&err) {
-                tokio::time::sleep(self.backoff(attempt, err.retry_after())).await;
-                continue;
+                let delay = self.backoff(attempt, err.retry_after());
+                // Another attempt only if a full one fits: a cut-short attempt at a slow Plaid
+                // would fail anyway, after Plaid may have acted on it.
+                let full_attempt = delay.saturating_add(options.timeout);
+                if full_attempt <= deadline.saturating_duration_since(Instant::now()) {
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
             }
             return Err(err);
         }
@@ -333,6 +374,7 @@ impl PlaidClient {
         body: &[u8],
         credentials: &Credentials,
         attempt: u32,
+        timeout: Duration,
     ) -> Result<Resp, PlaidError> {
         let headers = auth_headers(credentials)?;
         let started = Instant::now();
@@ -341,6 +383,7 @@ impl PlaidClient {
                 .inner
                 .http
                 .post(url.clone())
+                .timeout(timeout)
                 .headers(headers)
                 .body(body.to_vec())
                 .send()
@@ -387,6 +430,19 @@ impl PlaidClient {
             outcome.as_ref().map(|r| r.request_id()),
         );
         outcome
+    }
+}
+
+/// The earlier of `budget` after `start` and the invocation's deadline, if one is set. A budget
+/// too large for `Instant` means no budget.
+fn call_deadline(start: Instant, budget: Duration) -> Instant {
+    let invocation = crate::plaid::deadline::current();
+    match (start.checked_add(budget), invocation) {
+        (Some(b), Some(i)) => b.min(i),
+        (Some(b), None) => b,
+        (None, Some(i)) => i,
+        // About 30 years: effectively unbounded, and far from overflowing.
+        (None, None) => start + Duration::from_secs(1 << 30),
     }
 }
 
@@ -621,6 +677,26 @@ mod tests {
             let d = backoff_delay(&o, attempt, retry_after_s.map(Duration::from_secs));
             proptest::prop_assert!(d <= Duration::from_millis(max_ms));
         }
+    }
+
+    #[tokio::test]
+    async fn call_deadlines_never_overflow_and_respect_the_invocation() {
+        let now = Instant::now();
+        assert_eq!(
+            call_deadline(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        assert!(call_deadline(now, Duration::MAX) > now + Duration::from_secs(86_400));
+        let soon = now + Duration::from_millis(300);
+        let d = crate::plaid::deadline::within(soon, async {
+            (
+                call_deadline(now, Duration::from_secs(5)),
+                call_deadline(now, Duration::MAX),
+                call_deadline(now, Duration::from_millis(100)),
+            )
+        })
+        .await;
+        assert_eq!(d, (soon, soon, now + Duration::from_millis(100)));
     }
 
     #[test]
