@@ -115,6 +115,7 @@ mod jwk;
 mod jws;
 mod key_cache;
 mod plaid_keys;
+mod source;
 #[cfg(test)]
 mod testutil;
 mod verifier;
@@ -122,6 +123,7 @@ mod verifier;
 pub use jwk::KeyRejection;
 pub use jws::{ALGORITHM, MAX_TOKEN_LEN, is_plaid_kid};
 pub use plaid_keys::{UNKNOWN_KID_ERROR_CODE, classify as classify_plaid_error};
+pub use source::{SOURCE_IPS_VAR, SourceAllowList};
 pub use verifier::{Verified, VerifierOptions, WebhookVerifier};
 
 use crate::plaid::types::JwkPublicKey;
