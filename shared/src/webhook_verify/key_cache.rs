@@ -479,7 +479,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn refreshing_a_known_key_and_waiting_on_a_fetch_are_free() {
+    async fn refreshing_a_known_key_is_free_and_refusals_are_not_remembered() {
         let key = TestKey::new("real");
         let f = CountingFetcher::new().with_key(&key);
         let c = cache_with_budget(8, 1);
@@ -496,6 +496,22 @@ mod tests {
         let later = now() + TimeDelta::hours(2);
         assert!(c.get("real", later, &f).await.is_ok());
         assert_eq!(f.calls(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_waiting_on_a_fetch_do_not_spend_the_budget() {
+        let key = TestKey::new("k");
+        let f = Arc::new(CountingFetcher::slow(Duration::from_millis(20)).with_key(&key));
+        let c = Arc::new(cache_with_budget(8, 1));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let (c, f) = (Arc::clone(&c), Arc::clone(&f));
+            tasks.spawn(async move { c.get("k", now(), &f).await });
+        }
+        let results = tasks.join_all().await;
+        assert_eq!(results.len(), 10);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(f.calls(), 1);
     }
 
     #[tokio::test]
