@@ -3,6 +3,7 @@
 
 use crate::ids::TemplateId;
 use crate::plaid::types::PlaidEnvironment;
+use crate::webhook_verify::{SOURCE_IPS_VAR, SourceAllowList};
 use chrono::Duration;
 use url::Url;
 
@@ -45,6 +46,9 @@ pub struct Config {
     pub language: String,
     pub redirect_uris: Vec<String>,
     pub android_package_names: Vec<String>,
+    /// webhook: addresses Plaid's deliveries may come from (`PLAID_WEBHOOK_SOURCE_IPS`, IPs or
+    /// CIDR blocks, comma-separated); empty, the default, turns the check off.
+    pub webhook_source_ips: SourceAllowList,
     /// reconcile: refresh open sessions last synced longer ago than this.
     pub reconcile_stale_after: Duration,
     /// reconcile: at most this many Plaid calls per run.
@@ -234,6 +238,11 @@ impl Config {
             language: get("PLAID_LANGUAGE").unwrap_or_else(|| "en".into()),
             redirect_uris: list(get("PLAID_REDIRECT_URIS")),
             android_package_names: list(get("PLAID_ANDROID_PACKAGE_NAMES")),
+            webhook_source_ips: SourceAllowList::parse(&get(SOURCE_IPS_VAR).unwrap_or_default())
+                .map_err(|reason| ConfigError::Invalid {
+                    var: SOURCE_IPS_VAR,
+                    reason,
+                })?,
             reconcile_stale_after: seconds(&get, "RECONCILE_STALE_AFTER_SECONDS", 900)?,
             reconcile_max_calls: seconds(&get, "RECONCILE_MAX_PLAID_CALLS", 40)?.num_seconds()
                 as u32,
@@ -371,6 +380,22 @@ mod tests {
         );
         v.insert("SESSION_TTL_SECONDS", "0".into());
         assert!(parse(&v).is_err());
+    }
+
+    #[test]
+    fn webhook_source_allow_list_is_off_by_default_and_checked_at_load() {
+        assert!(!parse(&base()).unwrap().webhook_source_ips.is_enabled());
+        let mut v = base();
+        v.insert(SOURCE_IPS_VAR, "52.21.26.131, 52.21.26.0/24".into());
+        let c = parse(&v).unwrap();
+        assert!(c.webhook_source_ips.allows(Some("52.21.26.7")));
+        assert!(!c.webhook_source_ips.allows(Some("192.0.2.10")));
+        v.insert(SOURCE_IPS_VAR, "52.21.26.131,52.21.26.300".into());
+        let err = parse(&v).unwrap_err().to_string();
+        assert!(
+            err.starts_with("PLAID_WEBHOOK_SOURCE_IPS is invalid") && err.contains("52.21.26.300"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -838,3 +838,66 @@ async fn logs_carry_endpoint_status_request_id_but_no_secret_token_or_pii() {
         assert!(!logs.contains(forbidden), "{forbidden} logged:\n{logs}");
     }
 }
+
+/// Issue #12: a key fetch Plaid refuses for good is an unknown kid (401, remembered), not a
+/// 503 that makes every forged delivery cost a fetch; a failure that may pass still is a 503.
+#[tokio::test]
+async fn a_key_fetch_plaid_refuses_for_good_is_an_unknown_kid_and_a_passing_failure_is_not() {
+    use shared::webhook_verify::{KeyFetchError, KeyFetcher, VerifyError, WebhookVerifier};
+    const KID: &str = "bfbd5111-8e33-4643-8ced-b2e642a72f3c";
+    let refused_for_good = [
+        (400, "INVALID_INPUT", "INVALID_WEBHOOK_VERIFICATION_KEY_ID"),
+        (400, "INVALID_INPUT", "INVALID_FIELD"),
+        (400, "INVALID_REQUEST", "MISSING_FIELDS"),
+        (404, "INVALID_REQUEST", "NOT_FOUND"),
+    ];
+    for (status, error_type, code) in refused_for_good {
+        let mock = Mock::start(move |_, _| plaid_error(status, error_type, code)).await;
+        let got = client(&mock, fast()).fetch_key(KID).await;
+        assert!(
+            matches!(got, Err(KeyFetchError::UnknownKid)),
+            "{code}: {got:?}"
+        );
+        assert_eq!(mock.requests().len(), 1, "{code}: not retried");
+
+        // Through the verifier: 401, and the answer is remembered, so a repeat costs nothing.
+        let verifier = WebhookVerifier::new(client(&mock, fast()));
+        let token = format!(
+            "{}.e30.{}",
+            base64_url(&format!(r#"{{"alg":"ES256","kid":"{KID}"}}"#)),
+            base64_url(&"\u{1}".repeat(64))
+        );
+        for _ in 0..3 {
+            let err = verifier
+                .verify(Some(&token), b"{}", chrono::Utc::now())
+                .await
+                .unwrap_err();
+            assert_eq!(err, VerifyError::UnknownKey, "{code}");
+            assert!(!err.is_retryable());
+        }
+        assert_eq!(
+            mock.requests().len(),
+            2,
+            "{code}: one more fetch, then cached"
+        );
+    }
+    let may_pass = [
+        (429, "RATE_LIMIT_EXCEEDED", "RATE_LIMIT"),
+        (500, "API_ERROR", "INTERNAL_SERVER_ERROR"),
+        (503, "API_ERROR", "PLANNED_MAINTENANCE"),
+        (400, "INVALID_INPUT", "INVALID_API_KEYS"),
+    ];
+    for (status, error_type, code) in may_pass {
+        let mock = Mock::start(move |_, _| plaid_error(status, error_type, code)).await;
+        let got = client(&mock, fast()).fetch_key(KID).await;
+        assert!(
+            matches!(got, Err(KeyFetchError::Unavailable(_))),
+            "{code}: {got:?}"
+        );
+    }
+}
+
+fn base64_url(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.as_bytes())
+}

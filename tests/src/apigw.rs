@@ -16,6 +16,7 @@ pub struct ApiEvent {
     body: Option<String>,
     base64: bool,
     sub: Option<String>,
+    source_ip: String,
 }
 
 impl ApiEvent {
@@ -30,6 +31,7 @@ impl ApiEvent {
             body: None,
             base64: false,
             sub: None,
+            source_ip: "192.0.2.10".into(),
         }
     }
 
@@ -74,6 +76,13 @@ impl ApiEvent {
     /// The caller: the `sub` claim the JWT authorizer passes on.
     pub fn user(mut self, sub: &str) -> Self {
         self.sub = Some(sub.to_owned());
+        self
+    }
+
+    /// The caller's address as API Gateway reports it (`requestContext.http.sourceIp`);
+    /// `192.0.2.10` (a documentation address) unless set.
+    pub fn source_ip(mut self, ip: &str) -> Self {
+        ip.clone_into(&mut self.source_ip);
         self
     }
 
@@ -131,7 +140,7 @@ impl ApiEvent {
             "domainName": "testapi.execute-api.us-east-1.amazonaws.com",
             "domainPrefix": "testapi",
             "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1",
-                     "sourceIp": "192.0.2.10", "userAgent": "testkit"},
+                     "sourceIp": self.source_ip, "userAgent": "testkit"},
             "requestId": format!("req-{}", fastrand::u64(..)),
             "routeKey": self.route,
             "stage": "$default",

@@ -26,6 +26,17 @@ pub enum Op {
     ReleaseRetry,
 }
 
+impl Op {
+    /// The operations that write to the table.
+    pub const WRITES: [Op; 5] = [
+        Op::Insert,
+        Op::SaveSnapshot,
+        Op::MarkAppExpired,
+        Op::ClaimRetry,
+        Op::ReleaseRetry,
+    ];
+}
+
 /// How a chosen call fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
@@ -94,6 +105,12 @@ impl<S: SessionStore> FaultyStore<S> {
     /// Calls of `op` so far (failed ones included).
     pub fn calls(&self, op: Op) -> u32 {
         self.calls.lock().unwrap().get(&op).copied().unwrap_or(0)
+    }
+
+    /// Calls of every operation that writes (insert, snapshot, expiry, retry claim and
+    /// release) so far, failed ones included: zero means the table was never asked to change.
+    pub fn writes(&self) -> u32 {
+        Op::WRITES.iter().map(|op| self.calls(*op)).sum()
     }
 
     /// Injected failures of `op` so far.

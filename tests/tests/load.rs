@@ -2,7 +2,10 @@
 //! Plaid finishes their sessions (a mix of outcomes), and the webhooks arrive concurrently,
 //! several times each and in a shuffled order; then the failed users start again, two starts at
 //! once per user. No errors, no lost updates, no extra billed retry: the table ends up equal to
-//! Plaid. Bounded by counts; nothing here measures time.
+//! Plaid. A second run floods the webhook route with forgeries while genuine deliveries arrive
+//! (issue #12): every forgery refused, every genuine delivery recorded, and Plaid's key endpoint
+//! asked no more than the verifier's budget of new kids per minute. Bounded by counts; time is
+//! only read to count the budget's minutes, and a timeout caps the run.
 
 use shared::handlers::sync::plaid_attempts;
 use shared::ids::{ClientUserId, TemplateId};
@@ -158,5 +161,221 @@ async fn many_users_concurrent_webhooks_converge() {
     for i in 0..USERS {
         let expected = if failed(i) { 2 } else { 1 };
         assert_eq!(agree(&s, &user(i)).await, expected, "{}", user(i));
+    }
+}
+
+// ---- A flood of forged webhooks and a burst of genuine ones at once (issue #12) ----
+
+/// Forged deliveries per flood.
+const FORGERIES: usize = 240;
+/// Users whose genuine webhooks arrive during each flood.
+const FLOOD_USERS: usize = 12;
+/// The verifier's budget of key fetches for new kids, per instance and minute.
+const NEW_KID_BUDGET: usize = 10;
+const KEY_GET: &str = "/webhook_verification_key/get";
+
+/// One forged delivery: a kind of forgery, picked by `i`, made from a genuine `hook`.
+fn forgery(i: usize, hook: &testkit::emulator::WebhookRecord) -> ApiEvent {
+    use testkit::emulator::signing::WebhookKey;
+    let now = chrono::Utc::now().timestamp();
+    let body = hook.body.as_bytes();
+    let mut key = WebhookKey::generate(now).unwrap();
+    match i % 4 {
+        // A real ES256 signature by a key Plaid never issued, under a fresh kid of Plaid's
+        // shape: the costly kind, each one a key fetch without the budget.
+        0 | 1 => ApiEvent::webhook(&signed(&key.sign_webhook(body, now)), body),
+        // A kid Plaid never issues.
+        2 => {
+            key.kid = format!("forged-{i}");
+            ApiEvent::webhook(&signed(&key.sign_webhook(body, now)), body)
+        }
+        // The genuine token over another body (a replay onto a different session).
+        _ => {
+            let other = hook
+                .body
+                .replace(&hook.identity_verification_id, "idv_ForgedTarget01");
+            ApiEvent::webhook(&hook.headers, other.as_bytes())
+        }
+    }
+}
+
+fn signed(token: &str) -> Vec<(String, String)> {
+    vec![
+        ("content-type".into(), "application/json".into()),
+        ("plaid-verification".into(), token.to_owned()),
+    ]
+}
+
+/// Start `users` sessions and let Plaid finish them (every third fails); their webhooks.
+async fn finished_sessions(
+    s: &Arc<Stack>,
+    name: impl Fn(usize) -> String,
+    users: usize,
+) -> Vec<testkit::emulator::WebhookRecord> {
+    for i in 0..users {
+        let id = s.start_session(&name(i)).await;
+        let outcome = if i.is_multiple_of(3) {
+            FinishOutcome::Failed
+        } else {
+            FinishOutcome::Success
+        };
+        s.emulator.finish(&id, Some(outcome), None).await.unwrap();
+    }
+    s.take_new_webhooks()
+}
+
+/// Every forgery and every genuine delivery (each twice) at once, shuffled, at most IN_FLIGHT
+/// in flight. Returns the forged answers' statuses and, per genuine record, its answers.
+async fn flood(
+    s: &Arc<Stack>,
+    genuine: &[testkit::emulator::WebhookRecord],
+    seed: u64,
+) -> (Vec<u16>, Vec<(testkit::emulator::WebhookRecord, u16)>) {
+    enum Job {
+        Forged(ApiEvent),
+        Genuine(testkit::emulator::WebhookRecord),
+    }
+    let mut jobs: Vec<Job> = (0..FORGERIES)
+        .map(|i| Job::Forged(forgery(i, &genuine[i % genuine.len()])))
+        .chain(
+            genuine
+                .iter()
+                .flat_map(|h| [h.clone(), h.clone()])
+                .map(Job::Genuine),
+        )
+        .collect();
+    fastrand::Rng::with_seed(seed).shuffle(&mut jobs);
+    let gate = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut tasks = JoinSet::new();
+    for job in jobs {
+        let (s, gate) = (s.clone(), gate.clone());
+        tasks.spawn(async move {
+            let _permit = gate.acquire().await.unwrap();
+            match job {
+                Job::Forged(event) => (None, s.call(event).await.status),
+                Job::Genuine(h) => {
+                    let status = s.deliver(&h).await.status;
+                    (Some(h), status)
+                }
+            }
+        });
+    }
+    let (mut forged, mut real) = (Vec::new(), Vec::new());
+    while let Some(r) = tasks.join_next().await {
+        match r.unwrap() {
+            (None, status) => forged.push(status),
+            (Some(h), status) => real.push((h, status)),
+        }
+    }
+    (forged, real)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_flood_and_genuine_burst_at_once() {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(240),
+        forged_flood_and_genuine_burst(),
+    )
+    .await
+    .expect("the flood is bounded in time");
+}
+
+async fn forged_flood_and_genuine_burst() {
+    let s = Arc::new(Stack::start().await);
+    let warm_user = |i: usize| format!("flood-warm-{i:02}");
+    let rotation_user = |i: usize| format!("flood-rotation-{i:02}");
+
+    // 1. A warm instance: it has verified Plaid's current key before the flood starts.
+    let first = finished_sessions(&s, warm_user, 1).await;
+    for h in &first {
+        assert_eq!(s.deliver(h).await.status, 200);
+    }
+    assert_eq!(s.emulator.request_count(KEY_GET), 1);
+    let genuine = finished_sessions(&s, |i| warm_user(i + 1), FLOOD_USERS).await;
+    assert!(genuine.len() >= FLOOD_USERS, "a status webhook per session");
+    let started = std::time::Instant::now();
+    let (forged, real) = flood(&s, &genuine, 21).await;
+    let minutes = started.elapsed().as_secs() as usize / 60 + 1;
+    assert_eq!(forged.len(), FORGERIES);
+    assert_eq!(real.len(), genuine.len() * 2);
+    assert!(
+        forged.iter().all(|st| *st == 401),
+        "every forgery refused: {forged:?}"
+    );
+    assert!(
+        real.iter().all(|(_, st)| *st == 200),
+        "every genuine delivery processed while the flood ran"
+    );
+    let fetched = s.emulator.request_count(KEY_GET) - 1;
+    assert!(
+        fetched <= NEW_KID_BUDGET * minutes,
+        "{fetched} key fetches for {FORGERIES} forgeries over {minutes} minute(s)"
+    );
+    assert!(fetched > 0, "the fresh-kid forgeries did reach the budget");
+
+    // 2. Plaid rotates its key in a later minute, and the attacker gets there first: ten
+    // fresh-kid forgeries spend the minute's budget, then the flood and the deliveries signed
+    // with the new kid arrive together. The new kid cannot be fetched this minute: its
+    // deliveries are refused with 401 (never 5xx, never a fetch over the budget), and Plaid
+    // delivers them again once the window has slid. This is the trade-off the verifier's docs
+    // accept.
+    s.clock.advance(chrono::Duration::seconds(61));
+    s.emulator.rotate_key().unwrap();
+    let genuine = finished_sessions(&s, rotation_user, FLOOD_USERS).await;
+    assert!(!genuine.is_empty());
+    let before = s.emulator.request_count(KEY_GET);
+    let started = std::time::Instant::now();
+    for i in 0..NEW_KID_BUDGET {
+        let a = s.call(forgery(i * 4, &genuine[0])).await;
+        assert_eq!(a.status, 401);
+    }
+    assert_eq!(s.emulator.request_count(KEY_GET) - before, NEW_KID_BUDGET);
+    let (forged, real) = flood(&s, &genuine, 22).await;
+    let elapsed = started.elapsed();
+    let minutes = elapsed.as_secs() as usize / 60 + 1;
+    assert_eq!(forged.len(), FORGERIES);
+    assert_eq!(real.len(), genuine.len() * 2);
+    assert!(forged.iter().all(|st| *st == 401), "{forged:?}");
+    assert!(real.iter().all(|(_, st)| matches!(st, 200 | 401)));
+    let fetched = s.emulator.request_count(KEY_GET) - before;
+    assert!(
+        fetched <= NEW_KID_BUDGET * minutes,
+        "{fetched} key fetches over {minutes} minute(s)"
+    );
+    let refused: Vec<_> = real
+        .iter()
+        .filter(|(_, st)| *st == 401)
+        .map(|(h, _)| h.id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    eprintln!(
+        "rotation under flood: {} of {} genuine deliveries refused and redelivered ({elapsed:?})",
+        refused.len(),
+        real.len()
+    );
+    // Within the minute nothing more could be fetched, so every new-kid delivery was refused
+    // (on a machine so slow the window slid meanwhile, some may have got through instead).
+    if minutes == 1 {
+        assert_eq!(fetched, NEW_KID_BUDGET);
+        assert_eq!(
+            refused.len(),
+            genuine.len(),
+            "every new-kid delivery waited"
+        );
+    }
+    s.clock.advance(chrono::Duration::seconds(61));
+    for id in &refused {
+        let again = s.emulator.redeliver(id, true).await.unwrap();
+        let a = s.deliver(&again).await;
+        assert_eq!(a.status, 200, "Plaid's retry of {id}: {}", a.json);
+    }
+
+    // Every genuine webhook recorded: the table equals Plaid for every user.
+    for i in 0..=FLOOD_USERS {
+        assert_eq!(agree(&s, &warm_user(i)).await, 1);
+    }
+    for i in 0..FLOOD_USERS {
+        assert_eq!(agree(&s, &rotation_user(i)).await, 1);
     }
 }

@@ -902,6 +902,118 @@ fn check_logging(t: &Value) -> Vec<String> {
     problems
 }
 
+/// The webhook route and function may be flooded by anyone on the internet (issue #12).
+const WEBHOOK_ROUTE: &str = "POST /webhooks/plaid";
+const SOURCE_IPS_VAR: &str = "PLAID_WEBHOOK_SOURCE_IPS";
+
+/// A parameter's numeric default, when `v` is `!Ref` to a Number parameter with one.
+fn number_param(t: &Value, v: &Value) -> Option<(String, i64)> {
+    let name = v["Ref"].as_str()?;
+    let p = &t["Parameters"][name];
+    if p["Type"] != "Number" {
+        return None;
+    }
+    let default = match &p["Default"] {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }?;
+    Some((name.to_owned(), default))
+}
+
+/// The webhook route has a throttle of its own, tighter than the other routes', and the webhook
+/// function a reserved concurrency (which also caps the per-instance key-fetch budget's total),
+/// each a template parameter with a default; the webhook source allow-list is a parameter
+/// given to the webhook function alone, off by default.
+fn check_webhook_limits(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(webhook) = function_by_binary(t, "webhook") else {
+        return vec!["no webhook function".into()];
+    };
+    let apis = resources_of_type(t, "AWS::Serverless::HttpApi");
+    let api = apis.first().map(|(_, a)| *a).unwrap_or(&Value::Null);
+
+    // Per-route settings: on the API keyed by route, or on the webhook's HttpApi event.
+    let api_level = &api["Properties"]["RouteSettings"][WEBHOOK_ROUTE];
+    let event_level = webhook["Properties"]["Events"]
+        .as_object()
+        .into_iter()
+        .flat_map(|e| e.values())
+        .find(|e| e["Type"] == "HttpApi" && e["Properties"]["Path"] == "/webhooks/plaid")
+        .map(|e| &e["Properties"]["RouteSettings"])
+        .unwrap_or(&Value::Null);
+    let settings = if api_level.is_object() {
+        api_level
+    } else {
+        event_level
+    };
+    for key in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+        let default_route = &api["Properties"]["DefaultRouteSettings"][key];
+        match number_param(t, &settings[key]) {
+            None => problems.push(format!(
+                "{WEBHOOK_ROUTE} has no {key} of its own from a Number parameter with a default"
+            )),
+            Some((name, _)) if settings[key] == *default_route => problems.push(format!(
+                "{WEBHOOK_ROUTE}: {key} is the other routes' parameter {name}, not its own"
+            )),
+            Some((name, n)) => {
+                if n < 1
+                    || t["Parameters"][name.as_str()]["MinValue"]
+                        .as_i64()
+                        .unwrap_or(0)
+                        < 1
+                {
+                    problems.push(format!("{name}: default and MinValue must be at least 1"));
+                }
+                if let Some((_, others)) = number_param(t, default_route)
+                    && n > others
+                {
+                    problems.push(format!(
+                        "{name} defaults to {n}, looser than the other routes' {others}"
+                    ));
+                }
+            }
+        }
+    }
+
+    // Reserved concurrency: a parameter, or a condition choosing it or nothing (0 = none).
+    let reserved = &webhook["Properties"]["ReservedConcurrentExecutions"];
+    let reserved_ref = match reserved.get("Fn::If").and_then(Value::as_array) {
+        Some(branches) if branches.len() == 3 && is_no_value(&branches[2]) => &branches[1],
+        _ => reserved,
+    };
+    match number_param(t, reserved_ref) {
+        Some((_, n)) if n >= 1 => {}
+        Some((name, n)) => problems.push(format!(
+            "{name} defaults to {n}: reserve some concurrency for the webhook by default"
+        )),
+        None => problems.push(
+            "the webhook function has no reserved concurrency from a Number parameter".into(),
+        ),
+    }
+
+    // The allow-list: the webhook function's own variable, from a parameter that defaults to
+    // off; no other function reads it.
+    for (id, f) in functions(t) {
+        let env = env_of(t, f);
+        let set = env.get(SOURCE_IPS_VAR);
+        if binary_of(f) == Some("webhook") {
+            let param = set.and_then(|v| v["Ref"].as_str());
+            match param.map(|p| &t["Parameters"][p]) {
+                Some(p) if p["Type"] == "String" && p["Default"] == "" => {}
+                _ => problems.push(format!(
+                    "{id}: {SOURCE_IPS_VAR} is not a String parameter that defaults to empty (off)"
+                )),
+            }
+        } else if set.is_some() {
+            problems.push(format!(
+                "{id}: sets {SOURCE_IPS_VAR}, which only the webhook uses"
+            ));
+        }
+    }
+    problems
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests on the real template.
 // ---------------------------------------------------------------------------------------------
@@ -958,6 +1070,11 @@ fn timeouts_fit_plaid_and_the_schedule() {
 #[test]
 fn logs_are_json_expire_and_hold_no_request_content() {
     assert_clean("logging", check_logging(&load_template()));
+}
+
+#[test]
+fn the_webhook_route_is_throttled_and_its_function_reserved_on_their_own() {
+    assert_clean("webhook limits", check_webhook_limits(&load_template()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1179,6 +1296,52 @@ fn catches_headers_in_access_logs_and_a_missing_rejection_metric() {
         t["Resources"].as_object_mut().unwrap().remove(&id);
     }
     assert_caught("no metric filter", check_logging(&t), "webhook_rejected");
+}
+
+#[test]
+fn catches_a_webhook_without_its_own_throttle_reservation_or_allow_list_parameter() {
+    let mut t = load_template();
+    let api = resources_of_type(&t, "AWS::Serverless::HttpApi")[0]
+        .0
+        .to_owned();
+    t["Resources"][api.as_str()]["Properties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("RouteSettings");
+    for ev in props_mut(&mut t, "webhook")["Events"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+    {
+        ev["Properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("RouteSettings");
+    }
+    assert_caught(
+        "no route throttle",
+        check_webhook_limits(&t),
+        "ThrottlingRateLimit of its own",
+    );
+
+    let mut t = load_template();
+    props_mut(&mut t, "webhook")
+        .as_object_mut()
+        .unwrap()
+        .remove("ReservedConcurrentExecutions");
+    assert_caught(
+        "no reservation",
+        check_webhook_limits(&t),
+        "reserved concurrency",
+    );
+
+    let mut t = load_template();
+    t["Globals"]["Function"]["Environment"]["Variables"][SOURCE_IPS_VAR] = json!("");
+    assert_caught(
+        "allow-list everywhere",
+        check_webhook_limits(&t),
+        "only the webhook uses",
+    );
 }
 
 /// The DynamoDB requests one store call makes, as `DynamoStore` makes them. `save_snapshot` also

@@ -338,3 +338,219 @@ async fn the_ready_made_forged_event_is_refused() {
     .await;
     assert_eq!(resp.status(), 401);
 }
+
+// ---- Forged webhooks cannot drive Plaid calls, and a refused one writes nothing (#12) ----
+
+/// Plaid's published webhook source addresses (reference §5.1).
+const PLAID_IPS: &str = "52.21.26.131, 52.21.47.157, 52.41.247.19, 52.88.82.239";
+
+/// Headers of a forgery: a real ES256 signature over `body` by a key Plaid never issued, under
+/// `kid` (a fresh random UUID, Plaid's shape, when `None`).
+fn forged_headers(body: &[u8], kid: Option<&str>) -> Vec<(String, String)> {
+    let now = chrono::Utc::now().timestamp();
+    let mut key = testkit::emulator::signing::WebhookKey::generate(now).unwrap();
+    if let Some(kid) = kid {
+        kid.clone_into(&mut key.kid);
+    }
+    vec![
+        ("content-type".into(), "application/json".into()),
+        ("plaid-verification".into(), key.sign_webhook(body, now)),
+    ]
+}
+
+fn status_hook(s: &Stack<impl shared::store::SessionStore>) -> testkit::emulator::WebhookRecord {
+    s.take_new_webhooks()
+        .into_iter()
+        .rfind(|h| h.webhook_code == "STATUS_UPDATED")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn refused_webhooks_write_nothing_counted_at_the_store() {
+    let s = Stack::builder()
+        .start_with_store(testkit::faulty_store::FaultyStore::new)
+        .await;
+    let id = s.start_session("jon").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    let hook = status_hook(&s);
+    let body = hook.body.as_bytes();
+    let writes_before = s.ctx.store.writes();
+    assert!(writes_before > 0, "the start wrote, so the counter counts");
+    let gets_before = s.emulator.request_count(GET);
+    let mut refused: Vec<(&str, u16)> = Vec::new();
+
+    // Forgeries under fresh kids of Plaid's shape: each asks Plaid for its key, until the
+    // budget of ten new kids a minute is spent.
+    for _ in 0..10 {
+        let a = s
+            .call(ApiEvent::webhook(&forged_headers(body, None), body))
+            .await;
+        refused.push(("forged, fresh kid", a.status));
+    }
+    assert_eq!(s.emulator.request_count(KEY), 10);
+    // Over the budget: more forgeries, and even the genuine delivery, whose kid this instance
+    // has not seen yet, are refused without a fetch (Plaid will deliver it again).
+    for _ in 0..5 {
+        let a = s
+            .call(ApiEvent::webhook(&forged_headers(body, None), body))
+            .await;
+        refused.push(("forged, over budget", a.status));
+    }
+    refused.push(("genuine, over budget", s.deliver(&hook).await.status));
+    // Kids Plaid never issues: refused before any fetch, budget or not.
+    let real_kid = hook.kid.clone();
+    for kid in [
+        "kid-1",
+        real_kid.to_uppercase().as_str(),
+        &format!("{{{real_kid}}}"),
+    ] {
+        let a = s
+            .call(ApiEvent::webhook(&forged_headers(body, Some(kid)), body))
+            .await;
+        refused.push(("bad kid", a.status));
+    }
+    // Tampered body, no signature at all.
+    let mut tampered = body.to_vec();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 1;
+    refused.push((
+        "tampered",
+        s.call(ApiEvent::webhook(&hook.headers, &tampered))
+            .await
+            .status,
+    ));
+    refused.push((
+        "unsigned",
+        s.call(ApiEvent::webhook(
+            &[("content-type".into(), "application/json".into())],
+            body,
+        ))
+        .await
+        .status,
+    ));
+    assert_eq!(refused.len(), 21);
+    assert!(
+        refused.iter().all(|(_, status)| *status == 401),
+        "{refused:?}"
+    );
+    assert_eq!(
+        s.emulator.request_count(KEY),
+        10,
+        "no fetch over the budget or for a kid of the wrong shape"
+    );
+    assert_eq!(s.ctx.store.writes(), writes_before, "nothing written");
+    assert_eq!(s.emulator.request_count(GET), gets_before, "no Plaid /get");
+
+    // A minute on, the window has slid: Plaid's retry (freshly signed) is fetched, verified and
+    // recorded, so the counter above would have seen a write.
+    s.clock.advance(chrono::Duration::seconds(61));
+    let retry = s.emulator.redeliver(&hook.id, true).await.unwrap();
+    let a = s.deliver(&retry).await;
+    assert_eq!(
+        (a.status, a.json["status"].as_str()),
+        (200, Some("processed"))
+    );
+    assert_eq!(s.emulator.request_count(KEY), 11);
+    let writes_after_genuine = s.ctx.store.writes();
+    assert!(writes_after_genuine > writes_before);
+    assert_eq!(
+        s.stored(&id).await.unwrap().status,
+        shared::plaid::types::IdvStatus::Success
+    );
+
+    // With the key cached: tampered and stale deliveries are still refused and write nothing.
+    let a = s.call(ApiEvent::webhook(&retry.headers, &tampered)).await;
+    assert_eq!(a.status, 401);
+    s.clock.advance(chrono::Duration::seconds(301));
+    assert_eq!(s.deliver(&retry).await.status, 401);
+    assert_eq!(s.ctx.store.writes(), writes_after_genuine);
+    assert_eq!(s.emulator.request_count(KEY), 11);
+}
+
+#[tokio::test]
+async fn a_source_outside_the_allow_list_is_refused_before_any_work() {
+    let s = Stack::builder()
+        .var("PLAID_WEBHOOK_SOURCE_IPS", PLAID_IPS)
+        .start_with_store(testkit::faulty_store::FaultyStore::new)
+        .await;
+    let id = s.start_session("kim").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    let hooks = s.take_new_webhooks();
+    assert!(!hooks.is_empty());
+    let writes_before = s.ctx.store.writes();
+    let mut refused = Vec::new();
+    for h in &hooks {
+        // Genuine signatures, but not from Plaid's addresses.
+        for ip in [
+            "192.0.2.10",
+            "52.21.26.130",
+            "2001:db8::1",
+            "::ffff:52.21.26.130",
+        ] {
+            let a = s
+                .call(ApiEvent::webhook(&h.headers, h.body.as_bytes()).source_ip(ip))
+                .await;
+            refused.push((ip, a.status));
+        }
+    }
+    assert!(!refused.is_empty());
+    assert!(refused.iter().all(|(_, st)| *st == 401), "{refused:?}");
+    assert_eq!(s.emulator.request_count(KEY), 0, "no key fetch");
+    assert_eq!(s.emulator.request_count(GET), 0, "no Plaid /get");
+    assert_eq!(s.ctx.store.writes(), writes_before, "nothing written");
+
+    // The same deliveries from Plaid's addresses (an IPv4-mapped IPv6 form too) are processed.
+    for (i, h) in hooks.iter().enumerate() {
+        let ip = ["52.88.82.239", "::ffff:52.21.26.131"][i % 2];
+        let a = s
+            .call(ApiEvent::webhook(&h.headers, h.body.as_bytes()).source_ip(ip))
+            .await;
+        assert_eq!(a.status, 200, "{ip}: {}", a.json);
+    }
+    assert!(s.ctx.store.writes() > writes_before);
+    assert_eq!(
+        s.stored(&id).await.unwrap().status,
+        shared::plaid::types::IdvStatus::Success
+    );
+}
+
+#[test]
+fn a_bad_source_allow_list_entry_fails_the_cold_start() {
+    let parse = |value: &str| {
+        let vars = std::collections::HashMap::from([
+            ("TABLE_NAME", "t".to_owned()),
+            ("PLAID_SECRET_ID", "plaid/creds".to_owned()),
+            ("IDV_TEMPLATE_ID", "idvtmp_x".to_owned()),
+            ("PLAID_WEBHOOK_SOURCE_IPS", value.to_owned()),
+        ]);
+        shared::config::Config::from_lookup(|k| vars.get(k).cloned())
+    };
+    for good in [
+        PLAID_IPS,
+        "52.21.26.0/24",
+        "2600:1f18::/32, 52.21.26.131/32",
+    ] {
+        assert!(parse(good).is_ok(), "{good}");
+    }
+    for bad in [
+        "52.21.26.300",
+        "52.21.26.0/33",
+        "52.21.26.131/24",
+        "plaid.com",
+        "52.21.26.131;52.21.47.157",
+        "52.21.26.131, *",
+        "/8",
+    ] {
+        let err = parse(bad).expect_err(bad).to_string();
+        assert!(
+            err.starts_with("PLAID_WEBHOOK_SOURCE_IPS is invalid"),
+            "{bad}: {err}"
+        );
+    }
+}

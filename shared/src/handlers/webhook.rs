@@ -1,7 +1,9 @@
 //! `POST /webhooks/plaid`: verify, then re-read the session from Plaid and record it.
 //!
-//! Nothing is written and Plaid is not called before the signature, freshness and body hash
-//! check out. Failures on our side answer 5xx so that Plaid retries (for up to 24 hours).
+//! With `PLAID_WEBHOOK_SOURCE_IPS` set, a delivery whose API Gateway `sourceIp` is not on the
+//! list is refused first (401, the same answer as a bad signature), before the token is even
+//! read. Nothing is written and Plaid is not called before the signature, freshness and body
+//! hash check out. Failures on our side answer 5xx so that Plaid retries (for up to 24 hours).
 //! Deliveries are never de-duplicated by body: two genuine `STATUS_UPDATED` webhooks for one
 //! session have identical bodies, and each must re-read the session.
 
@@ -14,9 +16,25 @@ use crate::http::response::json;
 use crate::plaid::types::{IdvWebhook, WebhookCode, WebhookEnvelope};
 use crate::store::SessionStore;
 use crate::webhook_verify::{KeyFetcher, WebhookVerifier, find_header};
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 
 const IDV_WEBHOOK_TYPE: &str = "IDENTITY_VERIFICATION";
+
+/// The caller's address as API Gateway saw it (`requestContext.http.sourceIp`).
+fn source_ip(req: &Request) -> Option<&str> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.as_deref(),
+        _ => None,
+    }
+}
+
+fn refused() -> Response<Body> {
+    json(
+        401,
+        &serde_json::json!({"error": {"code": "invalid_webhook", "message": "webhook verification failed"}}),
+    )
+}
 
 fn ack(outcome: &'static str) -> Response<Body> {
     json(200, &serde_json::json!({ "status": outcome }))
@@ -38,6 +56,16 @@ async fn run<S: SessionStore, F: KeyFetcher>(
     req: &Request,
     log: &mut RequestLog,
 ) -> Result<Response<Body>, ApiError> {
+    // Before any work: no token parsing, no key fetch, nothing written. The address itself is
+    // not logged (the API's logs hold no client addresses).
+    if !ctx.config.webhook_source_ips.allows(source_ip(req)) {
+        tracing::warn!(
+            webhook_rejected = true,
+            reason = "source address not in PLAID_WEBHOOK_SOURCE_IPS",
+            "webhook rejected"
+        );
+        return Ok(refused());
+    }
     let body = body_bytes(req);
     if let Err(e) = verifier
         .verify(find_header(req.headers()), body, ctx.now())
@@ -51,10 +79,7 @@ async fn run<S: SessionStore, F: KeyFetcher>(
         }
         // The alarm in infra/template.yaml counts these lines.
         tracing::warn!(webhook_rejected = true, reason = %e, "webhook rejected");
-        return Ok(json(
-            401,
-            &serde_json::json!({"error": {"code": "invalid_webhook", "message": "webhook verification failed"}}),
-        ));
+        return Ok(refused());
     }
 
     // Verified: from here on the body is Plaid's own words.

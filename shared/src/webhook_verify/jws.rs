@@ -2,7 +2,8 @@
 //!
 //! Everything that can be rejected without a key is rejected here, so that a forged or broken
 //! token never costs a call to Plaid: the shape, the base64url of every segment, the JOSE
-//! header (`alg` exactly `ES256`, a `kid`, no `crit`) and the signature's length.
+//! header (`alg` exactly `ES256`, a `kid` of the shape Plaid issues, no `crit`) and the
+//! signature's length.
 
 use super::VerifyError;
 use base64::Engine as _;
@@ -72,6 +73,9 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
         Some(Value::String(kid)) if !kid.is_empty() => kid,
         _ => return Err(VerifyError::MissingKid),
     };
+    if !is_plaid_kid(&kid) {
+        return Err(VerifyError::BadKid);
+    }
     if header.crit.is_some() {
         return Err(VerifyError::Malformed("header lists critical extensions"));
     }
@@ -99,6 +103,21 @@ pub fn parse(token: &str) -> Result<ParsedToken<'_>, VerifyError> {
         payload,
         signature,
     })
+}
+
+/// True for the one spelling of a key id Plaid issues: a UUID in its canonical text form,
+/// lower case, `8-4-4-4-12` hex digits (`bfbd5111-8e33-4643-8ced-b2e642a72f3c`, as in Plaid's
+/// spec and every key it has served). Upper-case hex, braces, `urn:uuid:`, missing hyphens and
+/// whitespace are refused: Plaid does not send them, RFC 9562 has UUIDs written in lower case,
+/// and one spelling per key means a forger cannot split one real `kid` into many cache entries.
+/// The version and variant digits are not checked: Plaid does not promise a UUID version.
+pub fn is_plaid_kid(kid: &str) -> bool {
+    let b = kid.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => matches!(c, b'0'..=b'9' | b'a'..=b'f'),
+        })
 }
 
 /// A JSON object into `T`. serde would also fill a struct from a JSON array (`[]`), which no
@@ -135,7 +154,9 @@ mod tests {
         )
     }
 
-    const GOOD_HEADER: &str = r#"{"alg":"ES256","kid":"k1","typ":"JWT"}"#;
+    const KID: &str = "bfbd5111-8e33-4643-8ced-b2e642a72f3c";
+    const GOOD_HEADER: &str =
+        r#"{"alg":"ES256","kid":"bfbd5111-8e33-4643-8ced-b2e642a72f3c","typ":"JWT"}"#;
 
     fn sig64() -> [u8; 64] {
         // r = s = 1: in range, so it parses; whether it verifies is not this module's concern.
@@ -149,7 +170,7 @@ mod tests {
     fn accepts_a_well_formed_token_and_exposes_the_exact_signing_input() {
         let t = token(GOOD_HEADER, r#"{"iat":1}"#, &sig64());
         let parsed = parse(&t).expect("well formed");
-        assert_eq!(parsed.kid, "k1");
+        assert_eq!(parsed.kid, KID);
         assert_eq!(parsed.payload, br#"{"iat":1}"#);
         let last_dot = t.rfind('.').expect("dot");
         assert_eq!(parsed.signing_input, &t.as_bytes()[..last_dot]);
@@ -265,9 +286,32 @@ mod tests {
     }
 
     #[test]
+    fn kid_must_be_a_lower_case_uuid() {
+        assert!(is_plaid_kid(KID));
+        assert!(is_plaid_kid("00000000-0000-0000-0000-000000000000"));
+        for kid in [
+            "k1",
+            "BFBD5111-8E33-4643-8CED-B2E642A72F3C",
+            "bfbd5111-8e33-4643-8ced-b2e642a72f3C",
+            "bfbd51118e3346438cedb2e642a72f3c",
+            "{bfbd5111-8e33-4643-8ced-b2e642a72f3c}",
+            "bfbd5111-8e33-4643-8ced-b2e642a72f3c\n",
+            "bfbd5111-8e33-4643-8ced-b2e642a72f3",
+            "bfbd5111-8e33-4643-8ced-b2e642a72f3cc",
+            "bfbd5111-8e33-4643-8ced+b2e642a72f3c",
+            "bfbd5111-8e33-4643-8ced-b2e642a72f3\u{0441}",
+        ] {
+            assert!(!is_plaid_kid(kid), "{kid:?}");
+            let header = serde_json::json!({"alg": "ES256", "kid": kid}).to_string();
+            let t = token(&header, "{}", &sig64());
+            assert_eq!(parse(&t).err(), Some(VerifyError::BadKid), "{kid:?}");
+        }
+    }
+
+    #[test]
     fn crit_is_refused() {
         let t = token(
-            r#"{"alg":"ES256","kid":"k1","crit":["b64"]}"#,
+            r#"{"alg":"ES256","kid":"bfbd5111-8e33-4643-8ced-b2e642a72f3c","crit":["b64"]}"#,
             "{}",
             &sig64(),
         );

@@ -9,6 +9,12 @@
 //! * If the leader's future is dropped mid-fetch (the invocation timed out, say), a guard clears
 //!   the marker and the followers' channel closes, so the next of them takes over the fetch
 //!   instead of waiting forever.
+//! * Fetches for a `kid` we hold no key for (never seen, or known only as unknown) are bounded
+//!   per process by a sliding window ([`CacheConfig::new_kid_fetches`] per
+//!   [`CacheConfig::new_kid_window`], by default 10 a minute). Past it the answer is
+//!   [`VerifyError::FetchBudgetSpent`] at once: no fetch, no in-flight marker, nothing stored.
+//!   Refreshing a key Plaid already gave us (its TTL ran out, or a rotation asks for a recheck)
+//!   and waiting on another caller's fetch are free; cache hits never touch the budget.
 //! * Times come from the `now` the caller passes, like every other rule of the verifier, so
 //!   tests drive expiry without sleeping. A `now` earlier than an entry's fetch time (the wall
 //!   clock stepped back) counts as stale: refetching is cheap, trusting an entry forever is not.
@@ -17,7 +23,7 @@ use super::jwk::VerifyingKey;
 use super::jwk::{self, KeyRejection};
 use super::{KeyFetchError, KeyFetcher, VerifyError};
 use chrono::{DateTime, TimeDelta, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -27,6 +33,32 @@ pub struct CacheConfig {
     pub key_ttl: Duration,
     pub unknown_kid_ttl: Duration,
     pub max_entries: usize,
+    /// At most this many fetches for `kid`s without a key per [`Self::new_kid_window`].
+    pub new_kid_fetches: usize,
+    pub new_kid_window: Duration,
+}
+
+/// The times of the recent fetches for new `kid`s: a sliding window, exact ("at most N in any
+/// window"), in N timestamps of memory.
+#[derive(Debug)]
+struct FetchBudget {
+    limit: usize,
+    window: TimeDelta,
+    spent: VecDeque<DateTime<Utc>>,
+}
+
+impl FetchBudget {
+    /// Takes one fetch from the budget, or says there is none left. A fetch dated after `now`
+    /// (the wall clock stepped back) no longer counts, as with the cache's own entries.
+    fn try_spend(&mut self, now: DateTime<Utc>) -> bool {
+        let window = self.window;
+        self.spent.retain(|at| within(*at, now, window));
+        if self.spent.len() >= self.limit {
+            return false;
+        }
+        self.spent.push_back(now);
+        true
+    }
 }
 
 /// What a lookup yields: a usable key, or the error the verifier returns.
@@ -78,6 +110,8 @@ impl Next {
 #[derive(Debug)]
 pub struct KeyCache {
     slots: Mutex<HashMap<String, Slot>>,
+    /// Locked only while `slots` is held, so the two never deadlock.
+    budget: Mutex<FetchBudget>,
     key_ttl: TimeDelta,
     unknown_kid_ttl: TimeDelta,
     max_entries: usize,
@@ -96,6 +130,11 @@ impl KeyCache {
     pub fn new(config: &CacheConfig) -> Self {
         KeyCache {
             slots: Mutex::new(HashMap::new()),
+            budget: Mutex::new(FetchBudget {
+                limit: config.new_kid_fetches,
+                window: to_delta(config.new_kid_window),
+                spent: VecDeque::with_capacity(config.new_kid_fetches.min(64)),
+            }),
             key_ttl: to_delta(config.key_ttl),
             unknown_kid_ttl: to_delta(config.unknown_kid_ttl),
             max_entries: config.max_entries.max(1),
@@ -105,6 +144,14 @@ impl KeyCache {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
         // Nothing panics while holding the lock, but a poisoned map is still a valid map.
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// May a fetch for a `kid` we hold no key for start now?
+    fn spend_budget(&self, now: DateTime<Utc>) -> bool {
+        self.budget
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .try_spend(now)
     }
 
     fn answer(&self, known: &Known, now: DateTime<Utc>) -> Option<Lookup> {
@@ -134,15 +181,26 @@ impl KeyCache {
                 match slots.get(kid) {
                     Some(Slot::Known(known)) => match self.answer(known, now) {
                         Some(answer) => return answer,
+                        // Refreshing a key Plaid gave us is free; asking again about a kid
+                        // Plaid called unknown is not.
                         None => {
                             let had_key = matches!(known, Known::Key { .. });
+                            if !had_key && !self.spend_budget(now) {
+                                return Err(VerifyError::FetchBudgetSpent);
+                            }
                             Next::lead(&mut slots, kid, had_key)
                         }
                     },
                     // A live fetch (its sender still exists): wait for its outcome.
                     Some(Slot::InFlight(rx)) if rx.has_changed().is_ok() => Next::Wait(rx.clone()),
-                    // Nothing, or a marker whose leader was dropped: lead a fetch.
-                    _ => Next::lead(&mut slots, kid, false),
+                    // Nothing, or a marker whose leader was dropped: lead a fetch, if the
+                    // budget for new kids allows one.
+                    _ => {
+                        if !self.spend_budget(now) {
+                            return Err(VerifyError::FetchBudgetSpent);
+                        }
+                        Next::lead(&mut slots, kid, false)
+                    }
                 }
             };
             match next {
@@ -309,10 +367,16 @@ mod tests {
     use std::sync::Arc;
 
     fn cache(max_entries: usize) -> KeyCache {
+        cache_with_budget(max_entries, 1000)
+    }
+
+    fn cache_with_budget(max_entries: usize, new_kid_fetches: usize) -> KeyCache {
         KeyCache::new(&CacheConfig {
             key_ttl: Duration::from_secs(3600),
             unknown_kid_ttl: Duration::from_secs(60),
             max_entries,
+            new_kid_fetches,
+            new_kid_window: Duration::from_secs(60),
         })
     }
 
@@ -412,6 +476,86 @@ mod tests {
         let calls = f.calls();
         assert!(c.get("real", now(), &f).await.is_ok());
         assert_eq!(f.calls(), calls);
+    }
+
+    #[tokio::test]
+    async fn refreshing_a_known_key_is_free_and_refusals_are_not_remembered() {
+        let key = TestKey::new("real");
+        let f = CountingFetcher::new().with_key(&key);
+        let c = cache_with_budget(8, 1);
+        assert!(c.get("real", now(), &f).await.is_ok());
+        // The one new-kid fetch is spent; a forged kid is refused without a fetch...
+        assert_eq!(
+            c.get("forged", now(), &f).await,
+            Err(VerifyError::FetchBudgetSpent)
+        );
+        assert_eq!(f.calls(), 1);
+        // ...and is not remembered, so the map does not grow with refusals.
+        assert_eq!(c.len(), 1);
+        // The real key's TTL runs out: refetching it does not need the budget.
+        let later = now() + TimeDelta::hours(2);
+        assert!(c.get("real", later, &f).await.is_ok());
+        assert_eq!(f.calls(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_waiting_on_a_fetch_do_not_spend_the_budget() {
+        let key = TestKey::new("k");
+        let f = Arc::new(CountingFetcher::slow(Duration::from_millis(20)).with_key(&key));
+        let c = Arc::new(cache_with_budget(8, 1));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..10 {
+            let (c, f) = (Arc::clone(&c), Arc::clone(&f));
+            tasks.spawn(async move { c.get("k", now(), &f).await });
+        }
+        let results = tasks.join_all().await;
+        assert_eq!(results.len(), 10);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(f.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_kid_plaid_called_unknown_needs_the_budget_to_be_asked_about_again() {
+        let f = CountingFetcher::new();
+        let c = cache_with_budget(8, 1);
+        assert_eq!(
+            c.get("forged", now(), &f).await,
+            Err(VerifyError::UnknownKey)
+        );
+        let later = now() + TimeDelta::seconds(61);
+        // Its negative entry expired and the window moved on: one more question is allowed.
+        assert_eq!(
+            c.get("forged", later, &f).await,
+            Err(VerifyError::UnknownKey)
+        );
+        assert_eq!(f.calls(), 2);
+        let after = later + TimeDelta::seconds(61);
+        assert_eq!(
+            c.get("forged", after, &f).await,
+            Err(VerifyError::UnknownKey)
+        );
+        assert_eq!(
+            c.get("other", after, &f).await,
+            Err(VerifyError::FetchBudgetSpent)
+        );
+        assert_eq!(f.calls(), 3);
+    }
+
+    #[test]
+    fn the_window_slides_and_forgets_fetches_dated_in_the_future() {
+        let mut b = FetchBudget {
+            limit: 2,
+            window: TimeDelta::seconds(60),
+            spent: VecDeque::new(),
+        };
+        let t = now();
+        assert!(b.try_spend(t));
+        assert!(b.try_spend(t + TimeDelta::seconds(30)));
+        assert!(!b.try_spend(t + TimeDelta::seconds(59)));
+        assert!(b.try_spend(t + TimeDelta::seconds(60)));
+        assert!(!b.try_spend(t + TimeDelta::seconds(89)));
+        // The clock steps back an hour: entries "from the future" do not lock the budget.
+        assert!(b.try_spend(t - TimeDelta::hours(1)));
     }
 
     #[tokio::test]

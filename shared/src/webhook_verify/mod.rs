@@ -15,17 +15,40 @@
 //!    keys or `crit`.
 //! 3. **Algorithm and key id, from the untrusted header**: `alg` exactly `"ES256"`
 //!    ([`VerifyError::UnsupportedAlgorithm`] for `none`, `HS256`, `RS256`, `ES384`, `es256`…:
-//!    the algorithm-confusion defence) and `kid` a non-empty string
-//!    ([`VerifyError::MissingKid`]). The signature must be 64 bytes (JOSE's `r||s`; a DER
-//!    signature is [`VerifyError::BadSignature`]). Keys named inside the token (`jwk`, `jku`,
-//!    `x5u`) are ignored: keys only ever come from Plaid.
+//!    the algorithm-confusion defence) and `kid` present ([`VerifyError::MissingKid`]) and
+//!    shaped as Plaid issues it, a lower-case UUID `8-4-4-4-12` hex
+//!    (`bfbd5111-8e33-4643-8ced-b2e642a72f3c`; anything else, upper case included, is
+//!    [`VerifyError::BadKid`], see [`is_plaid_kid`]). The signature must be 64 bytes (JOSE's
+//!    `r||s`; a DER signature is [`VerifyError::BadSignature`]). Keys named inside the token
+//!    (`jwk`, `jku`, `x5u`) are ignored: keys only ever come from Plaid.
 //! 4. **Key for that `kid`**, from a cache inside the verifier or, on a miss, from the
 //!    [`KeyFetcher`] (Plaid's `/webhook_verification_key/get`). One fetch per `kid` at a time
 //!    however many deliveries wait for it; unknown `kid`s are remembered for
 //!    [`VerifierOptions::unknown_kid_ttl`] ([`VerifyError::UnknownKey`]); keys are re-fetched
 //!    after [`VerifierOptions::key_ttl`] and whenever a new `kid` appears (rotation), so an
-//!    `expired_at` Plaid sets later is noticed. Plaid unreachable is
-//!    [`VerifyError::KeyUnavailable`] and is not cached.
+//!    `expired_at` Plaid sets later is noticed. Plaid unreachable (timeout, 429, 5xx) is
+//!    [`VerifyError::KeyUnavailable`] and is not cached; any other refusal by Plaid (a 4xx:
+//!    `INVALID_WEBHOOK_VERIFICATION_KEY_ID`, `INVALID_INPUT`…) is an unknown `kid`
+//!    ([`classify_plaid_error`]).
+//!
+//!    **Fetch budget.** Fetches for `kid`s this process holds no key for are limited to
+//!    [`VerifierOptions::new_kid_fetches`] (10) in any [`VerifierOptions::new_kid_window`]
+//!    (a sliding minute), per process, i.e. per warm Lambda execution environment. Over it a
+//!    new `kid` is [`VerifyError::FetchBudgetSpent`]: 401 at once, no fetch, nothing cached.
+//!    Cached keys never use the budget, nor does refreshing a key Plaid already gave us. So
+//!    forged tokens with ever-new `kid`s cost at most 10 calls to Plaid a minute per instance,
+//!    however many arrive (before, 40 forgeries cost 40 fetches).
+//!
+//!    *The trade-off.* An attacker who keeps the budget spent also refuses the first
+//!    deliveries signed with a genuinely new `kid` after Plaid rotates its key, on the
+//!    instances it floods. That is accepted: such a delivery is answered 401 and Plaid delivers
+//!    it again (30 s, 2 min, 8 min, … for 24 hours), each retry a fresh chance as the window
+//!    slides; the reconcile schedule re-reads open sessions from Plaid whatever happens to
+//!    webhooks; and the keys already cached keep verifying throughout, so only a rotation
+//!    during an attack is delayed. Raising the budget trades Plaid calls for a shorter delay.
+//!    The layers in front keep the budget for Plaid: the optional source-address allow-list
+//!    (`PLAID_WEBHOOK_SOURCE_IPS`, checked by the handler before any verification work), the
+//!    webhook route's own API Gateway throttle and the function's reserved concurrency.
 //! 5. **Key usable**: `expired_at` null ([`VerifyError::ExpiredKey`] otherwise, as in Plaid's
 //!    sample), `kty` `EC`, `crv` `P-256`, `alg` (when stated) `ES256`, `use` (when stated)
 //!    `sig`, the `kid` we asked for, and `x`/`y` 32 bytes each forming a point on P-256. A key
@@ -92,13 +115,15 @@ mod jwk;
 mod jws;
 mod key_cache;
 mod plaid_keys;
+mod source;
 #[cfg(test)]
 mod testutil;
 mod verifier;
 
 pub use jwk::KeyRejection;
-pub use jws::{ALGORITHM, MAX_TOKEN_LEN};
+pub use jws::{ALGORITHM, MAX_TOKEN_LEN, is_plaid_kid};
 pub use plaid_keys::{UNKNOWN_KID_ERROR_CODE, classify as classify_plaid_error};
+pub use source::{SOURCE_IPS_VAR, SourceAllowList};
 pub use verifier::{Verified, VerifierOptions, WebhookVerifier};
 
 use crate::plaid::types::JwkPublicKey;
@@ -153,6 +178,13 @@ pub enum VerifyError {
     UnsupportedAlgorithm,
     #[error("token has no kid")]
     MissingKid,
+    /// The `kid` is not the lower-case UUID Plaid issues: refused before any key fetch.
+    #[error("token kid is not a Plaid key id")]
+    BadKid,
+    /// A `kid` never seen before, over the per-process budget of fetches for new `kid`s:
+    /// refused without a fetch (Plaid retries a genuine delivery for 24 hours).
+    #[error("new key id refused: the key fetch budget is spent")]
+    FetchBudgetSpent,
     #[error("unknown verification key")]
     UnknownKey,
     #[error("verification key has expired")]

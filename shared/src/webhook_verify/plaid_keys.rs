@@ -20,12 +20,28 @@ impl KeyFetcher for PlaidClient {
     }
 }
 
-/// An unknown `kid` is the sender's problem (401); anything else is ours or Plaid's, and the
-/// webhook must get a 5xx so Plaid delivers it again. The message is built from fields
-/// [`PlaidError`] keeps for support (status, type, code, request id): never a credential, never
-/// Plaid's free-text message.
+/// Plaid refusing the `kid` is the sender's problem (401); a failure a retry can cure is ours or
+/// Plaid's, and the webhook must get a 5xx so Plaid delivers it again.
+///
+/// * [`KeyFetchError::UnknownKid`]: `INVALID_WEBHOOK_VERIFICATION_KEY_ID`, and any other answer
+///   Plaid would give again to the same request: a 4xx other than 429 (`INVALID_INPUT`,
+///   `INVALID_REQUEST`, a 404…). A forged `kid` Plaid chokes on is then a cached 401, not a
+///   503 that costs a fetch every time and raises the 5xx alarm.
+/// * [`KeyFetchError::Unavailable`]: timeouts and transport errors, 429 and 5xx, an answer we
+///   could not read, and our own trouble: `INVALID_API_KEYS` (credentials rotated; the client
+///   re-reads them), credentials that cannot be loaded, a client that refuses to send.
+///
+/// The message is built from fields [`PlaidError`] keeps for support (status, type, code,
+/// request id): never a credential, never Plaid's free-text message.
 pub fn classify(err: &PlaidError) -> KeyFetchError {
     if err.error_code() == Some(UNKNOWN_KID_ERROR_CODE) {
+        return KeyFetchError::UnknownKid;
+    }
+    if let PlaidError::Api { status, .. } = err
+        && (400..500).contains(status)
+        && *status != 429
+        && !err.is_invalid_api_keys()
+    {
         return KeyFetchError::UnknownKid;
     }
     let detail = match err {
@@ -75,6 +91,24 @@ mod tests {
     fn unknown_key_id_is_unknown_kid() {
         let err = api(400, "INVALID_INPUT", UNKNOWN_KID_ERROR_CODE);
         assert!(matches!(classify(&err), KeyFetchError::UnknownKid));
+    }
+
+    #[test]
+    fn other_refusals_plaid_will_repeat_are_an_unknown_kid_too() {
+        // Plaid refusing the request itself (a malformed key_id, a field it does not want, a
+        // 404) will refuse it again on a retry: the sender's problem, 401, not 503.
+        for err in [
+            api(400, "INVALID_INPUT", "INVALID_FIELD"),
+            api(400, "INVALID_REQUEST", "INVALID_FIELD"),
+            api(400, "INVALID_REQUEST", "MISSING_FIELDS"),
+            api(404, "INVALID_REQUEST", "NOT_FOUND"),
+            api(400, "INVALID_INPUT", "UNKNOWN_FIELDS"),
+        ] {
+            assert!(
+                matches!(classify(&err), KeyFetchError::UnknownKid),
+                "{err:?}"
+            );
+        }
     }
 
     #[test]

@@ -21,6 +21,31 @@ pub fn now() -> DateTime<Utc> {
         .expect("valid time")
 }
 
+// Key ids in the form Plaid issues them: lower-case UUIDs.
+pub const KID_A: &str = "bfbd5111-8e33-4643-8ced-b2e642a72f3c";
+pub const KID_OLD: &str = "0b2d6c3e-1f4a-4b5c-8d6e-7f8091a2b3c4";
+pub const KID_NEW: &str = "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f70819";
+pub const KID_UNKNOWN: &str = "11111111-2222-4333-8444-555555555555";
+pub const KID_REVOKED: &str = "66666666-7777-4888-9999-aaaaaaaaaaaa";
+pub const KID_FORGED: &str = "deadbeef-0000-4000-8000-00000000f00d";
+pub const KID_P: &str = "01234567-89ab-4cde-8f01-23456789abcd";
+
+/// A fresh random kid of Plaid's shape (a version 4 UUID, lower case), as a forger would mint.
+pub fn random_kid() -> String {
+    let mut b: [u8; 16] = std::array::from_fn(|_| fastrand::u8(..));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }

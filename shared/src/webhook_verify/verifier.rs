@@ -26,6 +26,11 @@ pub struct VerifierOptions {
     pub unknown_kid_ttl: Duration,
     /// Bound on cached `kid`s (unknown ones are evicted first). Plaid has a handful of keys.
     pub max_cached_keys: usize,
+    /// At most this many key fetches for `kid`s this process holds no key for, in any
+    /// [`Self::new_kid_window`]; past it a new `kid` is [`VerifyError::FetchBudgetSpent`]
+    /// (401, no fetch). Known keys never use it. See the module docs for the trade-off.
+    pub new_kid_fetches: usize,
+    pub new_kid_window: Duration,
 }
 
 impl Default for VerifierOptions {
@@ -36,6 +41,8 @@ impl Default for VerifierOptions {
             key_ttl: Duration::from_secs(24 * 60 * 60),
             unknown_kid_ttl: Duration::from_secs(60),
             max_cached_keys: 256,
+            new_kid_fetches: 10,
+            new_kid_window: Duration::from_secs(60),
         }
     }
 }
@@ -76,6 +83,8 @@ impl<F: KeyFetcher> WebhookVerifier<F> {
             key_ttl: options.key_ttl,
             unknown_kid_ttl: options.unknown_kid_ttl,
             max_entries: options.max_cached_keys,
+            new_kid_fetches: options.new_kid_fetches,
+            new_kid_window: options.new_kid_window,
         });
         WebhookVerifier {
             fetcher,
@@ -145,7 +154,10 @@ impl<F: KeyFetcher> WebhookVerifier<F> {
 mod tests {
     use super::*;
     use crate::webhook_verify::find_header;
-    use crate::webhook_verify::testutil::{Answer, BODY, CountingFetcher, TestKey, b64, now};
+    use crate::webhook_verify::testutil::{
+        Answer, BODY, CountingFetcher, KID_A, KID_FORGED, KID_NEW, KID_OLD, KID_REVOKED,
+        KID_UNKNOWN, TestKey, b64, now, random_kid,
+    };
     use chrono::TimeDelta;
     use hmac::{KeyInit, Mac};
     use p256::ecdsa::Signature;
@@ -178,12 +190,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_valid_delivery_verifies() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let token = key.token(BODY, now().timestamp() - 10);
         assert_eq!(
             verify(&v, &token, BODY).await,
             Ok(Verified {
-                kid: "kid-a".into(),
+                kid: KID_A.into(),
                 iat: now().timestamp() - 10
             })
         );
@@ -194,7 +206,7 @@ mod tests {
 
     #[tokio::test]
     async fn header_is_found_whatever_its_case() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let token = key.token(BODY, now().timestamp());
         for name in [
             "PLAID-VERIFICATION",
@@ -224,7 +236,7 @@ mod tests {
 
     #[tokio::test]
     async fn uppercase_body_hash_is_accepted() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let claims = format!(
             r#"{{"iat":{},"request_body_sha256":"{}"}}"#,
             now().timestamp(),
@@ -238,7 +250,7 @@ mod tests {
     async fn high_s_signatures_are_accepted() {
         // (r, n - s) is the other valid signature for the same message; JOSE does not ask
         // for low-S, so a signer that never normalises must still verify.
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let input = format!(
             "{}.{}",
             b64(key.header().as_bytes()),
@@ -256,14 +268,14 @@ mod tests {
 
     #[tokio::test]
     async fn key_rotation_fetches_a_new_kid_once_then_caches_it() {
-        let old = TestKey::new("kid-old");
-        let new = TestKey::new("kid-new");
+        let old = TestKey::new(KID_OLD);
+        let new = TestKey::new(KID_NEW);
         let v = WebhookVerifier::new(CountingFetcher::new().with_key(&old).with_key(&new));
         let t = now().timestamp();
         assert!(verify(&v, &old.token(BODY, t), BODY).await.is_ok());
         assert!(verify(&v, &new.token(BODY, t), BODY).await.is_ok());
         assert!(verify(&v, &new.token(BODY, t), BODY).await.is_ok());
-        assert_eq!(v.fetcher().calls_for("kid-new"), 1);
+        assert_eq!(v.fetcher().calls_for(KID_NEW), 1);
         // A signature by the old key under the new kid is still refused.
         let forged = old.sign(&new.header(), &claims_for(BODY, t));
         assert_eq!(
@@ -274,32 +286,32 @@ mod tests {
 
     #[tokio::test]
     async fn rotation_rechecks_old_keys_and_notices_their_expiry() {
-        let old = TestKey::new("kid-old");
-        let new = TestKey::new("kid-new");
+        let old = TestKey::new(KID_OLD);
+        let new = TestKey::new(KID_NEW);
         let v = WebhookVerifier::new(CountingFetcher::new().with_key(&old).with_key(&new));
         let t = now().timestamp();
         assert!(verify(&v, &old.token(BODY, t), BODY).await.is_ok());
         // Plaid retires the old key and starts signing with the new one.
         let mut retired = old.jwk();
         retired.expired_at = Some(t);
-        v.fetcher().set("kid-old", Answer::Key(retired));
+        v.fetcher().set(KID_OLD, Answer::Key(retired));
         assert!(verify(&v, &new.token(BODY, t), BODY).await.is_ok());
         assert_eq!(
             verify(&v, &old.token(BODY, t), BODY).await,
             Err(VerifyError::ExpiredKey)
         );
-        assert_eq!(v.fetcher().calls_for("kid-old"), 2);
+        assert_eq!(v.fetcher().calls_for(KID_OLD), 2);
         // And the expired state is cached in its turn.
         assert_eq!(
             verify(&v, &old.token(BODY, t), BODY).await,
             Err(VerifyError::ExpiredKey)
         );
-        assert_eq!(v.fetcher().calls_for("kid-old"), 2);
+        assert_eq!(v.fetcher().calls_for(KID_OLD), 2);
     }
 
     #[tokio::test]
     async fn cached_keys_are_refetched_after_their_ttl() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let t0 = now();
         let later = t0 + TimeDelta::hours(24);
         let ok_at = |t: DateTime<Utc>| key.token(BODY, t.timestamp());
@@ -309,7 +321,7 @@ mod tests {
         assert_eq!(v.fetcher().calls(), 1);
         let mut expired = key.jwk();
         expired.expired_at = Some(later.timestamp());
-        v.fetcher().set("kid-a", Answer::Key(expired));
+        v.fetcher().set(KID_A, Answer::Key(expired));
         assert_eq!(
             v.verify(Some(&ok_at(later)), BODY, later).await,
             Err(VerifyError::ExpiredKey)
@@ -331,7 +343,7 @@ mod tests {
     }
 
     async fn twenty_concurrent(delay: Duration) {
-        let key = TestKey::new("kid-new");
+        let key = TestKey::new(KID_NEW);
         let v = Arc::new(WebhookVerifier::new(
             CountingFetcher::slow(delay).with_key(&key),
         ));
@@ -351,7 +363,7 @@ mod tests {
 
     #[tokio::test]
     async fn missing_header() {
-        let (_, v) = setup("kid-a");
+        let (_, v) = setup(KID_A);
         assert_eq!(
             v.verify(None, BODY, now()).await,
             Err(VerifyError::MissingHeader)
@@ -366,7 +378,7 @@ mod tests {
 
     #[tokio::test]
     async fn malformed_tokens() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let good = key.token(BODY, now().timestamp());
         let (hp, s) = good.rsplit_once('.').expect("dot");
         let (h, p) = hp.split_once('.').expect("dot");
@@ -388,9 +400,9 @@ mod tests {
 
     #[tokio::test]
     async fn alg_none_is_refused_before_any_fetch() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let claims = claims_for(BODY, now().timestamp());
-        let header = r#"{"alg":"none","kid":"kid-a","typ":"JWT"}"#;
+        let header = &format!(r#"{{"alg":"none","kid":"{KID_A}","typ":"JWT"}}"#);
         for sig in ["", "AAAA"] {
             let token = format!(
                 "{}.{}.{sig}",
@@ -411,7 +423,7 @@ mod tests {
     #[tokio::test]
     async fn hs256_signed_with_the_public_key_is_refused() {
         // The classic confusion: HMAC keyed with the public key, which anyone can download.
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let jwk = key.jwk();
         let public = key.signing.verifying_key().to_sec1_bytes();
         let claims = claims_for(BODY, now().timestamp());
@@ -420,7 +432,7 @@ mod tests {
             ("HS256", serde_json::to_vec(&jwk).expect("json")),
             ("ES256", public.to_vec()),
         ] {
-            let header = format!(r#"{{"alg":"{alg}","kid":"kid-a","typ":"JWT"}}"#);
+            let header = format!(r#"{{"alg":"{alg}","kid":"{KID_A}","typ":"JWT"}}"#);
             let input = format!("{}.{}", b64(header.as_bytes()), b64(claims.as_bytes()));
             let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&secret).expect("any key length");
             mac.update(input.as_bytes());
@@ -438,10 +450,10 @@ mod tests {
 
     #[tokio::test]
     async fn other_algorithms_are_refused() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let claims = claims_for(BODY, now().timestamp());
         for alg in ["RS256", "ES384", "es256", "PS256", "EdDSA"] {
-            let header = format!(r#"{{"alg":"{alg}","kid":"kid-a"}}"#);
+            let header = format!(r#"{{"alg":"{alg}","kid":"{KID_A}"}}"#);
             let token = key.sign(&header, &claims);
             assert_eq!(
                 verify(&v, &token, BODY).await,
@@ -453,7 +465,7 @@ mod tests {
 
     #[tokio::test]
     async fn missing_kid_is_refused_before_any_fetch() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let token = key.sign(r#"{"alg":"ES256"}"#, &claims_for(BODY, now().timestamp()));
         assert_eq!(verify(&v, &token, BODY).await, Err(VerifyError::MissingKid));
         assert_eq!(v.fetcher().calls(), 0);
@@ -461,13 +473,13 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_kid() {
-        let (_, v) = setup("kid-a");
-        let stranger = TestKey::new("kid-unknown");
+        let (_, v) = setup(KID_A);
+        let stranger = TestKey::new(KID_UNKNOWN);
         let token = stranger.token(BODY, now().timestamp());
         assert_eq!(verify(&v, &token, BODY).await, Err(VerifyError::UnknownKey));
         // Plaid saying so explicitly is the same answer as a kid it has never heard of.
-        v.fetcher().set("kid-revoked", Answer::Unknown);
-        let revoked = TestKey::new("kid-revoked").token(BODY, now().timestamp());
+        v.fetcher().set(KID_REVOKED, Answer::Unknown);
+        let revoked = TestKey::new(KID_REVOKED).token(BODY, now().timestamp());
         assert_eq!(
             verify(&v, &revoked, BODY).await,
             Err(VerifyError::UnknownKey)
@@ -477,11 +489,11 @@ mod tests {
 
     #[tokio::test]
     async fn expired_key() {
-        let key = TestKey::new("kid-a");
+        let key = TestKey::new(KID_A);
         let mut jwk = key.jwk();
         jwk.expired_at = Some(now().timestamp() + 3600); // even one dated in the future
         let fetcher = CountingFetcher::new();
-        fetcher.set("kid-a", Answer::Key(jwk));
+        fetcher.set(KID_A, Answer::Key(jwk));
         let v = WebhookVerifier::new(fetcher);
         let token = key.token(BODY, now().timestamp());
         assert_eq!(verify(&v, &token, BODY).await, Err(VerifyError::ExpiredKey));
@@ -489,11 +501,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_key_that_is_not_es256_is_refused() {
-        let key = TestKey::new("kid-a");
+        let key = TestKey::new(KID_A);
         let mut jwk = key.jwk();
         jwk.crv = "P-384".into();
         let fetcher = CountingFetcher::new();
-        fetcher.set("kid-a", Answer::Key(jwk));
+        fetcher.set(KID_A, Answer::Key(jwk));
         let v = WebhookVerifier::new(fetcher);
         let token = key.token(BODY, now().timestamp());
         assert_eq!(verify(&v, &token, BODY).await, Err(VerifyError::UnknownKey));
@@ -502,8 +514,8 @@ mod tests {
 
     #[tokio::test]
     async fn signature_by_a_different_key() {
-        let (key, v) = setup("kid-a");
-        let impostor = TestKey::new("kid-a");
+        let (key, v) = setup(KID_A);
+        let impostor = TestKey::new(KID_A);
         let token = impostor.token(BODY, now().timestamp());
         assert_eq!(
             verify(&v, &token, BODY).await,
@@ -519,7 +531,7 @@ mod tests {
 
     #[tokio::test]
     async fn der_encoded_signature() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let input = format!(
             "{}.{}",
             b64(key.header().as_bytes()),
@@ -539,7 +551,7 @@ mod tests {
 
     #[tokio::test]
     async fn tampered_claims_break_the_signature() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let token = key.token(BODY, now().timestamp() - 200);
         let (h, rest) = token.split_once('.').expect("dot");
         let (_, s) = rest.split_once('.').expect("dot");
@@ -553,7 +565,7 @@ mod tests {
 
     #[tokio::test]
     async fn body_changed_by_one_byte() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let token = key.token(BODY, now().timestamp());
         for i in [0, BODY.len() / 2, BODY.len() - 1] {
             let mut body = BODY.to_vec();
@@ -580,7 +592,7 @@ mod tests {
 
     #[tokio::test]
     async fn stale_and_future_iat() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let t = now().timestamp();
         assert!(verify(&v, &key.token(BODY, t - 300), BODY).await.is_ok());
         assert_eq!(
@@ -600,7 +612,7 @@ mod tests {
 
     #[tokio::test]
     async fn freshness_limits_follow_the_options() {
-        let key = TestKey::new("kid-a");
+        let key = TestKey::new(KID_A);
         let options = VerifierOptions {
             max_token_age: Duration::from_secs(30),
             max_clock_skew: Duration::from_secs(5),
@@ -621,7 +633,7 @@ mod tests {
 
     #[tokio::test]
     async fn missing_or_garbage_claims() {
-        let (key, v) = setup("kid-a");
+        let (key, v) = setup(KID_A);
         let t = now().timestamp();
         let digest = hex::encode(Sha256::digest(BODY));
         for claims in [
@@ -660,9 +672,9 @@ mod tests {
 
     #[tokio::test]
     async fn key_unavailable_is_retryable_and_not_cached() {
-        let key = TestKey::new("kid-a");
+        let key = TestKey::new(KID_A);
         let fetcher = CountingFetcher::new();
-        fetcher.set("kid-a", Answer::Unavailable);
+        fetcher.set(KID_A, Answer::Unavailable);
         let v = WebhookVerifier::new(fetcher);
         let token = key.token(BODY, now().timestamp());
         let err = verify(&v, &token, BODY).await.expect_err("unavailable");
@@ -670,15 +682,15 @@ mod tests {
         assert!(err.is_retryable());
         assert_eq!(v.fetcher().calls(), 1);
         // Plaid is back: the next delivery fetches again and verifies.
-        v.fetcher().set("kid-a", Answer::Key(key.jwk()));
+        v.fetcher().set(KID_A, Answer::Key(key.jwk()));
         assert!(verify(&v, &token, BODY).await.is_ok());
         assert_eq!(v.fetcher().calls(), 2);
     }
 
     #[tokio::test]
     async fn unknown_kid_is_negatively_cached_for_the_configured_window() {
-        let (_, v) = setup("kid-a");
-        let stranger = TestKey::new("kid-forged");
+        let (_, v) = setup(KID_A);
+        let stranger = TestKey::new(KID_FORGED);
         let t0 = now();
         let token = stranger.token(BODY, t0.timestamp());
         assert_eq!(
@@ -692,10 +704,123 @@ mod tests {
         );
         assert_eq!(v.fetcher().calls(), 1);
         // After the window Plaid is asked again, and a key published meanwhile is found.
-        v.fetcher().set("kid-forged", Answer::Key(stranger.jwk()));
+        v.fetcher().set(KID_FORGED, Answer::Key(stranger.jwk()));
         let t2 = t0 + TimeDelta::seconds(60);
         assert_eq!(v.verify(Some(&token), BODY, t2).await, Ok(()));
         assert_eq!(v.fetcher().calls(), 2);
+    }
+
+    // ---- forged traffic must not drive calls to Plaid (issue #12) ----
+
+    #[tokio::test]
+    async fn a_kid_that_is_not_a_plaid_uuid_is_refused_before_any_fetch() {
+        let v = WebhookVerifier::new(CountingFetcher::new());
+        let t = now().timestamp();
+        for kid in [
+            "kid-a",
+            "BFBD5111-8E33-4643-8CED-B2E642A72F3C", // upper case: not the form Plaid issues
+            "Bfbd5111-8e33-4643-8ced-b2e642a72f3c",
+            "bfbd51118e3346438cedb2e642a72f3c", // no hyphens
+            "{bfbd5111-8e33-4643-8ced-b2e642a72f3c}",
+            "urn:uuid:bfbd5111-8e33-4643-8ced-b2e642a72f3c",
+            "bfbd5111-8e33-4643-8ced-b2e642a72f3c ",
+            " bfbd5111-8e33-4643-8ced-b2e642a72f3c",
+            "bfbd5111-8e33-4643-8ced-b2e642a72f3c0",
+            "bfbd5111-8e33-4643-8ced-b2e642a72f3",
+            "bfbd5111-8e334-643-8ced-b2e642a72f3c",
+            "gfbd5111-8e33-4643-8ced-b2e642a72f3c",
+            "bfbd5111_8e33_4643_8ced_b2e642a72f3c",
+            "../../webhook_verification_key/get",
+            "bfbd5111-8e33-4643-8ced-b2e642a72f3\u{0441}",
+        ] {
+            let key = TestKey::new(kid);
+            let got = verify(&v, &key.token(BODY, t), BODY).await;
+            assert_eq!(got, Err(VerifyError::BadKid), "{kid}");
+        }
+        assert_eq!(
+            v.fetcher().calls(),
+            0,
+            "no key fetch for a kid Plaid never issues"
+        );
+    }
+
+    #[tokio::test]
+    async fn forty_forgeries_with_fresh_kids_cost_at_most_ten_fetches() {
+        let v = WebhookVerifier::new(CountingFetcher::new());
+        let t = now().timestamp();
+        let mut answers = Vec::new();
+        for _ in 0..40 {
+            let forger = TestKey::new(&random_kid());
+            answers.push(verify(&v, &forger.token(BODY, t), BODY).await);
+        }
+        assert_eq!(answers.len(), 40);
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.as_ref().is_err_and(|e| !e.is_retryable())),
+            "{answers:?}"
+        );
+        assert_eq!(
+            v.fetcher().calls(),
+            10,
+            "the budget, not one fetch per forgery"
+        );
+        let over = answers
+            .iter()
+            .filter(|a| **a == Err(VerifyError::FetchBudgetSpent))
+            .count();
+        assert_eq!(over, 30);
+    }
+
+    #[tokio::test]
+    async fn the_budget_refills_over_a_sliding_minute_and_cached_kids_never_use_it() {
+        let genuine = TestKey::new(KID_A);
+        let rotated = TestKey::new(KID_NEW);
+        let v = WebhookVerifier::new(CountingFetcher::new().with_key(&genuine).with_key(&rotated));
+        // The instance verified a genuine delivery two minutes ago: its key is cached.
+        let warm = now() - TimeDelta::minutes(2);
+        assert!(
+            v.verify(Some(&genuine.token(BODY, warm.timestamp())), BODY, warm)
+                .await
+                .is_ok()
+        );
+        // Ten forgeries, one every second, burn the budget.
+        let t0 = now();
+        for i in 0..10 {
+            let at = t0 + TimeDelta::seconds(i);
+            let forged = TestKey::new(&random_kid()).token(BODY, at.timestamp());
+            assert!(v.verify(Some(&forged), BODY, at).await.is_err());
+        }
+        assert_eq!(v.fetcher().calls(), 11);
+        let t1 = t0 + TimeDelta::seconds(30);
+        // The cached genuine key still verifies, for free.
+        assert_eq!(
+            v.verify(Some(&genuine.token(BODY, t1.timestamp())), BODY, t1)
+                .await,
+            Ok(())
+        );
+        // A genuine new kid is refused without a fetch while the budget is spent (401: Plaid
+        // delivers again)...
+        let fresh = rotated.token(BODY, t1.timestamp());
+        let refused = v.verify(Some(&fresh), BODY, t1).await;
+        assert!(
+            refused.as_ref().is_err_and(|e| !e.is_retryable()),
+            "{refused:?}"
+        );
+        // ...and so are more forgeries.
+        let forged = TestKey::new(&random_kid()).token(BODY, t1.timestamp());
+        assert!(v.verify(Some(&forged), BODY, t1).await.is_err());
+        assert_eq!(v.fetcher().calls(), 11, "nothing fetched over the budget");
+        // Sixty seconds after the first forgery its slot is free again: Plaid's retry of the
+        // genuine delivery gets through.
+        let t2 = t0 + TimeDelta::seconds(60);
+        assert_eq!(
+            v.verify(Some(&rotated.token(BODY, t2.timestamp())), BODY, t2)
+                .await,
+            Ok(())
+        );
+        assert_eq!(v.fetcher().calls(), 12);
+        assert_eq!(v.fetcher().calls_for(KID_NEW), 1);
     }
 
     #[test]
@@ -721,7 +846,7 @@ mod tests {
 #[cfg(test)]
 mod proptests {
     use super::*;
-    use crate::webhook_verify::testutil::{BODY, CountingFetcher, TestKey, now};
+    use crate::webhook_verify::testutil::{BODY, CountingFetcher, KID_P, TestKey, now};
     use proptest::prelude::*;
     use std::sync::OnceLock;
 
@@ -734,7 +859,7 @@ mod proptests {
     fn fixture() -> &'static Fixture {
         static FIXTURE: OnceLock<Fixture> = OnceLock::new();
         FIXTURE.get_or_init(|| {
-            let key = TestKey::new("kid-p");
+            let key = TestKey::new(KID_P);
             let token = key.token(BODY, now().timestamp());
             let verifier = WebhookVerifier::new(CountingFetcher::new().with_key(&key));
             let rt = tokio::runtime::Builder::new_current_thread()
