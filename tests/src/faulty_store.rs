@@ -22,6 +22,7 @@ pub enum Op {
     SaveSnapshot,
     OpenSessions,
     MarkAppExpired,
+    ReopenReview,
     ClaimRetry,
     ReleaseRetry,
 }
@@ -216,6 +217,15 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
             self.inner.mark_app_expired(id, ttl, now),
         )
         .await
+    }
+
+    async fn reopen_review(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+    ) -> Result<UpdateOutcome, StoreError> {
+        self.write(Op::ReopenReview, self.inner.reopen_review(id, now))
+            .await
     }
 
     async fn claim_retry(

@@ -1194,7 +1194,11 @@ fn dynamo_requests(op: testkit::faulty_store::Op) -> Vec<(String, String)> {
         // By template when one is given, else all of the user's sessions.
         Op::ListForUser => vec![q("by_user"), q("by_user_template")],
         Op::Insert => vec![t("PutItem")],
-        Op::SaveSnapshot | Op::MarkAppExpired | Op::ClaimRetry | Op::ReleaseRetry => {
+        Op::SaveSnapshot
+        | Op::MarkAppExpired
+        | Op::ReopenReview
+        | Op::ClaimRetry
+        | Op::ReleaseRetry => {
             vec![t("UpdateItem")]
         }
         Op::OpenSessions => vec![q("open_sessions")],
@@ -1212,7 +1216,7 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
     use testkit::faulty_store::{FaultyStore, Op};
     use testkit::stack::Stack;
 
-    const OPS: [Op; 9] = [
+    const OPS: [Op; 10] = [
         Op::Get,
         Op::LatestFor,
         Op::ListForUser,
@@ -1220,6 +1224,7 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
         Op::SaveSnapshot,
         Op::OpenSessions,
         Op::MarkAppExpired,
+        Op::ReopenReview,
         Op::ClaimRetry,
         Op::ReleaseRetry,
     ];
@@ -1227,7 +1232,7 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
         Stack::builder().start_with_store(FaultyStore::new).await;
     let counts = |s: &Stack<FaultyStore<DynamoStore>>| OPS.map(|op| s.ctx.store.calls(op));
     let mut used: BTreeMap<&str, BTreeSet<Op>> = BTreeMap::new();
-    let mut note = |function: &'static str, before: [u32; 9], after: [u32; 9]| {
+    let mut note = |function: &'static str, before: [u32; 10], after: [u32; 10]| {
         let ops = used.entry(function).or_default();
         for (i, op) in OPS.iter().enumerate() {
             if after[i] > before[i] {

@@ -1,7 +1,7 @@
 //! `POST /sessions`: start, resume or retry the caller's verification.
 
 use super::session_body::SessionBody;
-use super::sync::{newer_than, plaid_attempts, record_snapshot};
+use super::sync::{newer_than, plaid_attempts, record_snapshot, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::ApiError;
@@ -97,7 +97,10 @@ pub async fn start_session<S: SessionStore>(
     opts: &StartOptions,
     log: &mut RequestLog,
 ) -> Result<Started, ApiError> {
-    let latest = ctx.store.latest_for(user, template).await?;
+    let latest = match ctx.store.latest_for(user, template).await? {
+        Some(r) => Some(repair_review(ctx, r).await),
+        None => None,
+    };
     match decide_start(latest, ctx.now()) {
         StartDecision::Resume(record) | StartDecision::AlreadyVerified(record) => Ok(Started {
             record,

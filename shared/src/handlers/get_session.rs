@@ -2,7 +2,7 @@
 //! `?refresh=true` or `?view=full`) and `GET /sessions` (the caller's sessions, newest first).
 
 use super::session_body::{FullResult, SessionBody};
-use super::sync::record_snapshot;
+use super::sync::{record_snapshot, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::ApiError;
@@ -65,13 +65,14 @@ async fn one<S: SessionStore>(
         }
     };
     // Another user's session answers exactly as an unknown one.
-    let mut record = ctx
+    let record = ctx
         .store
         .get(id)
         .await?
         .filter(|r| &r.client_user_id == user)
         .ok_or(ApiError::NotFound)?;
     log.idv_id = Some(record.id.to_string());
+    let mut record = repair_review(ctx, record).await;
 
     let stale = needs_refresh(&record, ctx.now(), ctx.config.freshness_window);
     let mut result = None;
@@ -141,14 +142,14 @@ async fn list<S: SessionStore>(
         .list_for_user(user, template.as_ref(), limit, cursor.as_deref())
         .await?;
     let now = ctx.now();
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in page.items {
+        items.push(repair_review(ctx, r).await);
+    }
     Ok(json(
         200,
         &ListAnswer {
-            sessions: page
-                .items
-                .iter()
-                .map(|r| SessionBody::new(r, now))
-                .collect(),
+            sessions: items.iter().map(|r| SessionBody::new(r, now)).collect(),
             next_cursor: page.next_cursor,
         },
     ))

@@ -1,6 +1,7 @@
 //! `POST /sessions/{id}/link-token`: a Plaid Link token for the caller's own session, made with
 //! the session's own template and user, never with values from the request.
 
+use super::sync::repair_review;
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::ApiError;
@@ -50,6 +51,7 @@ async fn run<S: SessionStore>(
         .filter(|r| r.client_user_id == user)
         .ok_or(ApiError::NotFound)?;
     log.idv_id = Some(record.id.to_string());
+    let record = repair_review(ctx, record).await;
     link_allowed(&record, ctx.now()).map_err(|refusal| match refusal {
         LinkRefusal::Expired => ApiError::Gone,
         LinkRefusal::Finished => ApiError::Conflict {

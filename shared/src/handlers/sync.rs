@@ -27,6 +27,24 @@ pub async fn record_snapshot<S: SessionStore>(
     }
 }
 
+/// Correct, on read, a session in review that an earlier version app-expired (a TTL, out of the
+/// open index): a session in review waits for the reviewer and is never app-expired. A failed
+/// repair is logged and left for the next read; the answer does not depend on it.
+pub async fn repair_review<S: SessionStore>(
+    ctx: &AppContext<S>,
+    mut record: SessionRecord,
+) -> SessionRecord {
+    if record.needs_review_repair() {
+        match ctx.store.reopen_review(&record.id, ctx.now()).await {
+            Ok(_) => record.ttl = None,
+            Err(e) => {
+                tracing::warn!(idv_id = %record.id, error = %e, "could not reopen a session in review")
+            }
+        }
+    }
+    record
+}
+
 /// Every attempt Plaid holds for (user, template), following list cursors (bounded: a user has a
 /// handful of attempts; Plaid suggests at most a few retries).
 pub async fn plaid_attempts<S: SessionStore>(

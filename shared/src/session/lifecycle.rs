@@ -161,10 +161,15 @@ mod tests {
             decide_start(Some(record(IdvStatus::Active)), late),
             StartDecision::Retry(_)
         ));
+        // A session in review waits for the reviewer, however long that takes.
         assert!(matches!(
             decide_start(Some(record(IdvStatus::PendingReview)), late),
-            StartDecision::Retry(_)
+            StartDecision::Resume(_)
         ));
+        assert_eq!(
+            link_allowed(&record(IdvStatus::PendingReview), late),
+            Err(LinkRefusal::InReview)
+        );
         assert!(matches!(
             decide_start(Some(record(IdvStatus::Success)), late),
             StartDecision::AlreadyVerified(_)

@@ -13,7 +13,10 @@
 //! session without TTL), and afterwards only ever removed: by a final snapshot, or by
 //! `mark_app_expired`. A later non-final snapshot leaves it alone, so a session that the app
 //! already expired never re-enters the open index even if Plaid still calls it `active`
-//! (Plaid no longer expires sessions, so it usually will). A final snapshot also removes `ttl`:
+//! (Plaid no longer expires sessions, so it usually will). The exception is `pending_review`:
+//! a session waiting for the operator's reviewer is never app-expired, so a `pending_review`
+//! snapshot (or `reopen_review`, for items an earlier version expired) puts `open_shard` back
+//! and removes `ttl`; `mark_app_expired` refuses it. A final snapshot also removes `ttl`:
 //! a finished verification result is never lost to TTL, even when it arrives after the app
 //! window.
 //!
@@ -22,6 +25,7 @@
 use super::item::{self, Item, OPEN, attr};
 use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
+use crate::plaid::types::IdvStatus;
 use crate::session::record::SessionRecord;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -177,7 +181,18 @@ impl DynamoStore {
             req = req
                 .expression_attribute_names("#os", attr::OPEN_SHARD)
                 .expression_attribute_names("#ttl", attr::TTL);
-        } else {
+        } else if r.in_review() {
+            // Waiting for the operator's reviewer: never app-expired, so back in the open index
+            // (reconcile keeps reading it until the reviewer decides) and without a TTL, even if
+            // the app window had passed while the user was still in Link.
+            set.push("#os = :open");
+            remove.push("#ttl");
+            req = req
+                .expression_attribute_names("#os", attr::OPEN_SHARD)
+                .expression_attribute_names("#ttl", attr::TTL)
+                .expression_attribute_values(":open", AttributeValue::S(OPEN.into()));
+        }
+        if !new_is_final {
             let mut placeholders = Vec::new();
             for (i, status) in item::final_statuses().enumerate() {
                 let p = format!(":final{i}");
@@ -514,12 +529,43 @@ impl SessionStore for DynamoStore {
             req = req.expression_attribute_values(&p, AttributeValue::S(status.to_string()));
             placeholders.push(p);
         }
+        // A session in review waits for the reviewer and is never app-expired.
+        req = req.expression_attribute_values(
+            ":review",
+            AttributeValue::S(IdvStatus::PendingReview.as_str().into()),
+        );
         let condition = format!(
-            "attribute_exists(#os) AND #ea <= :now AND NOT (#st IN ({}))",
+            "attribute_exists(#os) AND #ea <= :now AND #st <> :review AND NOT (#st IN ({}))",
             placeholders.join(", ")
         );
         self.conditional_update(req.condition_expression(condition))
             .await
+    }
+
+    async fn reopen_review(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+    ) -> Result<UpdateOutcome, StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .update_expression("SET #os = :open, #ua = :now REMOVE #ttl")
+            .condition_expression("attribute_exists(#id) AND #st = :review")
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_names("#os", attr::OPEN_SHARD)
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_names("#ua", attr::UPDATED_AT)
+            .expression_attribute_names("#st", attr::STATUS)
+            .expression_attribute_values(":open", AttributeValue::S(OPEN.into()))
+            .expression_attribute_values(":now", item::timestamp_value(now)?)
+            .expression_attribute_values(
+                ":review",
+                AttributeValue::S(IdvStatus::PendingReview.as_str().into()),
+            );
+        self.conditional_update(req).await
     }
 
     async fn claim_retry(

@@ -5,7 +5,7 @@
 //! - GSI `by_user_template`: `user_template` (S, `ClientUserId::index_key`) + `created_at` (S);
 //! - GSI `by_user`: `client_user_id` (S) + `created_at` (S);
 //! - GSI `open_sessions` (sparse): `open_shard` (S, present only while the session is not final
-//!   and not app-expired) + `synced_at` (S);
+//!   and not app-expired; a session in `pending_review` is never app-expired) + `synced_at` (S);
 //! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions.
 //!
 //! Timestamps are stored as RFC 3339 UTC with exactly three fractional digits and `Z`, so that
@@ -131,6 +131,15 @@ pub trait SessionStore: Send + Sync {
         &self,
         id: &IdvId,
         ttl: i64,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
+
+    /// Undo an app expiry that an earlier version applied to a session in `pending_review`: put
+    /// it back in the open index and remove its TTL, only if it is (still) in review. A session
+    /// in review waits for the operator's reviewer and is never app-expired.
+    fn reopen_review(
+        &self,
+        id: &IdvId,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
 
