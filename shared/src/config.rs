@@ -48,6 +48,9 @@ pub struct Config {
     /// reconcile: at most this many Plaid calls per run.
     pub reconcile_max_calls: u32,
     pub local_identity: LocalIdentity,
+    /// The token scope (`IDV_REVIEWER_SCOPE`, default `idv/review`) that lets a caller read
+    /// Plaid's full result and any user's session by id (audited).
+    pub reviewer_scope: String,
 }
 
 pub const LOCAL_IDENTITY_VAR: &str = "IDV_LOCAL_IDENTITY";
@@ -92,6 +95,25 @@ fn is_loopback_url(raw: &str) -> bool {
             })
         })
         .unwrap_or(false)
+}
+
+pub const DEFAULT_REVIEWER_SCOPE: &str = "idv/review";
+
+/// One scope token as OAuth writes them (RFC 6749 §3.3): printable ASCII, no space, `"` or `\\`.
+fn reviewer_scope(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let raw = get("IDV_REVIEWER_SCOPE").unwrap_or_else(|| DEFAULT_REVIEWER_SCOPE.into());
+    let scope = raw.trim();
+    if scope.is_empty()
+        || !scope
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        return Err(ConfigError::Invalid {
+            var: "IDV_REVIEWER_SCOPE",
+            reason: "expected one OAuth scope, such as idv/review".into(),
+        });
+    }
+    Ok(scope.to_owned())
 }
 
 impl Config {
@@ -210,6 +232,7 @@ impl Config {
             reconcile_max_calls: seconds(&get, "RECONCILE_MAX_PLAID_CALLS", 40)?.num_seconds()
                 as u32,
             local_identity,
+            reviewer_scope: reviewer_scope(&get)?,
         })
     }
 
@@ -243,6 +266,19 @@ mod tests {
         assert_eq!(c.session_ttl, Duration::seconds(172_800));
         assert_eq!(c.country_codes, vec!["US"]);
         assert_eq!(c.local_identity, LocalIdentity::Disabled);
+        assert_eq!(c.reviewer_scope, "idv/review");
+    }
+
+    #[test]
+    fn reviewer_scope_is_one_scope() {
+        let mut v = base();
+        v.insert("IDV_REVIEWER_SCOPE", "backoffice/idv".into());
+        assert_eq!(parse(&v).unwrap().reviewer_scope, "backoffice/idv");
+        for bad in ["idv/review other", " ", "a\"b"] {
+            v.insert("IDV_REVIEWER_SCOPE", bad.into());
+            let err = parse(&v).map(|c| c.reviewer_scope).unwrap_err();
+            assert!(err.to_string().starts_with("IDV_REVIEWER_SCOPE"), "{bad:?}");
+        }
     }
 
     #[test]

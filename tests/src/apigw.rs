@@ -16,6 +16,8 @@ pub struct ApiEvent {
     body: Option<String>,
     base64: bool,
     sub: Option<String>,
+    /// The `scope` claim (space-separated, as in Cognito access tokens).
+    scope: Option<String>,
 }
 
 impl ApiEvent {
@@ -30,6 +32,7 @@ impl ApiEvent {
             body: None,
             base64: false,
             sub: None,
+            scope: None,
         }
     }
 
@@ -74,6 +77,12 @@ impl ApiEvent {
     /// The caller: the `sub` claim the JWT authorizer passes on.
     pub fn user(mut self, sub: &str) -> Self {
         self.sub = Some(sub.to_owned());
+        self
+    }
+
+    /// The token's `scope` claim, space-separated (e.g. `"openid idv/review"`).
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scope = Some(scope.to_owned());
         self
     }
 
@@ -140,6 +149,9 @@ impl ApiEvent {
         });
         if let Some(sub) = &self.sub {
             ctx["authorizer"] = json!({"jwt": {"claims": {"sub": sub, "iss": "https://issuer.example"}, "scopes": null}});
+            if let Some(scope) = &self.scope {
+                ctx["authorizer"]["jwt"]["claims"]["scope"] = json!(scope);
+            }
         }
         let mut e = json!({
             "version": "2.0",

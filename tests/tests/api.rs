@@ -591,7 +591,12 @@ async fn get_refreshes_stale_sessions_and_full_view_is_live() {
         .await;
     assert_eq!(refreshed.json["status"], "success");
     let full = s
-        .call(ApiEvent::get_session(&id).user("mia").query("view", "full"))
+        .call(
+            ApiEvent::get_session(&id)
+                .user("reviewer")
+                .scope("idv/review")
+                .query("view", "full"),
+        )
         .await;
     assert_eq!(full.status, 200);
     assert!(

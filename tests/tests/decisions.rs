@@ -122,3 +122,175 @@ async fn a_review_that_was_app_expired_before_is_repaired_when_read() {
         (200, Some(id.as_str()))
     );
 }
+
+const REVIEWER: &str = "openid idv/review";
+
+/// The raw status, headers and body bytes of an answer (for byte-for-byte comparisons).
+async fn raw(s: &Stack, e: ApiEvent) -> (u16, Option<String>, Vec<u8>) {
+    let resp = s.respond(&e).await;
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = match resp.into_body() {
+        lambda_http::Body::Text(t) => t.into_bytes(),
+        lambda_http::Body::Binary(b) => b,
+        _ => Vec::new(),
+    };
+    (status, ct, body)
+}
+
+#[tokio::test]
+async fn another_users_session_is_404_before_any_plaid_call() {
+    let s = Stack::start().await;
+    let id = s.start_session("alice").await;
+    let unknown = raw(
+        &s,
+        ApiEvent::get_session("idv_doesnotexist").user("mallory"),
+    )
+    .await;
+    assert_eq!(unknown.0, 404);
+    let before = s.emulator.requests().len();
+    for e in [
+        ApiEvent::get_session(&id).user("mallory"),
+        ApiEvent::get_session(&id)
+            .user("mallory")
+            .query("refresh", "true"),
+        ApiEvent::get_session(&id)
+            .user("mallory")
+            .query("view", "full"),
+        ApiEvent::get_session(&id)
+            .user("mallory")
+            .query("view", "full")
+            .query("refresh", "true"),
+        // A scope that is not the reviewer's changes nothing.
+        ApiEvent::get_session(&id)
+            .user("mallory")
+            .scope("openid idv/reviewers profile")
+            .query("view", "full"),
+    ] {
+        assert_eq!(raw(&s, e.clone()).await, unknown, "{e:?}");
+        assert_eq!(s.call(e).await.status, 404);
+    }
+    assert_eq!(
+        s.emulator.requests().len(),
+        before,
+        "no Plaid call for another user's session"
+    );
+}
+
+#[tokio::test]
+async fn the_full_result_is_for_reviewers_only() {
+    let s = Stack::start().await;
+    let id = s.start_session("mia").await;
+    s.finish_and_deliver(&id, FinishOutcome::Success).await;
+    let before = s.emulator.requests().len();
+    let own = s
+        .call(ApiEvent::get_session(&id).user("mia").query("view", "full"))
+        .await;
+    assert_eq!(
+        (own.status, own.error_code()),
+        (403, "forbidden"),
+        "{}",
+        own.json
+    );
+    assert_eq!(s.emulator.requests().len(), before, "refused before Plaid");
+    // A summary stays the owner's to read.
+    let summary = s.call(ApiEvent::get_session(&id).user("mia")).await;
+    assert_eq!(summary.status, 200);
+    assert!(summary.json.get("result").is_none());
+
+    // A reviewer reads anyone's session by id, full result included; each read is audited.
+    let (logs, _guard) = capture_logs();
+    let full = s
+        .call(
+            ApiEvent::get_session(&id)
+                .user("rev-1")
+                .scope(REVIEWER)
+                .query("view", "full"),
+        )
+        .await;
+    assert_eq!(full.status, 200, "{}", full.json);
+    assert!(
+        full.json["result"]["kyc_check"].is_object(),
+        "{}",
+        full.json
+    );
+    let plain = s
+        .call(ApiEvent::get_session(&id).user("rev-1").scope(REVIEWER))
+        .await;
+    assert_eq!(
+        (plain.status, plain.json["id"].as_str()),
+        (200, Some(id.as_str()))
+    );
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let audit: Vec<_> = logs.lines().filter(|l| l.contains("audit")).collect();
+    assert_eq!(audit.len(), 2, "{logs}");
+    for line in audit {
+        assert!(line.contains("rev-1") && line.contains(&id), "{line}");
+        assert!(!line.contains("mia"), "no data about the person: {line}");
+    }
+    // The scope does not widen listings: a reviewer lists only their own sessions.
+    let list = s
+        .call(ApiEvent::list_sessions().user("rev-1").scope(REVIEWER))
+        .await;
+    assert_eq!(list.json["sessions"], serde_json::json!([]));
+    // Nor link tokens.
+    let link = s
+        .call(ApiEvent::link_token(&id).user("rev-1").scope(REVIEWER))
+        .await;
+    assert_eq!(link.status, 404);
+}
+
+#[tokio::test]
+async fn the_reviewer_scope_is_configurable() {
+    let s = Stack::builder()
+        .var("IDV_REVIEWER_SCOPE", "backoffice/idv")
+        .start()
+        .await;
+    let id = s.start_session("nia").await;
+    let default_scope = s
+        .call(
+            ApiEvent::get_session(&id)
+                .user("rev-2")
+                .scope(REVIEWER)
+                .query("view", "full"),
+        )
+        .await;
+    assert_eq!(default_scope.status, 404);
+    let configured = s
+        .call(
+            ApiEvent::get_session(&id)
+                .user("rev-2")
+                .scope("backoffice/idv")
+                .query("view", "full"),
+        )
+        .await;
+    assert_eq!(configured.status, 200, "{}", configured.json);
+}
+
+/// Log lines written on this thread while the guard lives.
+fn capture_logs() -> (
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    tracing::subscriber::DefaultGuard,
+) {
+    #[derive(Clone)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = Buf(buf.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (buf, tracing::subscriber::set_default(subscriber))
+}

@@ -6,7 +6,7 @@ use super::sync::{record_snapshot, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::ApiError;
-use crate::http::request::{caller, query, session_id};
+use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::session::lifecycle::needs_refresh;
@@ -64,14 +64,33 @@ async fn one<S: SessionStore>(
             ));
         }
     };
-    // Another user's session answers exactly as an unknown one.
+    // A reviewer (token scope IDV_REVIEWER_SCOPE) may read any session by id; for everyone
+    // else another user's session answers exactly as an unknown one, before any Plaid call.
+    let reviewer = has_scope(req, &ctx.config.reviewer_scope);
     let record = ctx
         .store
         .get(id)
         .await?
-        .filter(|r| &r.client_user_id == user)
+        .filter(|r| reviewer || &r.client_user_id == user)
         .ok_or(ApiError::NotFound)?;
+    if full && !reviewer {
+        return Err(ApiError::Forbidden {
+            message: "the full result is for reviewers only",
+        });
+    }
     log.idv_id = Some(record.id.to_string());
+    if reviewer {
+        // The audit trail of back-office reads: who (the reviewer's `sub`) read which session,
+        // never anything about the person verified.
+        tracing::info!(
+            audit = "reviewer_read",
+            reviewer_sub = %user,
+            idv_id = %record.id,
+            view = if full { "full" } else { "summary" },
+            "audit: reviewer read a session"
+        );
+    }
+    let owner = record.client_user_id.clone();
     let mut record = repair_review(ctx, record).await;
 
     let stale = needs_refresh(&record, ctx.now(), ctx.config.freshness_window);
@@ -80,7 +99,7 @@ async fn one<S: SessionStore>(
         match ctx.plaid.get(id).await {
             Ok(iv) => {
                 log.plaid_request_id = iv.request_id.clone();
-                if &iv.client_user_id != user {
+                if iv.client_user_id != owner {
                     tracing::error!(idv_id = %id, "plaid and the store disagree on the session's user");
                     return Err(ApiError::NotFound);
                 }

@@ -20,6 +20,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("session not found")]
     NotFound,
+    /// The caller's token lacks the scope this answer needs (`view=full`: the reviewer scope).
+    #[error("{message}")]
+    Forbidden { message: &'static str },
     #[error("{message}")]
     Conflict {
         code: &'static str,
@@ -55,6 +58,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized => 401,
+            ApiError::Forbidden { .. } => 403,
             ApiError::NotFound => 404,
             ApiError::Conflict { .. } => 409,
             ApiError::Gone => 410,
@@ -74,6 +78,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound => "session_not_found",
             ApiError::Gone => "session_expired",
             ApiError::PlaidRejected { .. } => "plaid_rejected_data",
