@@ -51,6 +51,9 @@ pub struct Config {
     /// The token scope (`IDV_REVIEWER_SCOPE`, default `idv/review`) that lets a caller read
     /// Plaid's full result and any user's session by id (audited).
     pub reviewer_scope: String,
+    /// Billed attempts (creates and retries) one user may start for one template in a rolling
+    /// 24 hours (`MAX_ATTEMPTS_PER_DAY`, default 5).
+    pub max_attempts_per_day: u32,
 }
 
 pub const LOCAL_IDENTITY_VAR: &str = "IDV_LOCAL_IDENTITY";
@@ -95,6 +98,23 @@ fn is_loopback_url(raw: &str) -> bool {
             })
         })
         .unwrap_or(false)
+}
+
+fn positive_count(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                var,
+                reason: format!("expected a positive whole number, got {raw:?}"),
+            }),
+        },
+    }
 }
 
 pub const DEFAULT_REVIEWER_SCOPE: &str = "idv/review";
@@ -233,6 +253,7 @@ impl Config {
                 as u32,
             local_identity,
             reviewer_scope: reviewer_scope(&get)?,
+            max_attempts_per_day: positive_count(&get, "MAX_ATTEMPTS_PER_DAY", 5)?,
         })
     }
 
@@ -267,6 +288,22 @@ mod tests {
         assert_eq!(c.country_codes, vec!["US"]);
         assert_eq!(c.local_identity, LocalIdentity::Disabled);
         assert_eq!(c.reviewer_scope, "idv/review");
+        assert_eq!(c.max_attempts_per_day, 5);
+    }
+
+    #[test]
+    fn attempt_budget_is_a_positive_count() {
+        let mut v = base();
+        v.insert("MAX_ATTEMPTS_PER_DAY", "3".into());
+        assert_eq!(parse(&v).unwrap().max_attempts_per_day, 3);
+        for bad in ["0", "-1", "five", "2.5"] {
+            v.insert("MAX_ATTEMPTS_PER_DAY", bad.into());
+            let err = parse(&v).map(|c| c.max_attempts_per_day).unwrap_err();
+            assert!(
+                err.to_string().starts_with("MAX_ATTEMPTS_PER_DAY"),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

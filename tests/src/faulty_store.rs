@@ -18,6 +18,7 @@ pub enum Op {
     Get,
     LatestFor,
     ListForUser,
+    AttemptsSince,
     Insert,
     SaveSnapshot,
     OpenSessions,
@@ -181,6 +182,20 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
         self.read(
             Op::ListForUser,
             self.inner.list_for_user(user, template, limit, cursor),
+        )
+        .await
+    }
+
+    async fn attempts_since(
+        &self,
+        user: &ClientUserId,
+        template: &TemplateId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        self.read(
+            Op::AttemptsSince,
+            self.inner.attempts_since(user, template, since, limit),
         )
         .await
     }

@@ -201,8 +201,7 @@ async fn the_full_result_is_for_reviewers_only() {
     assert_eq!(summary.status, 200);
     assert!(summary.json.get("result").is_none());
 
-    // A reviewer reads anyone's session by id, full result included; each read is audited.
-    let (logs, _guard) = capture_logs();
+    // A reviewer reads anyone's session by id, full result included (audited: tests/audit.rs).
     let full = s
         .call(
             ApiEvent::get_session(&id)
@@ -224,13 +223,6 @@ async fn the_full_result_is_for_reviewers_only() {
         (plain.status, plain.json["id"].as_str()),
         (200, Some(id.as_str()))
     );
-    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    let audit: Vec<_> = logs.lines().filter(|l| l.contains("audit")).collect();
-    assert_eq!(audit.len(), 2, "{logs}");
-    for line in audit {
-        assert!(line.contains("rev-1") && line.contains(&id), "{line}");
-        assert!(!line.contains("mia"), "no data about the person: {line}");
-    }
     // The scope does not widen listings: a reviewer lists only their own sessions.
     let list = s
         .call(ApiEvent::list_sessions().user("rev-1").scope(REVIEWER))
@@ -270,27 +262,105 @@ async fn the_reviewer_scope_is_configurable() {
     assert_eq!(configured.status, 200, "{}", configured.json);
 }
 
-/// Log lines written on this thread while the guard lives.
-fn capture_logs() -> (
-    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    tracing::subscriber::DefaultGuard,
-) {
-    #[derive(Clone)]
-    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+async fn fail(s: &Stack, id: &str) {
+    for a in s.finish_and_deliver(id, FinishOutcome::Failed).await {
+        assert_eq!(a.status, 200, "{}", a.json);
     }
-    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let writer = Buf(buf.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (buf, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn billed_attempts_are_capped_per_user_and_template_per_day() {
+    let s = Stack::builder()
+        .var("MAX_ATTEMPTS_PER_DAY", "2")
+        .start()
+        .await;
+    let first = s.start_session("tom").await;
+    // Resuming an open session never counts.
+    for _ in 0..3 {
+        let again = s.call(ApiEvent::post_sessions().user("tom")).await;
+        assert_eq!(
+            (again.status, again.json["id"].as_str()),
+            (200, Some(first.as_str()))
+        );
+    }
+    fail(&s, &first).await;
+    let second = s.call(ApiEvent::post_sessions().user("tom")).await;
+    assert_eq!(second.status, 201, "{}", second.json);
+    let second = second.json["id"].as_str().unwrap().to_owned();
+    fail(&s, &second).await;
+
+    let plaid_before = s.emulator.requests().len();
+    // (Plaid stamps `created_at`; the app's clock moves on three hours.)
+    s.clock.advance(chrono::Duration::hours(3));
+    let refused = s.call(ApiEvent::post_sessions().user("tom")).await;
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (429, "attempt_limit_reached"),
+        "{}",
+        refused.json
+    );
+    let retry_after: i64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // The oldest attempt was made three hours ago: it leaves the window in 21 hours.
+    assert!(
+        (21 * 3600 - 5..=21 * 3600 + 5).contains(&retry_after),
+        "{retry_after}"
+    );
+    assert_eq!(
+        s.emulator.requests().len(),
+        plaid_before,
+        "no Plaid call past the cap"
+    );
+    // Concurrent starts cannot squeeze past it either.
+    let start = || s.call(ApiEvent::post_sessions().user("tom"));
+    let (a, b, c, d) = tokio::join!(start(), start(), start(), start());
+    for a in [&a, &b, &c, &d] {
+        assert_eq!(a.error_code(), "attempt_limit_reached", "{}", a.json);
+    }
+    assert_eq!(s.emulator.requests().len(), plaid_before);
+    assert_eq!(s.emulator.request_count(RETRY), 1);
+
+    // Another template has its own budget.
+    let other = s
+        .call(
+            ApiEvent::post_sessions()
+                .user("tom")
+                .json(&serde_json::json!({"template_id": testkit::stack::OTHER_TEMPLATE})),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{}", other.json);
+
+    // Once the oldest attempt leaves the 24 hours, one more start is allowed.
+    s.clock.advance(chrono::Duration::seconds(retry_after + 1));
+    let later = s.call(ApiEvent::post_sessions().user("tom")).await;
+    assert_eq!(later.status, 201, "{}", later.json);
+    assert_eq!(later.json["previous_attempt_id"], second.as_str());
+    assert_eq!(s.emulator.request_count(RETRY), 2);
+}
+
+#[tokio::test]
+async fn concurrent_starts_at_the_edge_of_the_budget_make_one_attempt() {
+    let s = Stack::builder()
+        .var("MAX_ATTEMPTS_PER_DAY", "2")
+        .start()
+        .await;
+    let first = s.start_session("uma").await;
+    fail(&s, &first).await;
+    // One attempt left: five concurrent starts make exactly one retry.
+    let start = || s.call(ApiEvent::post_sessions().user("uma"));
+    let (a, b, c, d, e) = tokio::join!(start(), start(), start(), start(), start());
+    let answers = [&a, &b, &c, &d, &e];
+    assert_eq!(s.emulator.request_count(RETRY), 1, "{answers:?}");
+    for x in answers {
+        assert!(
+            x.status < 300 || x.error_code() == "start_in_progress",
+            "{}",
+            x.json
+        );
+    }
+    let list = s.call(ApiEvent::list_sessions().user("uma")).await;
+    assert_eq!(list.json["sessions"].as_array().unwrap().len(), 2);
 }

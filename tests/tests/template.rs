@@ -1190,7 +1190,7 @@ fn dynamo_requests(op: testkit::faulty_store::Op) -> Vec<(String, String)> {
     let (t, q) = (table_action, index_query);
     match op {
         Op::Get => vec![t("GetItem")],
-        Op::LatestFor => vec![q("by_user_template")],
+        Op::LatestFor | Op::AttemptsSince => vec![q("by_user_template")],
         // By template when one is given, else all of the user's sessions.
         Op::ListForUser => vec![q("by_user"), q("by_user_template")],
         Op::Insert => vec![t("PutItem")],
@@ -1216,10 +1216,11 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
     use testkit::faulty_store::{FaultyStore, Op};
     use testkit::stack::Stack;
 
-    const OPS: [Op; 10] = [
+    const OPS: [Op; 11] = [
         Op::Get,
         Op::LatestFor,
         Op::ListForUser,
+        Op::AttemptsSince,
         Op::Insert,
         Op::SaveSnapshot,
         Op::OpenSessions,
@@ -1232,7 +1233,7 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
         Stack::builder().start_with_store(FaultyStore::new).await;
     let counts = |s: &Stack<FaultyStore<DynamoStore>>| OPS.map(|op| s.ctx.store.calls(op));
     let mut used: BTreeMap<&str, BTreeSet<Op>> = BTreeMap::new();
-    let mut note = |function: &'static str, before: [u32; 10], after: [u32; 10]| {
+    let mut note = |function: &'static str, before: [u32; 11], after: [u32; 11]| {
         let ops = used.entry(function).or_default();
         for (i, op) in OPS.iter().enumerate() {
             if after[i] > before[i] {

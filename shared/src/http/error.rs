@@ -36,6 +36,10 @@ pub enum ApiError {
     PlaidRejected { message: String },
     #[error("Plaid is rate limiting requests; retry later")]
     RateLimited { retry_after: Duration },
+    /// The caller started `MAX_ATTEMPTS_PER_DAY` billed attempts for this template in the last
+    /// 24 hours; `retry_after` is when the oldest of them leaves the window.
+    #[error("too many verification attempts in 24 hours; retry later")]
+    AttemptLimit { retry_after: Duration },
     #[error("Plaid is unavailable; retry later")]
     PlaidUnavailable { retry_after: Duration },
     #[error("Plaid could not complete the request")]
@@ -65,7 +69,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::PlaidRejected { .. } => 422,
-            ApiError::RateLimited { .. } => 429,
+            ApiError::RateLimited { .. } | ApiError::AttemptLimit { .. } => 429,
             ApiError::Internal => 500,
             ApiError::PlaidFailed => 502,
             ApiError::PlaidUnavailable { .. } | ApiError::StoreUnavailable => 503,
@@ -83,6 +87,7 @@ impl ApiError {
             ApiError::Gone => "session_expired",
             ApiError::PlaidRejected { .. } => "plaid_rejected_data",
             ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::AttemptLimit { .. } => "attempt_limit_reached",
             ApiError::PlaidUnavailable { .. } => "plaid_unavailable",
             ApiError::PlaidFailed => "plaid_error",
             ApiError::StoreUnavailable => "store_unavailable",
@@ -92,9 +97,9 @@ impl ApiError {
 
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            ApiError::RateLimited { retry_after } | ApiError::PlaidUnavailable { retry_after } => {
-                Some(*retry_after)
-            }
+            ApiError::RateLimited { retry_after }
+            | ApiError::AttemptLimit { retry_after }
+            | ApiError::PlaidUnavailable { retry_after } => Some(*retry_after),
             ApiError::Conflict { retry_after, .. } => *retry_after,
             ApiError::StoreUnavailable => Some(Duration::from_secs(1)),
             _ => None,

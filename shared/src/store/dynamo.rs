@@ -410,6 +410,43 @@ impl SessionStore for DynamoStore {
         self.query_user_page(index, limit, cursor).await
     }
 
+    async fn attempts_since(
+        &self,
+        user: &ClientUserId,
+        template: &TemplateId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_USER_TEMPLATE)
+            .key_condition_expression("#pk = :pk AND #ca >= :since")
+            .expression_attribute_names("#pk", attr::USER_TEMPLATE)
+            .expression_attribute_names("#ca", attr::CREATED_AT)
+            .expression_attribute_values(":pk", AttributeValue::S(user.index_key(template)))
+            .expression_attribute_values(":since", item::timestamp_value(since)?)
+            .projection_expression("#ca")
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|raw| {
+                item::string_attr(raw, attr::CREATED_AT)
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| t.with_timezone(&Utc))
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("a stored session has no readable created_at".into())
+                    })
+            })
+            .collect()
+    }
+
     async fn insert(&self, record: &SessionRecord) -> Result<InsertOutcome, StoreError> {
         for _ in 0..RACE_ATTEMPTS {
             match self.put_new(record).await? {

@@ -103,6 +103,16 @@ pub trait SessionStore: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<Page<SessionRecord>, StoreError>> + Send;
 
+    /// `created_at` of the user's sessions for the template created at or after `since`, newest
+    /// first, at most `limit` (the user+template index; no item is read whole).
+    fn attempts_since(
+        &self,
+        user: &ClientUserId,
+        template: &TemplateId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<DateTime<Utc>>, StoreError>> + Send;
+
     /// Create only if absent.
     fn insert(
         &self,
