@@ -364,3 +364,62 @@ async fn concurrent_starts_at_the_edge_of_the_budget_make_one_attempt() {
     let list = s.call(ApiEvent::list_sessions().user("uma")).await;
     assert_eq!(list.json["sessions"].as_array().unwrap().len(), 2);
 }
+
+const GET: &str = "/identity_verification/get";
+
+#[tokio::test]
+async fn a_slow_read_of_an_older_state_does_not_overwrite_a_newer_one() {
+    use shared::plaid::types::StepStatus;
+    let s = Stack::builder().drop_proxy().start().await;
+    let id = s.start_session("vic").await;
+    assert_eq!(
+        s.stored(&id).await.unwrap().steps.accept_tos,
+        StepStatus::Active
+    );
+    // The first read is answered by Plaid at once, but its answer takes its time to arrive.
+    s.proxy
+        .as_ref()
+        .unwrap()
+        .hold_answers(GET, 1, std::time::Duration::from_millis(800));
+    let refresh = || {
+        s.call(
+            ApiEvent::get_session(&id)
+                .user("vic")
+                .query("refresh", "true"),
+        )
+    };
+    let newer = async {
+        while s.emulator.request_count(GET) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // Plaid moves on after answering the slow read; a second read sees it and is recorded.
+        s.emulator
+            .complete_step(
+                &id,
+                testkit::emulator::StepRequest {
+                    step: None,
+                    outcome: None,
+                    code: None,
+                },
+            )
+            .await
+            .unwrap();
+        s.take_new_webhooks();
+        // Past any per-session cool-down of live reads.
+        s.clock.advance(chrono::Duration::seconds(10));
+        let fast = refresh().await;
+        assert_eq!(fast.json["steps"]["accept_tos"], "success", "{}", fast.json);
+        fast
+    };
+    let (slow, _fast) = tokio::join!(refresh(), newer);
+    assert_eq!(slow.status, 200, "{}", slow.json);
+    assert_eq!(
+        s.stored(&id).await.unwrap().steps.accept_tos,
+        StepStatus::Success,
+        "the older answer, arriving last, must not overwrite the newer state"
+    );
+    assert_eq!(
+        slow.json["steps"]["accept_tos"], "success",
+        "the slow reader answers with what the store holds"
+    );
+}

@@ -135,7 +135,9 @@ async fn create<S: SessionStore>(
     log: &mut RequestLog,
 ) -> Result<Started, ApiError> {
     // Idempotent: concurrent starts, and a start after one whose write to our table failed,
-    // all get Plaid's one session for (user, template) back.
+    // all get Plaid's one session for (user, template) back. Stamped before the request (see
+    // `record_snapshot`).
+    let now = ctx.now();
     let iv = ctx
         .plaid
         .create(&CreateRequest {
@@ -150,7 +152,6 @@ async fn create<S: SessionStore>(
         .inspect_err(|e| log.plaid_error(e))?;
     log.plaid_request_id = iv.request_id.clone();
     check_owner(&iv, user, template)?;
-    let now = ctx.now();
     let fresh = SessionRecord::from_plaid(&iv, now, ctx.config.session_ttl);
     let (record, created) = match ctx.store.insert(&fresh).await? {
         InsertOutcome::Inserted => (fresh, true),
@@ -215,6 +216,7 @@ async fn retry_after<S: SessionStore>(
             }
         }
     }
+    let sent_at = ctx.now();
     let iv = ctx
         .plaid
         .retry(&RetryRequest {
@@ -242,7 +244,7 @@ async fn retry_after<S: SessionStore>(
     };
     log.plaid_request_id = iv.request_id.clone();
     check_owner(&iv, user, template)?;
-    let mut record = SessionRecord::from_plaid(&iv, ctx.now(), ctx.config.session_ttl);
+    let mut record = SessionRecord::from_plaid(&iv, sent_at, ctx.config.session_ttl);
     if record.previous_attempt_id.is_none() {
         record.previous_attempt_id = Some(previous.id.clone());
     }

@@ -96,6 +96,8 @@ async fn one<S: SessionStore>(
     let stale = needs_refresh(&record, ctx.now(), ctx.config.freshness_window);
     let mut result = None;
     if refresh || full || stale {
+        // Stamped before the request (see `record_snapshot`).
+        let read_at = ctx.now();
         match ctx.plaid.get(id).await {
             Ok(iv) => {
                 log.plaid_request_id = iv.request_id.clone();
@@ -103,7 +105,7 @@ async fn one<S: SessionStore>(
                     tracing::error!(idv_id = %id, "plaid and the store disagree on the session's user");
                     return Err(ApiError::NotFound);
                 }
-                record = record_snapshot(ctx, &iv, ctx.now()).await?;
+                record = record_snapshot(ctx, &iv, read_at).await?;
                 if full {
                     result = Some(FullResult::from(&iv));
                 }

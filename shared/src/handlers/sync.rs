@@ -9,7 +9,10 @@ use crate::session::SessionRecord;
 use crate::store::{SessionStore, SnapshotOutcome, StoreError};
 use chrono::{DateTime, Utc};
 
-/// Save a snapshot read from Plaid at `synced_at`. Returns the record as it now stands: ours if
+/// Save a snapshot read from Plaid at `synced_at`, the time the request was *sent*: a reader whose
+/// answer of an older state arrives late (slow network, a Lambda paused between the two) then
+/// carries the older stamp and loses to any read sent after it. Stamping at the answer would let
+/// the slowest reader win. Returns the record as it now stands: ours if
 /// it was written (with the stored creation, expiry and TTL fields), the stored one if that was
 /// newer (a concurrent writer won). One conditional write, no read: the store keeps what a
 /// snapshot must not change.
