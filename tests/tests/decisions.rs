@@ -423,3 +423,47 @@ async fn a_slow_read_of_an_older_state_does_not_overwrite_a_newer_one() {
         "the slow reader answers with what the store holds"
     );
 }
+
+#[tokio::test]
+async fn link_token_refreshes_a_stale_session_before_issuing_a_token() {
+    let s = Stack::start().await;
+    let done = s.start_session("wes").await;
+    let review = s
+        .call(
+            ApiEvent::post_sessions()
+                .user("wes")
+                .json(&serde_json::json!({"template_id": testkit::stack::OTHER_TEMPLATE})),
+        )
+        .await;
+    let review = review.json["id"].as_str().unwrap().to_owned();
+    // Results arrive at Plaid; their webhooks are lost.
+    for (id, outcome) in [
+        (&done, FinishOutcome::Success),
+        (&review, FinishOutcome::PendingReview),
+    ] {
+        s.emulator.finish(id, Some(outcome), None).await.unwrap();
+    }
+    s.take_new_webhooks();
+    // Past the freshness window: the stored "active" is not to be trusted.
+    s.clock.advance(chrono::Duration::seconds(61));
+    let a = s.call(ApiEvent::link_token(&done).user("wes")).await;
+    assert_eq!(
+        (a.status, a.error_code()),
+        (409, "session_finished"),
+        "{}",
+        a.json
+    );
+    let b = s.call(ApiEvent::link_token(&review).user("wes")).await;
+    assert_eq!(
+        (b.status, b.error_code()),
+        (409, "session_in_review"),
+        "{}",
+        b.json
+    );
+    assert_eq!(s.emulator.request_count(LINK), 0, "no useless token");
+    assert_eq!(s.stored(&done).await.unwrap().status, IdvStatus::Success);
+    assert_eq!(
+        s.stored(&review).await.unwrap().status,
+        IdvStatus::PendingReview
+    );
+}

@@ -1,14 +1,14 @@
 //! `POST /sessions/{id}/link-token`: a Plaid Link token for the caller's own session, made with
 //! the session's own template and user, never with values from the request.
 
-use super::sync::repair_review;
+use super::sync::{record_snapshot, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::ApiError;
 use crate::http::request::{caller, json_body, session_id};
 use crate::http::response::json;
 use crate::plaid::types::{LinkTokenCreateRequest, LinkTokenIdentityVerification, LinkTokenUser};
-use crate::session::lifecycle::{LinkRefusal, link_allowed};
+use crate::session::lifecycle::{LinkRefusal, link_allowed, needs_refresh};
 use crate::store::SessionStore;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -43,28 +43,7 @@ async fn run<S: SessionStore>(
     let user = caller(req, &ctx.config)?;
     let id = session_id(req)?.ok_or(ApiError::NotFound)?;
     let body: LinkTokenBody = json_body(req)?;
-    // Another user's session answers exactly as an unknown one.
-    let record = ctx
-        .store
-        .get(&id)
-        .await?
-        .filter(|r| r.client_user_id == user)
-        .ok_or(ApiError::NotFound)?;
-    log.idv_id = Some(record.id.to_string());
-    let record = repair_review(ctx, record).await;
-    link_allowed(&record, ctx.now()).map_err(|refusal| match refusal {
-        LinkRefusal::Expired => ApiError::Gone,
-        LinkRefusal::Finished => ApiError::Conflict {
-            code: "session_finished",
-            message: "the session is finished; start a new one with POST /sessions",
-            retry_after: None,
-        },
-        LinkRefusal::InReview => ApiError::Conflict {
-            code: "session_in_review",
-            message: "the session is waiting for a review; there is nothing to do in Link",
-            retry_after: None,
-        },
-    })?;
+    // Bad input is refused before anything is read or asked of Plaid.
     if body.redirect_uri.is_some() && body.android_package_name.is_some() {
         return Err(ApiError::bad_request(
             "invalid_body",
@@ -87,6 +66,49 @@ async fn run<S: SessionStore>(
             "android_package_name is not in the configured allow-list",
         ));
     }
+    // Another user's session answers exactly as an unknown one.
+    let record = ctx
+        .store
+        .get(&id)
+        .await?
+        .filter(|r| r.client_user_id == user)
+        .ok_or(ApiError::NotFound)?;
+    log.idv_id = Some(record.id.to_string());
+    let mut record = repair_review(ctx, record).await;
+    // A token for a session Plaid has already finished is useless: a session not read from Plaid
+    // for longer than the freshness window (its webhooks may be late or lost) is re-read first,
+    // and recorded (hence this function's dynamodb:UpdateItem). Not past the app window: an
+    // expired session is refused without asking Plaid.
+    let now = ctx.now();
+    if needs_refresh(&record, now, ctx.config.freshness_window) && !record.is_app_expired(now) {
+        // Stamped before the request (see `record_snapshot`).
+        let read_at = ctx.now();
+        match ctx.plaid.get(&record.id).await {
+            Ok(iv) if iv.client_user_id != record.client_user_id => {
+                tracing::error!(idv_id = %record.id, "plaid and the store disagree on the session's user");
+                return Err(ApiError::NotFound);
+            }
+            Ok(iv) => record = record_snapshot(ctx, &iv, read_at).await?,
+            // Plaid is unreachable: the token request below will tell; answer from the store.
+            Err(e) => {
+                log.plaid_error(&e);
+                tracing::warn!(idv_id = %record.id, error = %e, "refresh from plaid failed; deciding from the store");
+            }
+        }
+    }
+    link_allowed(&record, ctx.now()).map_err(|refusal| match refusal {
+        LinkRefusal::Expired => ApiError::Gone,
+        LinkRefusal::Finished => ApiError::Conflict {
+            code: "session_finished",
+            message: "the session is finished; start a new one with POST /sessions",
+            retry_after: None,
+        },
+        LinkRefusal::InReview => ApiError::Conflict {
+            code: "session_in_review",
+            message: "the session is waiting for a review; there is nothing to do in Link",
+            retry_after: None,
+        },
+    })?;
     let token = ctx
         .plaid
         .link_token_create(&LinkTokenCreateRequest {
