@@ -26,6 +26,7 @@ pub enum Op {
     ReopenReview,
     ClaimRetry,
     ReleaseRetry,
+    ClaimLiveRead,
 }
 
 /// How a chosen call fails.
@@ -241,6 +242,19 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
     ) -> Result<UpdateOutcome, StoreError> {
         self.write(Op::ReopenReview, self.inner.reopen_review(id, now))
             .await
+    }
+
+    async fn claim_live_read(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            Op::ClaimLiveRead,
+            self.inner.claim_live_read(id, now, since),
+        )
+        .await
     }
 
     async fn claim_retry(

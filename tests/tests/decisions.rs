@@ -467,3 +467,107 @@ async fn link_token_refreshes_a_stale_session_before_issuing_a_token() {
         IdvStatus::PendingReview
     );
 }
+
+/// Past the per-session cool-down of live Plaid reads (moved with the injected clock, no sleep).
+fn past_cooldown() -> chrono::Duration {
+    shared::session::lifecycle::LIVE_READ_COOLDOWN + chrono::Duration::seconds(1)
+}
+
+#[tokio::test]
+async fn a_looping_refresh_reads_plaid_once_per_cooldown() {
+    let s = Stack::start().await;
+    let id = s.start_session("xena").await;
+    s.emulator
+        .finish(&id, Some(FinishOutcome::Success), None)
+        .await
+        .unwrap();
+    s.take_new_webhooks(); // lost: only a refresh can learn the result
+    let refresh = || {
+        s.call(
+            ApiEvent::get_session(&id)
+                .user("xena")
+                .query("refresh", "true"),
+        )
+    };
+    let first = refresh().await;
+    assert_eq!(first.json["status"], "success", "{}", first.json);
+    assert_eq!(s.emulator.request_count(GET), 1);
+    for _ in 0..10 {
+        let again = refresh().await;
+        assert_eq!(
+            (again.status, again.json["status"].as_str()),
+            (200, Some("success")),
+            "answered from the store"
+        );
+    }
+    assert_eq!(
+        s.emulator.request_count(GET),
+        1,
+        "one Plaid read per session per cool-down"
+    );
+    s.clock.advance(past_cooldown());
+    assert_eq!(refresh().await.status, 200);
+    assert_eq!(s.emulator.request_count(GET), 2);
+
+    // A reviewer's full view within the cool-down is not read again either.
+    s.clock.advance(past_cooldown());
+    let full = || {
+        s.call(
+            ApiEvent::get_session(&id)
+                .user("rev-3")
+                .scope(REVIEWER)
+                .query("view", "full"),
+        )
+    };
+    assert_eq!(full().await.status, 200);
+    let again = full().await;
+    assert_eq!(
+        (again.status, again.error_code()),
+        (429, "rate_limited"),
+        "{}",
+        again.json
+    );
+    let wait: i64 = again.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=shared::session::lifecycle::LIVE_READ_COOLDOWN.num_seconds()).contains(&wait));
+    assert_eq!(s.emulator.request_count(GET), 3);
+}
+
+#[tokio::test]
+async fn a_looping_link_token_request_reuses_the_token() {
+    let s = Stack::start().await;
+    let id = s.start_session("yan").await;
+    let link = || s.call(ApiEvent::link_token(&id).user("yan"));
+    let first = link().await;
+    assert_eq!(first.status, 200, "{}", first.json);
+    for _ in 0..5 {
+        let again = link().await;
+        assert_eq!(again.status, 200, "{}", again.json);
+        assert_eq!(again.json["link_token"], first.json["link_token"]);
+    }
+    assert_eq!(s.emulator.request_count(LINK), 1);
+    // A token for another redirect cannot be reused: come back after the cool-down.
+    let other = s
+        .call(
+            ApiEvent::link_token(&id)
+                .user("yan")
+                .json(&serde_json::json!({"redirect_uri": "https://app.example.com/idv/oauth"})),
+        )
+        .await;
+    assert_eq!(
+        (other.status, other.error_code()),
+        (429, "rate_limited"),
+        "{}",
+        other.json
+    );
+    assert!(other.headers.contains_key("retry-after"));
+    assert_eq!(s.emulator.request_count(LINK), 1);
+    s.clock.advance(past_cooldown());
+    let later = link().await;
+    assert_eq!(later.status, 200);
+    assert_ne!(later.json["link_token"], first.json["link_token"]);
+    assert_eq!(s.emulator.request_count(LINK), 2);
+}

@@ -9,7 +9,7 @@ use crate::http::ApiError;
 use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
 use crate::ids::{ClientUserId, IdvId, TemplateId};
-use crate::session::lifecycle::needs_refresh;
+use crate::session::lifecycle::{LIVE_READ_COOLDOWN, needs_refresh};
 use crate::store::SessionStore;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -33,6 +33,13 @@ pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Respo
     }
     .await;
     finish(log, result)
+}
+
+/// `Retry-After` for a caller inside the read cool-down.
+pub(crate) fn cooldown_wait() -> std::time::Duration {
+    LIVE_READ_COOLDOWN
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(5))
 }
 
 fn flag(req: &Request, name: &'static str) -> Result<bool, ApiError> {
@@ -95,7 +102,32 @@ async fn one<S: SessionStore>(
 
     let stale = needs_refresh(&record, ctx.now(), ctx.config.freshness_window);
     let mut result = None;
-    if refresh || full || stale {
+    let live = refresh || full || stale;
+    // The per-session cool-down of live reads (`LIVE_READ_COOLDOWN`): within it, a refresh
+    // answers from the store and a full view is refused with 429; Plaid is not asked.
+    let claimed = live
+        && {
+            let now = ctx.now();
+            match ctx
+                .store
+                .claim_live_read(id, now, now - LIVE_READ_COOLDOWN)
+                .await
+            {
+                Ok(claimed) => claimed,
+                // An opportunistic refresh must not make a good answer fail.
+                Err(e) if !(refresh || full) => {
+                    tracing::warn!(idv_id = %id, error = %e, "could not take the read cool-down; answering from the store");
+                    false
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+    if live && !claimed && full {
+        return Err(ApiError::RateLimited {
+            retry_after: cooldown_wait(),
+        });
+    }
+    if claimed {
         // Stamped before the request (see `record_snapshot`).
         let read_at = ctx.now();
         match ctx.plaid.get(id).await {

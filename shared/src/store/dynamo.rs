@@ -7,7 +7,8 @@
 //!   "stored `synced_at` is older" and, for a non-final snapshot, "stored status is not final".
 //!   `created_at`, `expires_at`, `ttl`, `retry_claim_until` and the owner are never rewritten.
 //!   An absent item is created whole with `attribute_not_exists(id)`.
-//! - `mark_app_expired` / `claim_retry`: `UpdateItem` with their own conditions.
+//! - `mark_app_expired` / `claim_retry` / `claim_live_read` / `reopen_review`: `UpdateItem`
+//!   with their own conditions.
 //!
 //! The open index. `open_shard` is written once, when the item is created (for an unfinished
 //! session without TTL), and afterwards only ever removed: by a final snapshot, or by
@@ -603,6 +604,28 @@ impl SessionStore for DynamoStore {
                 AttributeValue::S(IdvStatus::PendingReview.as_str().into()),
             );
         self.conditional_update(req).await
+    }
+
+    async fn claim_live_read(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .update_expression("SET #lr = :now")
+            .condition_expression(
+                "attribute_exists(#id) AND (attribute_not_exists(#lr) OR #lr <= :since)",
+            )
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_names("#lr", attr::LIVE_READ_AT)
+            .expression_attribute_values(":now", item::timestamp_value(now)?)
+            .expression_attribute_values(":since", item::timestamp_value(since)?);
+        Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
     }
 
     async fn claim_retry(

@@ -153,6 +153,16 @@ pub trait SessionStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
 
+    /// Take the per-session cool-down of live Plaid reads: stamp `now` as the start of a live read
+    /// of session `id` unless one started after `since` (then false: answer without Plaid). One
+    /// conditional write, so concurrent callers cannot both pass.
+    fn claim_live_read(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Take the right to issue `/identity_verification/retry` after session `id` until `until`.
     /// True for exactly one of several concurrent callers; a claim past its `until` can be taken
     /// again (its holder died).
