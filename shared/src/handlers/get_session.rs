@@ -123,7 +123,7 @@ async fn one<S: SessionStore>(
             }
         };
     if live && !claimed && full {
-        return Err(ApiError::RateLimited {
+        return Err(ApiError::ReadCooldown {
             retry_after: cooldown_wait(),
         });
     }

@@ -97,7 +97,7 @@ async fn run<S: SessionStore>(
     {
         return match recent::recall(&record.id, &body, now) {
             Some(answer) => Ok(json(200, &answer)),
-            None => Err(ApiError::RateLimited {
+            None => Err(ApiError::ReadCooldown {
                 retry_after: cooldown_wait(),
             }),
         };

@@ -36,6 +36,9 @@ pub enum ApiError {
     PlaidRejected { message: String },
     #[error("Plaid is rate limiting requests; retry later")]
     RateLimited { retry_after: Duration },
+    /// The session was read from Plaid moments ago (the per-session cool-down of live reads).
+    #[error("this session was read from Plaid moments ago; retry after Retry-After seconds")]
+    ReadCooldown { retry_after: Duration },
     /// The caller started `MAX_ATTEMPTS_PER_DAY` billed attempts for this template in the last
     /// 24 hours; `retry_after` is when the oldest of them leaves the window.
     #[error("too many verification attempts in 24 hours; retry later")]
@@ -69,7 +72,9 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::PlaidRejected { .. } => 422,
-            ApiError::RateLimited { .. } | ApiError::AttemptLimit { .. } => 429,
+            ApiError::RateLimited { .. }
+            | ApiError::ReadCooldown { .. }
+            | ApiError::AttemptLimit { .. } => 429,
             ApiError::Internal => 500,
             ApiError::PlaidFailed => 502,
             ApiError::PlaidUnavailable { .. } | ApiError::StoreUnavailable => 503,
@@ -86,7 +91,7 @@ impl ApiError {
             ApiError::NotFound => "session_not_found",
             ApiError::Gone => "session_expired",
             ApiError::PlaidRejected { .. } => "plaid_rejected_data",
-            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::RateLimited { .. } | ApiError::ReadCooldown { .. } => "rate_limited",
             ApiError::AttemptLimit { .. } => "attempt_limit_reached",
             ApiError::PlaidUnavailable { .. } => "plaid_unavailable",
             ApiError::PlaidFailed => "plaid_error",
@@ -98,6 +103,7 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::RateLimited { retry_after }
+            | ApiError::ReadCooldown { retry_after }
             | ApiError::AttemptLimit { retry_after }
             | ApiError::PlaidUnavailable { retry_after } => Some(*retry_after),
             ApiError::Conflict { retry_after, .. } => *retry_after,
@@ -233,6 +239,33 @@ mod tests {
             503
         );
         assert_eq!(ApiError::from(PlaidError::Timeout).status(), 503);
+    }
+
+    #[test]
+    fn our_own_limits_are_429_with_retry_after() {
+        for (e, code, after) in [
+            (
+                ApiError::AttemptLimit {
+                    retry_after: Duration::from_secs(3600),
+                },
+                "attempt_limit_reached",
+                "3600",
+            ),
+            (
+                ApiError::ReadCooldown {
+                    retry_after: Duration::from_secs(5),
+                },
+                "rate_limited",
+                "5",
+            ),
+        ] {
+            assert_eq!(e.code(), code);
+            let r = e.into_response();
+            assert_eq!(r.status(), 429);
+            assert_eq!(r.headers()["retry-after"], after);
+        }
+        let r = ApiError::Forbidden { message: "no" }.into_response();
+        assert_eq!(r.status(), 403);
     }
 
     #[test]
