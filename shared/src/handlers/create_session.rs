@@ -205,6 +205,11 @@ async fn retry_after<S: SessionStore>(
                 if !ctx.store.claim_retry(&p.id, until, now).await? {
                     return wait_for_other_start(ctx, user, template, &p).await;
                 }
+                // The adopted attempt now counts: it may have used the last of the budget.
+                if let Err(e) = check_attempt_budget(ctx, user, template, now).await {
+                    release_claim(ctx, &p.id, until).await;
+                    return Err(e);
+                }
                 previous = p;
             }
             _ => {
@@ -278,9 +283,9 @@ async fn release_claim<S: SessionStore>(ctx: &AppContext<S>, id: &IdvId, until: 
 /// the newest session: the holder counts again under the claim and records its new attempt
 /// before anyone else can retry, because the next retry must come after that new (newest)
 /// session, which is active and so is resumed, not retried. So two concurrent starts cannot
-/// both pass the cap. What this count cannot see: an attempt Plaid made whose write to our table
-/// was lost; the next start adopts it (through `/list`) rather than billing another, and from
-/// then on it counts.
+/// both pass the cap. An attempt Plaid made whose write to our table was lost is adopted through
+/// `/list` (not billed again) and counted again once recorded; only that one `/list` call can
+/// happen past the cap in that case.
 async fn check_attempt_budget<S: SessionStore>(
     ctx: &AppContext<S>,
     user: &ClientUserId,
