@@ -54,6 +54,12 @@ pub struct Config {
     /// reconcile: at most this many Plaid calls per run.
     pub reconcile_max_calls: u32,
     pub local_identity: LocalIdentity,
+    /// The token scope (`IDV_REVIEWER_SCOPE`, default `idv/review`) that lets a caller read
+    /// Plaid's full result and any user's session by id (audited).
+    pub reviewer_scope: String,
+    /// Billed attempts (creates and retries) one user may start for one template in a rolling
+    /// 24 hours (`MAX_ATTEMPTS_PER_DAY`, default 5).
+    pub max_attempts_per_day: u32,
 }
 
 pub const LOCAL_IDENTITY_VAR: &str = "IDV_LOCAL_IDENTITY";
@@ -119,6 +125,42 @@ fn plaid_base_url(raw: &str) -> Result<Url, ConfigError> {
             "expected an https URL, got scheme {other:?}"
         ))),
     }
+}
+
+fn positive_count(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                var,
+                reason: format!("expected a positive whole number, got {raw:?}"),
+            }),
+        },
+    }
+}
+
+pub const DEFAULT_REVIEWER_SCOPE: &str = "idv/review";
+
+/// One scope token as OAuth writes them (RFC 6749 §3.3): printable ASCII, no space, `"` or `\\`.
+fn reviewer_scope(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    let raw = get("IDV_REVIEWER_SCOPE").unwrap_or_else(|| DEFAULT_REVIEWER_SCOPE.into());
+    let scope = raw.trim();
+    if scope.is_empty()
+        || !scope
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        return Err(ConfigError::Invalid {
+            var: "IDV_REVIEWER_SCOPE",
+            reason: "expected one OAuth scope, such as idv/review".into(),
+        });
+    }
+    Ok(scope.to_owned())
 }
 
 impl Config {
@@ -247,6 +289,8 @@ impl Config {
             reconcile_max_calls: seconds(&get, "RECONCILE_MAX_PLAID_CALLS", 40)?.num_seconds()
                 as u32,
             local_identity,
+            reviewer_scope: reviewer_scope(&get)?,
+            max_attempts_per_day: positive_count(&get, "MAX_ATTEMPTS_PER_DAY", 5)?,
         })
     }
 
@@ -280,6 +324,35 @@ mod tests {
         assert_eq!(c.session_ttl, Duration::seconds(172_800));
         assert_eq!(c.country_codes, vec!["US"]);
         assert_eq!(c.local_identity, LocalIdentity::Disabled);
+        assert_eq!(c.reviewer_scope, "idv/review");
+        assert_eq!(c.max_attempts_per_day, 5);
+    }
+
+    #[test]
+    fn attempt_budget_is_a_positive_count() {
+        let mut v = base();
+        v.insert("MAX_ATTEMPTS_PER_DAY", "3".into());
+        assert_eq!(parse(&v).unwrap().max_attempts_per_day, 3);
+        for bad in ["0", "-1", "five", "2.5"] {
+            v.insert("MAX_ATTEMPTS_PER_DAY", bad.into());
+            let err = parse(&v).map(|c| c.max_attempts_per_day).unwrap_err();
+            assert!(
+                err.to_string().starts_with("MAX_ATTEMPTS_PER_DAY"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reviewer_scope_is_one_scope() {
+        let mut v = base();
+        v.insert("IDV_REVIEWER_SCOPE", "backoffice/idv".into());
+        assert_eq!(parse(&v).unwrap().reviewer_scope, "backoffice/idv");
+        for bad in ["idv/review other", " ", "a\"b"] {
+            v.insert("IDV_REVIEWER_SCOPE", bad.into());
+            let err = parse(&v).map(|c| c.reviewer_scope).unwrap_err();
+            assert!(err.to_string().starts_with("IDV_REVIEWER_SCOPE"), "{bad:?}");
+        }
     }
 
     #[test]

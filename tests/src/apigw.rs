@@ -17,6 +17,8 @@ pub struct ApiEvent {
     base64: bool,
     sub: Option<String>,
     source_ip: String,
+    /// The `scope` claim (space-separated, as in Cognito access tokens).
+    scope: Option<String>,
 }
 
 impl ApiEvent {
@@ -32,6 +34,7 @@ impl ApiEvent {
             base64: false,
             sub: None,
             source_ip: "192.0.2.10".into(),
+            scope: None,
         }
     }
 
@@ -83,6 +86,12 @@ impl ApiEvent {
     /// `192.0.2.10` (a documentation address) unless set.
     pub fn source_ip(mut self, ip: &str) -> Self {
         ip.clone_into(&mut self.source_ip);
+        self
+    }
+
+    /// The token's `scope` claim, space-separated (e.g. `"openid idv/review"`).
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scope = Some(scope.to_owned());
         self
     }
 
@@ -149,6 +158,9 @@ impl ApiEvent {
         });
         if let Some(sub) = &self.sub {
             ctx["authorizer"] = json!({"jwt": {"claims": {"sub": sub, "iss": "https://issuer.example"}, "scopes": null}});
+            if let Some(scope) = &self.scope {
+                ctx["authorizer"]["jwt"]["claims"]["scope"] = json!(scope);
+            }
         }
         let mut e = json!({
             "version": "2.0",

@@ -2,6 +2,11 @@
 //! reaches Plaid, Plaid acts on it (creates, bills a retry), and the connection closes before the
 //! answer gets back. The one failure a status-code fault cannot play, and the one that tests
 //! whether a caller's retry finds what Plaid already did instead of doing it twice.
+//!
+//! It can also hold answers: Plaid answers at once (its state as of the call), and the answer
+//! reaches the caller only later, after a newer read of the same session may have been answered
+//! and recorded. That is the race a delay fault at the emulator cannot play (it delays before
+//! Plaid reads its state).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,10 +15,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 type Armed = Arc<Mutex<HashMap<String, u32>>>;
+/// Per endpoint: answers left to hold, and for how long.
+type Held = Arc<Mutex<HashMap<String, (u32, std::time::Duration)>>>;
 
 pub struct DropProxy {
     addr: SocketAddr,
     armed: Armed,
+    held: Held,
     dropped: Arc<Mutex<u32>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -23,14 +31,15 @@ impl DropProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let armed: Armed = Arc::default();
+        let held: Held = Arc::default();
         let dropped = Arc::new(Mutex::new(0));
-        let (a, d) = (armed.clone(), dropped.clone());
+        let (a, h, d) = (armed.clone(), held.clone(), dropped.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (a, d) = (a.clone(), d.clone());
+                let (a, h, d) = (a.clone(), h.clone(), d.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        relay(client, server, a, d).await;
+                        relay(client, server, a, h, d).await;
                     }
                 });
             }
@@ -38,6 +47,7 @@ impl DropProxy {
         Ok(DropProxy {
             addr,
             armed,
+            held,
             dropped,
             task,
         })
@@ -57,6 +67,16 @@ impl DropProxy {
             .unwrap()
             .entry(endpoint.to_owned())
             .or_default() += count;
+    }
+
+    /// The next `count` calls to `endpoint` reach Plaid and are answered there at once, but
+    /// their answers are held for `delay` before they are passed on (a slow network on the way
+    /// back): an older answer that arrives after a newer one.
+    pub fn hold_answers(&self, endpoint: &str, count: u32, delay: std::time::Duration) {
+        let mut held = self.held.lock().unwrap();
+        let entry = held.entry(endpoint.to_owned()).or_insert((0, delay));
+        entry.0 += count;
+        entry.1 = delay;
     }
 
     /// Answers dropped so far.
@@ -83,7 +103,13 @@ fn request_path(chunk: &[u8]) -> Option<String> {
     parts.next().map(str::to_owned)
 }
 
-async fn relay(client: TcpStream, server: TcpStream, armed: Armed, dropped: Arc<Mutex<u32>>) {
+async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    armed: Armed,
+    held: Held,
+    dropped: Arc<Mutex<u32>>,
+) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     // The client does not pipeline: the answer being read belongs to the last request sent.
@@ -124,6 +150,22 @@ async fn relay(client: TcpStream, server: TcpStream, armed: Armed, dropped: Arc<
         if drop_it {
             *dropped.lock().unwrap() += 1;
             break;
+        }
+        // Hold the answer once, at its first bytes (the request's path is then forgotten, so
+        // the rest of the answer passes at once).
+        let hold = {
+            let path = current.lock().unwrap().take();
+            let mut held = held.lock().unwrap();
+            match path.and_then(|p| held.get_mut(&p)) {
+                Some((left, delay)) if *left > 0 => {
+                    *left -= 1;
+                    Some(*delay)
+                }
+                _ => None,
+            }
+        };
+        if let Some(delay) = hold {
+            tokio::time::sleep(delay).await;
         }
         if cw.write_all(&buf[..n]).await.is_err() {
             break;

@@ -18,12 +18,15 @@ pub enum Op {
     Get,
     LatestFor,
     ListForUser,
+    AttemptsSince,
     Insert,
     SaveSnapshot,
     OpenSessions,
     MarkAppExpired,
+    ReopenReview,
     ClaimRetry,
     ReleaseRetry,
+    ClaimLiveRead,
 }
 
 impl Op {
@@ -201,6 +204,20 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
         .await
     }
 
+    async fn attempts_since(
+        &self,
+        user: &ClientUserId,
+        template: &TemplateId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        self.read(
+            Op::AttemptsSince,
+            self.inner.attempts_since(user, template, since, limit),
+        )
+        .await
+    }
+
     async fn insert(&self, record: &SessionRecord) -> Result<InsertOutcome, StoreError> {
         self.write(Op::Insert, self.inner.insert(record)).await
     }
@@ -231,6 +248,28 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
         self.write(
             Op::MarkAppExpired,
             self.inner.mark_app_expired(id, ttl, now),
+        )
+        .await
+    }
+
+    async fn reopen_review(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+    ) -> Result<UpdateOutcome, StoreError> {
+        self.write(Op::ReopenReview, self.inner.reopen_review(id, now))
+            .await
+    }
+
+    async fn claim_live_read(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            Op::ClaimLiveRead,
+            self.inner.claim_live_read(id, now, since),
         )
         .await
     }

@@ -193,6 +193,9 @@ async fn the_link_token_uses_the_sessions_own_template() {
         (bad.status, bad.error_code()),
         (400, "redirect_uri_not_allowed")
     );
+    // Another redirect needs another token: past the per-session cool-down of Plaid calls.
+    s.clock
+        .advance(shared::session::lifecycle::LIVE_READ_COOLDOWN + chrono::Duration::seconds(1));
     let good = s
         .call(
             ApiEvent::link_token(id)
@@ -590,8 +593,16 @@ async fn get_refreshes_stale_sessions_and_full_view_is_live() {
         )
         .await;
     assert_eq!(refreshed.json["status"], "success");
+    // Past the per-session cool-down of live Plaid reads.
+    s.clock
+        .advance(shared::session::lifecycle::LIVE_READ_COOLDOWN + chrono::Duration::seconds(1));
     let full = s
-        .call(ApiEvent::get_session(&id).user("mia").query("view", "full"))
+        .call(
+            ApiEvent::get_session(&id)
+                .user("reviewer")
+                .scope("idv/review")
+                .query("view", "full"),
+        )
         .await;
     assert_eq!(full.status, 200);
     assert!(

@@ -65,6 +65,13 @@ const STORE_FAULTS: [FaultKind; 3] = [
     FaultKind::LostAnswer,
 ];
 
+/// Move the stack's clock past the per-session cool-down of live Plaid reads: a caller that
+/// comes back at once would be answered from the store (refresh) or told to wait (link-token).
+fn past_cooldown<S: shared::store::SessionStore>(s: &testkit::stack::Stack<S>) {
+    s.clock
+        .advance(shared::session::lifecycle::LIVE_READ_COOLDOWN + chrono::Duration::seconds(1));
+}
+
 /// A retryable answer, as our OpenAPI description promises it (`Stack::call` has already checked
 /// the answer against the description; this checks the caller can act on it).
 #[track_caller]
@@ -327,6 +334,7 @@ async fn link_token_faults_then_token() {
     let s = stack().await;
     let id = start_ok(&s, "link-user").await;
     for (name, fault) in plaid_faults(LINK, 2) {
+        past_cooldown(&s);
         s.emulator.inject_fault(fault.clone()).unwrap();
         let a = s.call(ApiEvent::link_token(&id).user("link-user")).await;
         assert_retryable(&a, name);
@@ -337,6 +345,7 @@ async fn link_token_faults_then_token() {
         let a = s.call(ApiEvent::link_token(&id).user("link-user")).await;
         assert_retryable(&a, &format!("{kind:?}"));
     }
+    past_cooldown(&s);
     let a = s.call(ApiEvent::link_token(&id).user("link-user")).await;
     assert_eq!(a.status, 200, "{}", a.json);
     assert!(
@@ -362,6 +371,7 @@ async fn get_session_refresh_faults() {
             .query("refresh", "true")
     };
     for (name, fault) in plaid_faults(GET, 2) {
+        past_cooldown(&s);
         s.emulator.inject_fault(fault.clone()).unwrap();
         assert_retryable(&s.call(refresh()).await, name);
         // An opportunistic refresh (the record is stale) that fails answers from the store.
@@ -373,10 +383,12 @@ async fn get_session_refresh_faults() {
     }
     for kind in STORE_FAULTS {
         for op in [Op::Get, Op::SaveSnapshot] {
+            past_cooldown(&s);
             s.ctx.store.fail(op, kind, 1);
             assert_retryable(&s.call(refresh()).await, &format!("{op:?} {kind:?}"));
         }
     }
+    past_cooldown(&s);
     let a = s.call(refresh()).await;
     assert_eq!(
         (a.status, a.json["status"].as_str()),
@@ -444,5 +456,6 @@ async fn dropped_connections_after_plaid_acted() {
     proxy.drop_answers(LINK, 2);
     let e = || ApiEvent::link_token(&id).user("drop-link");
     assert_retryable(&s.call(e()).await, "link dropped");
+    past_cooldown(&s);
     assert_eq!(s.call(e()).await.status, 200);
 }

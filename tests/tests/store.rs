@@ -987,3 +987,64 @@ async fn only_the_holder_releases_a_retry_claim() {
     store.release_retry(&r.id, mine).await.unwrap();
     assert!(store.claim_retry(&r.id, at(103), at(99)).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_session_in_review_is_never_app_expired_and_is_reopened() {
+    let (store, client, table) = store("review").await;
+    let r = record("idv_rv", "alice", TEMPLATE, IdvStatus::PendingReview, 0, 1);
+    store.insert(&r).await.unwrap();
+    let late = r.expires_at + Duration::days(3);
+    let ttl = (late + Duration::days(30)).timestamp();
+    assert_eq!(
+        store.mark_app_expired(&r.id, ttl, late).await.unwrap(),
+        UpdateOutcome::Rejected,
+        "the reviewer decides, not the app window"
+    );
+    assert_eq!(store.open_sessions(late, 10).await.unwrap().len(), 1);
+
+    // An active session that was app-expired, then reached review at Plaid: the review
+    // snapshot puts it back in the open index and removes its TTL.
+    let a = record("idv_rv2", "alice", TEMPLATE, IdvStatus::Active, 0, 1);
+    store.insert(&a).await.unwrap();
+    assert_eq!(
+        store.mark_app_expired(&a.id, ttl, late).await.unwrap(),
+        UpdateOutcome::Written
+    );
+    let back = saved(&store, &snapshot(&a, IdvStatus::PendingReview, 5000)).await;
+    assert_eq!(back.ttl, None);
+    let item = raw_item(&client, &table, "idv_rv2").await;
+    assert!(item.contains_key("open_shard") && !item.contains_key("ttl"));
+
+    // What an earlier version left (in review, TTL, out of the index): reopen_review repairs it,
+    // and only a session in review.
+    client
+        .update_item()
+        .table_name(&table)
+        .key("id", AttributeValue::S("idv_rv".into()))
+        .update_expression("REMOVE open_shard SET #ttl = :ttl")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(":ttl", AttributeValue::N(ttl.to_string()))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get(&r.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .needs_review_repair()
+    );
+    assert_eq!(
+        store.reopen_review(&r.id, late).await.unwrap(),
+        UpdateOutcome::Written
+    );
+    let item = raw_item(&client, &table, "idv_rv").await;
+    assert!(item.contains_key("open_shard") && !item.contains_key("ttl"));
+    let done = record("idv_rv3", "alice", TEMPLATE, IdvStatus::Failed, 0, 1);
+    store.insert(&done).await.unwrap();
+    assert_eq!(
+        store.reopen_review(&done.id, late).await.unwrap(),
+        UpdateOutcome::Rejected
+    );
+}

@@ -1,17 +1,18 @@
 //! `POST /sessions`: start, resume or retry the caller's verification.
 
 use super::session_body::SessionBody;
-use super::sync::{newer_than, plaid_attempts, record_snapshot};
+use super::sync::{newer_than, plaid_attempts, record_snapshot, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::ApiError;
 use crate::http::request::{caller, json_body};
-use crate::ids::{ClientUserId, TemplateId};
+use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::{CreateRequest, IdentityVerification, RequestUser, RetryRequest};
 use crate::session::SessionRecord;
 use crate::session::lifecycle::{StartDecision, decide_start, retry_strategy};
 use crate::session::user_input::UserInput;
 use crate::store::{InsertOutcome, SessionStore};
+use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use std::time::Duration;
@@ -97,7 +98,10 @@ pub async fn start_session<S: SessionStore>(
     opts: &StartOptions,
     log: &mut RequestLog,
 ) -> Result<Started, ApiError> {
-    let latest = ctx.store.latest_for(user, template).await?;
+    let latest = match ctx.store.latest_for(user, template).await? {
+        Some(r) => Some(repair_review(ctx, r).await),
+        None => None,
+    };
     match decide_start(latest, ctx.now()) {
         StartDecision::Resume(record) | StartDecision::AlreadyVerified(record) => Ok(Started {
             record,
@@ -131,7 +135,9 @@ async fn create<S: SessionStore>(
     log: &mut RequestLog,
 ) -> Result<Started, ApiError> {
     // Idempotent: concurrent starts, and a start after one whose write to our table failed,
-    // all get Plaid's one session for (user, template) back.
+    // all get Plaid's one session for (user, template) back. Stamped before the request (see
+    // `record_snapshot`).
+    let now = ctx.now();
     let iv = ctx
         .plaid
         .create(&CreateRequest {
@@ -146,7 +152,6 @@ async fn create<S: SessionStore>(
         .inspect_err(|e| log.plaid_error(e))?;
     log.plaid_request_id = iv.request_id.clone();
     check_owner(&iv, user, template)?;
-    let now = ctx.now();
     let fresh = SessionRecord::from_plaid(&iv, now, ctx.config.session_ttl);
     let (record, created) = match ctx.store.insert(&fresh).await? {
         InsertOutcome::Inserted => (fresh, true),
@@ -176,9 +181,17 @@ async fn retry_after<S: SessionStore>(
 ) -> Result<Started, ApiError> {
     let now = ctx.now();
     let until = now + RETRY_CLAIM;
+    // Past the budget every concurrent start is told so at once, without a Plaid call.
+    check_attempt_budget(ctx, user, template, now).await?;
     // Each /retry call bills a new session, so only one concurrent start may make it.
     if !ctx.store.claim_retry(&previous.id, until, now).await? {
         return wait_for_other_start(ctx, user, template, &previous).await;
+    }
+    // Counted again under the claim: the count the retry is made on is one no other start can
+    // change before this one records its attempt (see `check_attempt_budget`).
+    if let Err(e) = check_attempt_budget(ctx, user, template, now).await {
+        release_claim(ctx, &previous.id, until).await;
+        return Err(e);
     }
     // A retry we issued before may have reached Plaid but not our table: find and record it
     // instead of billing another.
@@ -192,6 +205,11 @@ async fn retry_after<S: SessionStore>(
                 if !ctx.store.claim_retry(&p.id, until, now).await? {
                     return wait_for_other_start(ctx, user, template, &p).await;
                 }
+                // The adopted attempt now counts: it may have used the last of the budget.
+                if let Err(e) = check_attempt_budget(ctx, user, template, now).await {
+                    release_claim(ctx, &p.id, until).await;
+                    return Err(e);
+                }
                 previous = p;
             }
             _ => {
@@ -203,6 +221,7 @@ async fn retry_after<S: SessionStore>(
             }
         }
     }
+    let sent_at = ctx.now();
     let iv = ctx
         .plaid
         .retry(&RetryRequest {
@@ -223,20 +242,14 @@ async fn retry_after<S: SessionStore>(
             // the retry may exist: the claim stays until it lapses, and the next start adopts
             // that attempt through /list instead of billing another.
             if e.status().is_some_and(|s| (400..500).contains(&s)) {
-                let _ = ctx
-                    .store
-                    .release_retry(&previous.id, until)
-                    .await
-                    .inspect_err(
-                        |err| tracing::warn!(error = %err, "could not release a retry claim"),
-                    );
+                release_claim(ctx, &previous.id, until).await;
             }
             return Err(e.into());
         }
     };
     log.plaid_request_id = iv.request_id.clone();
     check_owner(&iv, user, template)?;
-    let mut record = SessionRecord::from_plaid(&iv, ctx.now(), ctx.config.session_ttl);
+    let mut record = SessionRecord::from_plaid(&iv, sent_at, ctx.config.session_ttl);
     if record.previous_attempt_id.is_none() {
         record.previous_attempt_id = Some(previous.id.clone());
     }
@@ -250,6 +263,53 @@ async fn retry_after<S: SessionStore>(
         shareable_url: iv.shareable_url,
     })
 }
+
+async fn release_claim<S: SessionStore>(ctx: &AppContext<S>, id: &IdvId, until: DateTime<Utc>) {
+    let _ = ctx
+        .store
+        .release_retry(id, until)
+        .await
+        .inspect_err(|err| tracing::warn!(error = %err, "could not release a retry claim"));
+}
+
+/// The budget of billed attempts: at most `MAX_ATTEMPTS_PER_DAY` sessions per user and template
+/// with a Plaid `created_at` in the last 24 hours, counted from our table (the user+template
+/// index, newest first). Past it: 429 `attempt_limit_reached`, `Retry-After` = the seconds until
+/// enough of them leave the window for one more.
+///
+/// Concurrency. Only a retry can be refused: a create happens only when the table holds no
+/// session for (user, template), so its count is zero, and Plaid's idempotent create makes one
+/// session for any number of concurrent creates. Retries are serialized by the retry claim on
+/// the newest session: the holder counts again under the claim and records its new attempt
+/// before anyone else can retry, because the next retry must come after that new (newest)
+/// session, which is active and so is resumed, not retried. So two concurrent starts cannot
+/// both pass the cap. An attempt Plaid made whose write to our table was lost is adopted through
+/// `/list` (not billed again) and counted again once recorded; only that one `/list` call can
+/// happen past the cap in that case.
+async fn check_attempt_budget<S: SessionStore>(
+    ctx: &AppContext<S>,
+    user: &ClientUserId,
+    template: &TemplateId,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let max = ctx.config.max_attempts_per_day;
+    let recent = ctx
+        .store
+        .attempts_since(user, template, now - ATTEMPT_WINDOW, max)
+        .await?;
+    if recent.len() < max as usize {
+        return Ok(());
+    }
+    // Newest first: the `max`-th newest must leave the window before one more fits.
+    let frees_at = recent[max as usize - 1] + ATTEMPT_WINDOW;
+    let wait = (frees_at - now).num_seconds().max(1);
+    Err(ApiError::AttemptLimit {
+        retry_after: Duration::from_secs(wait as u64),
+    })
+}
+
+/// The rolling window of `MAX_ATTEMPTS_PER_DAY`.
+const ATTEMPT_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
 /// Another start holds the retry claim: wait briefly for its new session, else ask the caller
 /// to come back.

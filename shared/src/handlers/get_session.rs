@@ -2,14 +2,14 @@
 //! `?refresh=true` or `?view=full`) and `GET /sessions` (the caller's sessions, newest first).
 
 use super::session_body::{FullResult, SessionBody};
-use super::sync::record_snapshot;
+use super::sync::{record_snapshot, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::ApiError;
-use crate::http::request::{caller, query, session_id};
+use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
 use crate::ids::{ClientUserId, IdvId, TemplateId};
-use crate::session::lifecycle::needs_refresh;
+use crate::session::lifecycle::{LIVE_READ_COOLDOWN, needs_refresh};
 use crate::store::SessionStore;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -33,6 +33,13 @@ pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Respo
     }
     .await;
     finish(log, result)
+}
+
+/// `Retry-After` for a caller inside the read cool-down.
+pub(crate) fn cooldown_wait() -> std::time::Duration {
+    LIVE_READ_COOLDOWN
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(5))
 }
 
 fn flag(req: &Request, name: &'static str) -> Result<bool, ApiError> {
@@ -64,26 +71,73 @@ async fn one<S: SessionStore>(
             ));
         }
     };
-    // Another user's session answers exactly as an unknown one.
-    let mut record = ctx
+    // A reviewer (token scope IDV_REVIEWER_SCOPE) may read any session by id; for everyone
+    // else another user's session answers exactly as an unknown one, before any Plaid call.
+    let reviewer = has_scope(req, &ctx.config.reviewer_scope);
+    let record = ctx
         .store
         .get(id)
         .await?
-        .filter(|r| &r.client_user_id == user)
+        .filter(|r| reviewer || &r.client_user_id == user)
         .ok_or(ApiError::NotFound)?;
+    if full && !reviewer {
+        return Err(ApiError::Forbidden {
+            message: "the full result is for reviewers only",
+        });
+    }
     log.idv_id = Some(record.id.to_string());
+    if reviewer {
+        // The audit trail of back-office reads: who (the reviewer's `sub`) read which session,
+        // never anything about the person verified.
+        tracing::info!(
+            audit = "reviewer_read",
+            reviewer_sub = %user,
+            idv_id = %record.id,
+            view = if full { "full" } else { "summary" },
+            "audit: reviewer read a session"
+        );
+    }
+    let owner = record.client_user_id.clone();
+    let mut record = repair_review(ctx, record).await;
 
     let stale = needs_refresh(&record, ctx.now(), ctx.config.freshness_window);
     let mut result = None;
-    if refresh || full || stale {
+    let live = refresh || full || stale;
+    // The per-session cool-down of live reads (`LIVE_READ_COOLDOWN`): within it, a refresh
+    // answers from the store and a full view is refused with 429; Plaid is not asked.
+    let claimed = live
+        && {
+            let now = ctx.now();
+            match ctx
+                .store
+                .claim_live_read(id, now, now - LIVE_READ_COOLDOWN)
+                .await
+            {
+                Ok(claimed) => claimed,
+                // An opportunistic refresh must not make a good answer fail.
+                Err(e) if !(refresh || full) => {
+                    tracing::warn!(idv_id = %id, error = %e, "could not take the read cool-down; answering from the store");
+                    false
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+    if live && !claimed && full {
+        return Err(ApiError::ReadCooldown {
+            retry_after: cooldown_wait(),
+        });
+    }
+    if claimed {
+        // Stamped before the request (see `record_snapshot`).
+        let read_at = ctx.now();
         match ctx.plaid.get(id).await {
             Ok(iv) => {
                 log.plaid_request_id = iv.request_id.clone();
-                if &iv.client_user_id != user {
+                if iv.client_user_id != owner {
                     tracing::error!(idv_id = %id, "plaid and the store disagree on the session's user");
                     return Err(ApiError::NotFound);
                 }
-                record = record_snapshot(ctx, &iv, ctx.now()).await?;
+                record = record_snapshot(ctx, &iv, read_at).await?;
                 if full {
                     result = Some(FullResult::from(&iv));
                 }
@@ -141,14 +195,14 @@ async fn list<S: SessionStore>(
         .list_for_user(user, template.as_ref(), limit, cursor.as_deref())
         .await?;
     let now = ctx.now();
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in page.items {
+        items.push(repair_review(ctx, r).await);
+    }
     Ok(json(
         200,
         &ListAnswer {
-            sessions: page
-                .items
-                .iter()
-                .map(|r| SessionBody::new(r, now))
-                .collect(),
+            sessions: items.iter().map(|r| SessionBody::new(r, now)).collect(),
             next_cursor: page.next_cursor,
         },
     ))

@@ -52,10 +52,12 @@ pub async fn reconcile<S: SessionStore>(
             && consecutive_failures < MAX_CONSECUTIVE_FAILURES
         {
             report.plaid_calls += 1;
+            // Stamped before the request (see `record_snapshot`).
+            let read_at = ctx.now();
             match ctx.plaid.get(&record.id).await {
                 Ok(iv) => {
                     consecutive_failures = 0;
-                    current = record_snapshot(ctx, &iv, ctx.now()).await?;
+                    current = record_snapshot(ctx, &iv, read_at).await?;
                     if current.status != record.status {
                         report.changed += 1;
                     }

@@ -9,7 +9,10 @@ use crate::session::SessionRecord;
 use crate::store::{SessionStore, SnapshotOutcome, StoreError};
 use chrono::{DateTime, Utc};
 
-/// Save a snapshot read from Plaid at `synced_at`. Returns the record as it now stands: ours if
+/// Save a snapshot read from Plaid at `synced_at`, the time the request was *sent*: a reader whose
+/// answer of an older state arrives late (slow network, a Lambda paused between the two) then
+/// carries the older stamp and loses to any read sent after it. Stamping at the answer would let
+/// the slowest reader win. Returns the record as it now stands: ours if
 /// it was written (with the stored creation, expiry and TTL fields), the stored one if that was
 /// newer (a concurrent writer won). One conditional write, no read: the store keeps what a
 /// snapshot must not change.
@@ -25,6 +28,24 @@ pub async fn record_snapshot<S: SessionStore>(
         // is nothing newer than what Plaid just said.
         SnapshotOutcome::Rejected(None) => Ok(candidate),
     }
+}
+
+/// Correct, on read, a session in review that an earlier version app-expired (a TTL, out of the
+/// open index): a session in review waits for the reviewer and is never app-expired. A failed
+/// repair is logged and left for the next read; the answer does not depend on it.
+pub async fn repair_review<S: SessionStore>(
+    ctx: &AppContext<S>,
+    mut record: SessionRecord,
+) -> SessionRecord {
+    if record.needs_review_repair() {
+        match ctx.store.reopen_review(&record.id, ctx.now()).await {
+            Ok(_) => record.ttl = None,
+            Err(e) => {
+                tracing::warn!(idv_id = %record.id, error = %e, "could not reopen a session in review")
+            }
+        }
+    }
+    record
 }
 
 /// Every attempt Plaid holds for (user, template), following list cursors (bounded: a user has a

@@ -100,7 +100,9 @@ async fn run<S: SessionStore, F: KeyFetcher>(
     };
     log.idv_id = Some(hook.identity_verification_id.to_string());
 
-    // The webhook carries no status: Plaid's /get is the truth.
+    // The webhook carries no status: Plaid's /get is the truth. The snapshot is stamped with the
+    // time of the request, not of the answer: a slow answer of an older state must not win.
+    let now = ctx.now();
     let iv = match ctx.plaid.get(&hook.identity_verification_id).await {
         Ok(iv) => iv,
         Err(e) => {
@@ -117,7 +119,6 @@ async fn run<S: SessionStore, F: KeyFetcher>(
         }
     };
     log.plaid_request_id = iv.request_id.clone();
-    let now = ctx.now();
     record_snapshot(ctx, &iv, now).await?;
 
     if hook.webhook_code == WebhookCode::Retried {

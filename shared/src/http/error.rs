@@ -20,6 +20,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("session not found")]
     NotFound,
+    /// The caller's token lacks the scope this answer needs (`view=full`: the reviewer scope).
+    #[error("{message}")]
+    Forbidden { message: &'static str },
     #[error("{message}")]
     Conflict {
         code: &'static str,
@@ -33,6 +36,13 @@ pub enum ApiError {
     PlaidRejected { message: String },
     #[error("Plaid is rate limiting requests; retry later")]
     RateLimited { retry_after: Duration },
+    /// The session was read from Plaid moments ago (the per-session cool-down of live reads).
+    #[error("this session was read from Plaid moments ago; retry after Retry-After seconds")]
+    ReadCooldown { retry_after: Duration },
+    /// The caller started `MAX_ATTEMPTS_PER_DAY` billed attempts for this template in the last
+    /// 24 hours; `retry_after` is when the oldest of them leaves the window.
+    #[error("too many verification attempts in 24 hours; retry later")]
+    AttemptLimit { retry_after: Duration },
     #[error("Plaid is unavailable; retry later")]
     PlaidUnavailable { retry_after: Duration },
     #[error("Plaid could not complete the request")]
@@ -55,13 +65,16 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized => 401,
+            ApiError::Forbidden { .. } => 403,
             ApiError::NotFound => 404,
             ApiError::Conflict { .. } => 409,
             ApiError::Gone => 410,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::PlaidRejected { .. } => 422,
-            ApiError::RateLimited { .. } => 429,
+            ApiError::RateLimited { .. }
+            | ApiError::ReadCooldown { .. }
+            | ApiError::AttemptLimit { .. } => 429,
             ApiError::Internal => 500,
             ApiError::PlaidFailed => 502,
             ApiError::PlaidUnavailable { .. } | ApiError::StoreUnavailable => 503,
@@ -74,10 +87,12 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound => "session_not_found",
             ApiError::Gone => "session_expired",
             ApiError::PlaidRejected { .. } => "plaid_rejected_data",
-            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::RateLimited { .. } | ApiError::ReadCooldown { .. } => "rate_limited",
+            ApiError::AttemptLimit { .. } => "attempt_limit_reached",
             ApiError::PlaidUnavailable { .. } => "plaid_unavailable",
             ApiError::PlaidFailed => "plaid_error",
             ApiError::StoreUnavailable => "store_unavailable",
@@ -87,9 +102,10 @@ impl ApiError {
 
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            ApiError::RateLimited { retry_after } | ApiError::PlaidUnavailable { retry_after } => {
-                Some(*retry_after)
-            }
+            ApiError::RateLimited { retry_after }
+            | ApiError::ReadCooldown { retry_after }
+            | ApiError::AttemptLimit { retry_after }
+            | ApiError::PlaidUnavailable { retry_after } => Some(*retry_after),
             ApiError::Conflict { retry_after, .. } => *retry_after,
             ApiError::StoreUnavailable => Some(Duration::from_secs(1)),
             _ => None,
@@ -223,6 +239,33 @@ mod tests {
             503
         );
         assert_eq!(ApiError::from(PlaidError::Timeout).status(), 503);
+    }
+
+    #[test]
+    fn our_own_limits_are_429_with_retry_after() {
+        for (e, code, after) in [
+            (
+                ApiError::AttemptLimit {
+                    retry_after: Duration::from_secs(3600),
+                },
+                "attempt_limit_reached",
+                "3600",
+            ),
+            (
+                ApiError::ReadCooldown {
+                    retry_after: Duration::from_secs(5),
+                },
+                "rate_limited",
+                "5",
+            ),
+        ] {
+            assert_eq!(e.code(), code);
+            let r = e.into_response();
+            assert_eq!(r.status(), 429);
+            assert_eq!(r.headers()["retry-after"], after);
+        }
+        let r = ApiError::Forbidden { message: "no" }.into_response();
+        assert_eq!(r.status(), 403);
     }
 
     #[test]

@@ -46,6 +46,21 @@ pub fn caller(req: &Request, config: &Config) -> Result<ClientUserId, ApiError> 
     ClientUserId::parse_claim(&raw).map_err(|_| ApiError::Unauthorized)
 }
 
+/// Whether the caller's token holds `scope` in its `scope` claim (space-separated, as in Cognito
+/// access tokens). Only the JWT authorizer's claims count; the local identity header never
+/// carries scopes.
+pub fn has_scope(req: &Request, scope: &str) -> bool {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .and_then(|jwt| jwt.claims.get("scope"))
+            .is_some_and(|claim| claim.split_ascii_whitespace().any(|s| s == scope)),
+        _ => false,
+    }
+}
+
 /// The `{id}` of `/sessions/{id}[/…]`: from API Gateway's path parameters, or from the raw path
 /// when there are none (`cargo lambda watch` routes by URL, without path parameters).
 pub fn session_id(req: &Request) -> Result<Option<IdvId>, ApiError> {

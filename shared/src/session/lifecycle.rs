@@ -80,6 +80,14 @@ pub fn link_allowed(record: &SessionRecord, now: DateTime<Utc>) -> Result<(), Li
     }
 }
 
+/// The per-session cool-down of live Plaid reads started by callers (`GET ?refresh=true`,
+/// `?view=full`, an opportunistic refresh of a stale session, link-token creation): within it of
+/// the last such read, `refresh` answers from the store, link-token hands back the token it just
+/// made (same instance) and anything else answers 429 `rate_limited`. One account looping must
+/// not spend the Plaid rate limits that webhooks and reconcile depend on. Webhook and reconcile
+/// reads are not subject to it. A constant: it protects Plaid, not a product choice.
+pub const LIVE_READ_COOLDOWN: chrono::Duration = chrono::Duration::seconds(5);
+
 /// A non-final session read from Plaid longer ago than `window` is worth re-reading before we
 /// answer: webhooks can be late or lost.
 pub fn needs_refresh(record: &SessionRecord, now: DateTime<Utc>, window: chrono::Duration) -> bool {
@@ -161,10 +169,15 @@ mod tests {
             decide_start(Some(record(IdvStatus::Active)), late),
             StartDecision::Retry(_)
         ));
+        // A session in review waits for the reviewer, however long that takes.
         assert!(matches!(
             decide_start(Some(record(IdvStatus::PendingReview)), late),
-            StartDecision::Retry(_)
+            StartDecision::Resume(_)
         ));
+        assert_eq!(
+            link_allowed(&record(IdvStatus::PendingReview), late),
+            Err(LinkRefusal::InReview)
+        );
         assert!(matches!(
             decide_start(Some(record(IdvStatus::Success)), late),
             StartDecision::AlreadyVerified(_)

@@ -56,9 +56,22 @@ impl SessionRecord {
     }
 
     /// Past the app window, an unfinished session is expired, whatever Plaid says (Plaid no
-    /// longer expires sessions; DynamoDB TTL deletes late, so every read applies this).
+    /// longer expires sessions; DynamoDB TTL deletes late, so every read applies this). A session
+    /// in `pending_review` waits for the operator's reviewer, not for the user: it never
+    /// app-expires.
     pub fn is_app_expired(&self, now: DateTime<Utc>) -> bool {
-        !self.status.is_final() && now >= self.expires_at
+        !self.status.is_final() && !self.in_review() && now >= self.expires_at
+    }
+
+    /// Waiting for the operator's reviewer (Plaid's `pending_review`).
+    pub fn in_review(&self) -> bool {
+        self.status == IdvStatus::PendingReview
+    }
+
+    /// A session in review that an earlier version app-expired (out of the open index, with a
+    /// TTL): it must be put back, see `SessionStore::reopen_review`.
+    pub fn needs_review_repair(&self) -> bool {
+        self.in_review() && self.ttl.is_some()
     }
 
     pub fn effective_status(&self, now: DateTime<Utc>) -> IdvStatus {

@@ -7,13 +7,17 @@
 //!   "stored `synced_at` is older" and, for a non-final snapshot, "stored status is not final".
 //!   `created_at`, `expires_at`, `ttl`, `retry_claim_until` and the owner are never rewritten.
 //!   An absent item is created whole with `attribute_not_exists(id)`.
-//! - `mark_app_expired` / `claim_retry`: `UpdateItem` with their own conditions.
+//! - `mark_app_expired` / `claim_retry` / `claim_live_read` / `reopen_review`: `UpdateItem`
+//!   with their own conditions.
 //!
 //! The open index. `open_shard` is written once, when the item is created (for an unfinished
 //! session without TTL), and afterwards only ever removed: by a final snapshot, or by
 //! `mark_app_expired`. A later non-final snapshot leaves it alone, so a session that the app
 //! already expired never re-enters the open index even if Plaid still calls it `active`
-//! (Plaid no longer expires sessions, so it usually will). A final snapshot also removes `ttl`:
+//! (Plaid no longer expires sessions, so it usually will). The exception is `pending_review`:
+//! a session waiting for the operator's reviewer is never app-expired, so a `pending_review`
+//! snapshot (or `reopen_review`, for items an earlier version expired) puts `open_shard` back
+//! and removes `ttl`; `mark_app_expired` refuses it. A final snapshot also removes `ttl`:
 //! a finished verification result is never lost to TTL, even when it arrives after the app
 //! window.
 //!
@@ -22,6 +26,7 @@
 use super::item::{self, Item, OPEN, attr};
 use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
+use crate::plaid::types::IdvStatus;
 use crate::session::record::SessionRecord;
 use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -177,7 +182,18 @@ impl DynamoStore {
             req = req
                 .expression_attribute_names("#os", attr::OPEN_SHARD)
                 .expression_attribute_names("#ttl", attr::TTL);
-        } else {
+        } else if r.in_review() {
+            // Waiting for the operator's reviewer: never app-expired, so back in the open index
+            // (reconcile keeps reading it until the reviewer decides) and without a TTL, even if
+            // the app window had passed while the user was still in Link.
+            set.push("#os = :open");
+            remove.push("#ttl");
+            req = req
+                .expression_attribute_names("#os", attr::OPEN_SHARD)
+                .expression_attribute_names("#ttl", attr::TTL)
+                .expression_attribute_values(":open", AttributeValue::S(OPEN.into()));
+        }
+        if !new_is_final {
             let mut placeholders = Vec::new();
             for (i, status) in item::final_statuses().enumerate() {
                 let p = format!(":final{i}");
@@ -395,6 +411,43 @@ impl SessionStore for DynamoStore {
         self.query_user_page(index, limit, cursor).await
     }
 
+    async fn attempts_since(
+        &self,
+        user: &ClientUserId,
+        template: &TemplateId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_USER_TEMPLATE)
+            .key_condition_expression("#pk = :pk AND #ca >= :since")
+            .expression_attribute_names("#pk", attr::USER_TEMPLATE)
+            .expression_attribute_names("#ca", attr::CREATED_AT)
+            .expression_attribute_values(":pk", AttributeValue::S(user.index_key(template)))
+            .expression_attribute_values(":since", item::timestamp_value(since)?)
+            .projection_expression("#ca")
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query", e))?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(|raw| {
+                item::string_attr(raw, attr::CREATED_AT)
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| t.with_timezone(&Utc))
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("a stored session has no readable created_at".into())
+                    })
+            })
+            .collect()
+    }
+
     async fn insert(&self, record: &SessionRecord) -> Result<InsertOutcome, StoreError> {
         for _ in 0..RACE_ATTEMPTS {
             match self.put_new(record).await? {
@@ -514,12 +567,65 @@ impl SessionStore for DynamoStore {
             req = req.expression_attribute_values(&p, AttributeValue::S(status.to_string()));
             placeholders.push(p);
         }
+        // A session in review waits for the reviewer and is never app-expired.
+        req = req.expression_attribute_values(
+            ":review",
+            AttributeValue::S(IdvStatus::PendingReview.as_str().into()),
+        );
         let condition = format!(
-            "attribute_exists(#os) AND #ea <= :now AND NOT (#st IN ({}))",
+            "attribute_exists(#os) AND #ea <= :now AND #st <> :review AND NOT (#st IN ({}))",
             placeholders.join(", ")
         );
         self.conditional_update(req.condition_expression(condition))
             .await
+    }
+
+    async fn reopen_review(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+    ) -> Result<UpdateOutcome, StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .update_expression("SET #os = :open, #ua = :now REMOVE #ttl")
+            .condition_expression("attribute_exists(#id) AND #st = :review")
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_names("#os", attr::OPEN_SHARD)
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_names("#ua", attr::UPDATED_AT)
+            .expression_attribute_names("#st", attr::STATUS)
+            .expression_attribute_values(":open", AttributeValue::S(OPEN.into()))
+            .expression_attribute_values(":now", item::timestamp_value(now)?)
+            .expression_attribute_values(
+                ":review",
+                AttributeValue::S(IdvStatus::PendingReview.as_str().into()),
+            );
+        self.conditional_update(req).await
+    }
+
+    async fn claim_live_read(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .update_expression("SET #lr = :now")
+            .condition_expression(
+                "attribute_exists(#id) AND (attribute_not_exists(#lr) OR #lr <= :since)",
+            )
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_names("#lr", attr::LIVE_READ_AT)
+            .expression_attribute_values(":now", item::timestamp_value(now)?)
+            .expression_attribute_values(":since", item::timestamp_value(since)?);
+        Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
     }
 
     async fn claim_retry(

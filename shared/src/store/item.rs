@@ -30,6 +30,8 @@ pub(crate) mod attr {
     pub const TTL: &str = "ttl";
     pub const OPEN_SHARD: &str = "open_shard";
     pub const RETRY_CLAIM_UNTIL: &str = "retry_claim_until";
+    /// When a caller last started a live Plaid read of the session (the read cool-down).
+    pub const LIVE_READ_AT: &str = "live_read_at";
 }
 
 /// The one partition of the sparse `open_sessions` index. A single value is enough: the index
@@ -99,7 +101,7 @@ struct ItemOut<'a> {
 }
 
 /// The record's fields as stored; index-only attributes (`user_template`, `open_shard`,
-/// `retry_claim_until`) are ignored on the way back.
+/// `retry_claim_until`, `live_read_at`) are ignored on the way back.
 #[derive(Deserialize)]
 struct ItemIn {
     id: IdvId,

@@ -5,7 +5,7 @@
 //! - GSI `by_user_template`: `user_template` (S, `ClientUserId::index_key`) + `created_at` (S);
 //! - GSI `by_user`: `client_user_id` (S) + `created_at` (S);
 //! - GSI `open_sessions` (sparse): `open_shard` (S, present only while the session is not final
-//!   and not app-expired) + `synced_at` (S);
+//!   and not app-expired; a session in `pending_review` is never app-expired) + `synced_at` (S);
 //! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions.
 //!
 //! Timestamps are stored as RFC 3339 UTC with exactly three fractional digits and `Z`, so that
@@ -103,6 +103,16 @@ pub trait SessionStore: Send + Sync {
         cursor: Option<&str>,
     ) -> impl Future<Output = Result<Page<SessionRecord>, StoreError>> + Send;
 
+    /// `created_at` of the user's sessions for the template created at or after `since`, newest
+    /// first, at most `limit` (the user+template index; no item is read whole).
+    fn attempts_since(
+        &self,
+        user: &ClientUserId,
+        template: &TemplateId,
+        since: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<DateTime<Utc>>, StoreError>> + Send;
+
     /// Create only if absent.
     fn insert(
         &self,
@@ -133,6 +143,25 @@ pub trait SessionStore: Send + Sync {
         ttl: i64,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
+
+    /// Undo an app expiry that an earlier version applied to a session in `pending_review`: put
+    /// it back in the open index and remove its TTL, only if it is (still) in review. A session
+    /// in review waits for the operator's reviewer and is never app-expired.
+    fn reopen_review(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<UpdateOutcome, StoreError>> + Send;
+
+    /// Take the per-session cool-down of live Plaid reads: stamp `now` as the start of a live read
+    /// of session `id` unless one started after `since` (then false: answer without Plaid). One
+    /// conditional write, so concurrent callers cannot both pass.
+    fn claim_live_read(
+        &self,
+        id: &IdvId,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Take the right to issue `/identity_verification/retry` after session `id` until `until`.
     /// True for exactly one of several concurrent callers; a claim past its `until` can be taken

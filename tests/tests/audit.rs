@@ -1,0 +1,79 @@
+//! The audit trail of reviewer reads (issue #12). One test in its own binary: log capture with a
+//! thread-local subscriber is only reliable when no other test registers the same call sites
+//! concurrently.
+
+use testkit::apigw::ApiEvent;
+use testkit::emulator::FinishOutcome;
+use testkit::stack::Stack;
+
+#[tokio::test]
+async fn each_reviewer_read_writes_an_audit_line_without_pii() {
+    let s = Stack::start().await;
+    let id = s.start_session("audit-owner").await;
+    s.finish_and_deliver(&id, FinishOutcome::Success).await;
+
+    let (logs, guard) = capture_logs();
+    let full = s
+        .call(
+            ApiEvent::get_session(&id)
+                .user("rev-1")
+                .scope("openid idv/review")
+                .query("view", "full"),
+        )
+        .await;
+    assert_eq!(full.status, 200, "{}", full.json);
+    let plain = s
+        .call(ApiEvent::get_session(&id).user("rev-1").scope("idv/review"))
+        .await;
+    assert_eq!(plain.status, 200, "{}", plain.json);
+    // The owner's own summary read is not a back-office read.
+    let own = s.call(ApiEvent::get_session(&id).user("audit-owner")).await;
+    assert_eq!(own.status, 200);
+    drop(guard);
+
+    let logs = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let audit: Vec<_> = logs.lines().filter(|l| l.contains("audit")).collect();
+    assert_eq!(audit.len(), 2, "{logs}");
+    for line in &audit {
+        assert!(line.contains("reviewer_sub=rev-1"), "{line}");
+        assert!(line.contains(&format!("idv_id={id}")), "{line}");
+        assert!(
+            !line.contains("audit-owner"),
+            "nothing about the person: {line}"
+        );
+    }
+    assert!(
+        audit[0].contains("view=\"full\"") || audit[0].contains("view=full"),
+        "{}",
+        audit[0]
+    );
+    // Nothing of Plaid's result reaches any log line.
+    for word in ["Knope", "Leslie", "1975-01-18", "Pawnee"] {
+        assert!(!logs.contains(word), "{word} logged");
+    }
+}
+
+/// Log lines written on this thread while the guard lives.
+fn capture_logs() -> (
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    tracing::subscriber::DefaultGuard,
+) {
+    #[derive(Clone)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = Buf(buf.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (buf, tracing::subscriber::set_default(subscriber))
+}
