@@ -31,12 +31,14 @@ pub enum Op {
 
 impl Op {
     /// The operations that write to the table.
-    pub const WRITES: [Op; 5] = [
+    pub const WRITES: [Op; 7] = [
         Op::Insert,
         Op::SaveSnapshot,
         Op::MarkAppExpired,
+        Op::ReopenReview,
         Op::ClaimRetry,
         Op::ReleaseRetry,
+        Op::ClaimLiveRead,
     ];
 }
 
