@@ -371,6 +371,11 @@ def test_closing_midway_gives_on_exit_and_reopening_resumes(browser, emulator, s
         page.wait_for_function("() => window.linkExit !== undefined")
         assert page.evaluate("() => window.linkExit.metadata.link_session_id") == session_id
         assert page.evaluate("() => window.linkSuccess") is None
+
+        # destroy() removes the overlay and its iframe.
+        page.evaluate("() => handler.destroy()")
+        expect(page.locator("[data-plaid-link-emulator]")).to_have_count(0)
+        expect(page.locator('iframe[title="Plaid Link"]')).to_have_count(0)
     finally:
         context.close()
 
