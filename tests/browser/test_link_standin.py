@@ -78,13 +78,18 @@ PAGE = """<!DOCTYPE html>
       window.linkEvents.push({ eventName, metadata });
     },
   });
-  document.getElementById('link-button').onclick = function () {
-    handler.open();
-  };
+  __OPEN__
   </script>
 </body>
 </html>
 """
+
+
+# How the page opens Link: from a button, or at once after Plaid.create (as the docs' snippet).
+OPEN_ON_CLICK = """document.getElementById('link-button').onclick = function () {
+    handler.open();
+  };"""
+OPEN_AT_ONCE = "handler.open();"
 
 
 # ---------------------------------------------------------------- fixtures
@@ -177,11 +182,13 @@ def start_session(url: str, user: dict | None = None) -> tuple[str, str, str]:
     return cuid, session["id"], tok["link_token"]
 
 
-def open_page(browser, emulator: str, token: str, viewport=PHONE):
+def open_page(browser, emulator: str, token: str, viewport=PHONE, opener=OPEN_ON_CLICK):
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
-    html = PAGE.replace("__SCRIPT__", emulator + "/link/v2/stable/link-initialize.js").replace(
-        "__TOKEN__", token
+    html = (
+        PAGE.replace("__SCRIPT__", emulator + "/link/v2/stable/link-initialize.js")
+        .replace("__TOKEN__", token)
+        .replace("__OPEN__", opener)
     )
     page.route(
         APP + "**",
@@ -198,6 +205,15 @@ def link_frame(page):
 
 def event_names(page) -> list[str]:
     return page.evaluate("() => window.linkEvents.map(e => e.eventName)")
+
+
+def views(events: list[dict], name: str) -> list[str]:
+    """The `view_name`s of one kind of event, in order."""
+    return [e["metadata"]["view_name"] for e in events if e["eventName"] == name]
+
+
+def get_session(url: str, session_id: str) -> tuple[int, dict]:
+    return call(url, "/identity_verification/get", {"identity_verification_id": session_id})
 
 
 def webhooks_for(url: str, session_id: str) -> list[str]:
@@ -270,13 +286,13 @@ def test_sandbox_identity_finishes_with_on_success(browser, emulator, shots):
             assert expected in names, names
         assert names.index("IDENTITY_VERIFICATION_PASS_SESSION") < names.index("HANDOFF")
         events = page.evaluate("() => window.linkEvents")
-        passed = [e["metadata"]["view_name"] for e in events if e["eventName"] == "IDENTITY_VERIFICATION_PASS_STEP"]
+        passed = views(events, "IDENTITY_VERIFICATION_PASS_STEP")
         assert passed[:3] == ["ACCEPT_TOS", "VERIFY_SMS", "KYC_CHECK"], passed
         for e in events:
             assert e["metadata"]["link_session_id"] == session_id
             assert e["metadata"]["timestamp"] and e["metadata"]["request_id"]
 
-        status, session = call(emulator, "/identity_verification/get", {"identity_verification_id": session_id})
+        status, session = get_session(emulator, session_id)
         assert status == 200
         assert session["status"] == "success", session["steps"]
         codes = webhooks_for(emulator, session_id)
@@ -290,9 +306,10 @@ def test_other_data_fails_kyc_and_still_ends_in_on_success(browser, emulator, sh
     from playwright.sync_api import expect
 
     _, session_id, token = start_session(emulator, {"phone_number": "+12345678909"})
-    context, page = open_page(browser, emulator, token, viewport={"width": 1280, "height": 800})
+    context, page = open_page(
+        browser, emulator, token, viewport={"width": 1280, "height": 800}, opener=OPEN_AT_ONCE
+    )
     try:
-        page.get_by_role("button", name="Verify your identity").click()
         link = link_frame(page)
         link.get_by_role("button", name="I agree").click()
         link.get_by_label("Verification code").fill("11111")
@@ -320,17 +337,17 @@ def test_other_data_fails_kyc_and_still_ends_in_on_success(browser, emulator, sh
         result = page.evaluate("() => window.linkSuccess")
         assert result["metadata"]["link_session_id"] == session_id
         events = page.evaluate("() => window.linkEvents")
-        failed = [e["metadata"]["view_name"] for e in events if e["eventName"] == "IDENTITY_VERIFICATION_FAIL_STEP"]
+        failed = views(events, "IDENTITY_VERIFICATION_FAIL_STEP")
         assert failed == ["KYC_CHECK", "DOCUMENTARY_VERIFICATION"], failed
         assert "IDENTITY_VERIFICATION_FAIL_SESSION" in [e["eventName"] for e in events]
 
-        status, session = call(emulator, "/identity_verification/get", {"identity_verification_id": session_id})
+        status, session = get_session(emulator, session_id)
         assert session["status"] == "failed"
         assert session["steps"]["kyc_check"] == "failed"
         assert webhooks_for(emulator, session_id)[-1] == "STATUS_UPDATED"
 
         # An ended session is not served again: reopening shows that it has ended.
-        page.get_by_role("button", name="Verify your identity").click()
+        page.evaluate("() => handler.open()")
         expect(link.get_by_role("heading", name="This verification has already ended")).to_be_visible()
         link.get_by_role("button", name="Close").click()
         page.wait_for_function("() => window.linkExit !== undefined")
@@ -358,7 +375,7 @@ def test_closing_midway_gives_on_exit_and_reopening_resumes(browser, emulator, s
         assert set(exit_["metadata"]) >= {"status", "link_session_id", "request_id", "institution"}
         expect(page.locator("[data-plaid-link-emulator]")).to_be_hidden()
         assert "EXIT" in event_names(page)
-        status, session = call(emulator, "/identity_verification/get", {"identity_verification_id": session_id})
+        status, session = get_session(emulator, session_id)
         assert session["status"] == "active"
         assert session["steps"]["verify_sms"] == "active"
 
@@ -383,9 +400,10 @@ def test_closing_midway_gives_on_exit_and_reopening_resumes(browser, emulator, s
 def test_invalid_token_exits_with_invalid_link_token(browser, emulator, shots):
     from playwright.sync_api import expect
 
-    context, page = open_page(browser, emulator, "link-sandbox-00000000-0000-4000-8000-000000000000")
+    context, page = open_page(
+        browser, emulator, "link-sandbox-00000000-0000-4000-8000-000000000000", opener=OPEN_AT_ONCE
+    )
     try:
-        page.get_by_role("button", name="Verify your identity").click()
         page.wait_for_function("() => window.linkExit !== undefined")
         exit_ = page.evaluate("() => window.linkExit")
         assert exit_["err"] == {
