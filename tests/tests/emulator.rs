@@ -1634,9 +1634,7 @@ fn hooks(emu: &RunningEmulator, id: &str) -> Vec<String> {
 #[tokio::test]
 async fn link_standin_serves_the_sdk_and_the_flow_page() {
     let emu = start().await;
-    let r = reqwest::get(format!("{}/link/v2/stable/link-initialize.js", emu.url()))
-        .await
-        .unwrap();
+    let r = reqwest::get(emu.link_initialize_url()).await.unwrap();
     assert_eq!(r.status(), 200);
     let ct = r.headers()["content-type"].to_str().unwrap().to_string();
     assert!(ct.starts_with("text/javascript"), "{ct}");

@@ -259,6 +259,12 @@ impl RunningEmulator {
         format!("http://{}", self.addr)
     }
 
+    /// The Link stand-in's SDK, to put where a page loads
+    /// `https://cdn.plaid.com/link/v2/stable/link-initialize.js`.
+    pub fn link_initialize_url(&self) -> String {
+        format!("{}/link/v2/stable/link-initialize.js", self.url())
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
