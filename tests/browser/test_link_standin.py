@@ -252,7 +252,9 @@ def test_sandbox_identity_finishes_with_on_success(browser, emulator, shots):
         expect(link.get_by_label("Last name")).to_have_value("Knope")
         expect(link.get_by_label("Date of birth")).to_have_value("1975-01-18")
         expect(link.get_by_label("Street address")).to_have_value("123 Main St.")
-        page.screenshot(path=str(shots / "link-3-identity-375.png"), full_page=True)
+        page.screenshot(path=str(shots / "link-3-identity-375.png"))
+        link.get_by_role("button", name="Continue").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "link-3b-identity-bottom-375.png"))
         link.get_by_role("button", name="Continue").click()
 
         expect(link.get_by_role("heading", name="Verify your ID")).to_be_visible()
