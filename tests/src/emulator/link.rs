@@ -502,15 +502,14 @@ async fn step(inner: &Inner, req: StepBody) -> Response {
                 *n += 1;
                 if *n < SMS_ATTEMPTS {
                     let left = SMS_ATTEMPTS - *n;
+                    let plural = if left == 1 { "" } else { "s" };
                     return flow_error(
                         StatusCode::BAD_REQUEST,
                         "incorrect_code",
-                        format!("incorrect code ({left} attempts left)"),
-                        Some(if left == 1 {
-                            "That code is incorrect. 1 attempt left."
-                        } else {
-                            "That code is incorrect. 2 attempts left."
-                        }),
+                        format!("incorrect code ({left} attempt{plural} left)"),
+                        Some(&format!(
+                            "That code is incorrect. {left} attempt{plural} left."
+                        )),
                         &request_id,
                         json!({"field": "code", "attempts_left": left}),
                     );
