@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "target" / "debug" / "plaid-emulator"
@@ -119,8 +120,7 @@ def emulator():
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+    with sync_playwright() as p:
         # The page's origin (app.test, answered by page.route) counts as public and not secure,
         # the emulator is on loopback: Chrome's Local Network Access would block the script.
         # A real app in development (http://localhost:…) is on loopback too and needs no flag.
@@ -225,8 +225,6 @@ def webhooks_for(url: str, session_id: str) -> list[str]:
 # ---------------------------------------------------------------- tests
 
 def test_sandbox_identity_finishes_with_on_success(browser, emulator, shots):
-    from playwright.sync_api import expect
-
     _, session_id, token = start_session(emulator, LESLIE)
     context, page = open_page(browser, emulator, token)
     try:
@@ -305,8 +303,6 @@ def test_sandbox_identity_finishes_with_on_success(browser, emulator, shots):
 
 
 def test_other_data_fails_kyc_and_still_ends_in_on_success(browser, emulator, shots):
-    from playwright.sync_api import expect
-
     _, session_id, token = start_session(emulator, {"phone_number": "+12345678909"})
     context, page = open_page(
         browser, emulator, token, viewport={"width": 1280, "height": 800}, opener=OPEN_AT_ONCE
@@ -359,8 +355,6 @@ def test_other_data_fails_kyc_and_still_ends_in_on_success(browser, emulator, sh
 
 
 def test_closing_midway_gives_on_exit_and_reopening_resumes(browser, emulator, shots):
-    from playwright.sync_api import expect
-
     _, session_id, token = start_session(emulator, LESLIE)
     context, page = open_page(browser, emulator, token)
     try:
@@ -400,8 +394,6 @@ def test_closing_midway_gives_on_exit_and_reopening_resumes(browser, emulator, s
 
 
 def test_invalid_token_exits_with_invalid_link_token(browser, emulator, shots):
-    from playwright.sync_api import expect
-
     context, page = open_page(
         browser, emulator, "link-sandbox-00000000-0000-4000-8000-000000000000", opener=OPEN_AT_ONCE
     )
