@@ -413,3 +413,25 @@ def test_invalid_token_exits_with_invalid_link_token(browser, emulator, shots):
         page.screenshot(path=str(shots / "link-8-invalid-token-375.png"))
     finally:
         context.close()
+
+
+def test_token_invalidated_midway_exits_with_invalid_link_token(browser, emulator, shots):
+    _, session_id, token = start_session(emulator, LESLIE)
+    context, page = open_page(browser, emulator, token)
+    try:
+        page.get_by_role("button", name="Verify your identity").click()
+        link = link_frame(page)
+        expect(link.get_by_role("heading", name="Verify your identity")).to_be_visible()
+        # Plaid invalidates a token when the person takes too long; the next step then fails.
+        status, _ = call(emulator, f"/emulator/link_tokens/{token}/invalidate")
+        assert status == 200
+        link.get_by_role("button", name="I agree").click()
+        page.wait_for_function("() => window.linkExit !== undefined")
+        exit_ = page.evaluate("() => window.linkExit")
+        assert exit_["err"]["error_code"] == "INVALID_LINK_TOKEN"
+        assert exit_["metadata"]["link_session_id"] == session_id
+        expect(page.locator("[data-plaid-link-emulator]")).to_be_hidden()
+        status, session = get_session(emulator, session_id)
+        assert session["steps"]["accept_tos"] == "active"
+    finally:
+        context.close()

@@ -287,7 +287,9 @@ async fn open(inner: &Inner, token: &str) -> Response {
     let request_id = ids::request_id();
     let opened = match control::open_session(inner, token) {
         Ok(o) => o,
-        Err(OpenRefusal::UnknownToken) | Err(OpenRefusal::UnknownTemplate(_)) => {
+        Err(OpenRefusal::UnknownToken)
+        | Err(OpenRefusal::Invalidated)
+        | Err(OpenRefusal::UnknownTemplate(_)) => {
             return invalid_link_token(&request_id);
         }
         Err(OpenRefusal::Ended { id, status }) => {
@@ -368,7 +370,11 @@ async fn step(inner: &Inner, req: StepBody) -> Response {
     // The token must still resolve to an open session (Link never reopens an ended one).
     let id = {
         let state = inner.lock();
-        let Some(rec) = state.link_tokens.get(&req.link_token) else {
+        let Some(rec) = state
+            .link_tokens
+            .get(&req.link_token)
+            .filter(|r| r.invalidated_at.is_none())
+        else {
             return invalid_link_token(&request_id);
         };
         match state

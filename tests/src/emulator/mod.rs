@@ -329,6 +329,12 @@ impl RunningEmulator {
         self.inner.lock().link_tokens.get(token).cloned()
     }
 
+    /// Makes Link refuse the token (`INVALID_LINK_TOKEN`), as Plaid does when a person takes
+    /// too long or fails too often.
+    pub fn invalidate_link_token(&self, token: &str) -> Result<LinkTokenRecord, ControlError> {
+        control::invalidate_link_token(&self.inner, token)
+    }
+
     /// Every signed delivery so far, in firing order.
     pub fn outbox(&self) -> Vec<WebhookRecord> {
         self.inner.lock().outbox.clone()
