@@ -33,7 +33,7 @@ bench: venv ## cold start, latency, memory and size vs the Python baseline (writ
 	bash tests/scripts/bench.sh
 
 emulator: ## the Plaid IDV emulator alone, on port 8099
-	cargo run -q -p testkit --bin plaid-emulator -- --port 8099
+	cargo run -q -p plaid-emulator -- --port 8099
 
 fmt: ## format the code
 	cargo fmt --all

@@ -8,7 +8,7 @@ Self-contained: it starts the built emulator itself (`target/debug/plaid-emulato
 skipped when it is not built) and Debian's Chromium (`/usr/bin/chromium`, or $CHROMIUM).
 Screenshots go to target/browser/.
 
-    cargo build -p testkit --bin plaid-emulator
+    cargo build -p plaid-emulator
     .venv/bin/python -m pytest tests/browser/test_link_standin.py -q
 """
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "target" / "debug" / "plaid-emulator"
 SHOTS = ROOT / "target" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CLIENT_ID = "emulator-client-id"  # the emulator's documented defaults (tests/EMULATOR.md)
+CLIENT_ID = "emulator-client-id"  # the emulator's documented defaults (tests/plaid-emulator/EMULATOR.md)
 SECRET = "emulator-secret"
 TEMPLATE = "idvtmp_emulator_default"
 APP = "http://app.test/"
@@ -98,7 +98,7 @@ OPEN_AT_ONCE = "handler.open();"
 @pytest.fixture(scope="module")
 def emulator():
     if not BINARY.exists():
-        pytest.skip(f"emulator not built: {BINARY} (cargo build -p testkit --bin plaid-emulator)")
+        pytest.skip(f"emulator not built: {BINARY} (cargo build -p plaid-emulator)")
     proc = subprocess.Popen(
         [str(BINARY), "--port", "0"],
         stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@
 //!   Every change goes through the emulator's own session machine (the same as the control
 //!   API's), so `STEP_UPDATED` / `STATUS_UPDATED` webhooks fire as the person moves on.
 //!
-//! See the "Link stand-in" section of `tests/EMULATOR.md`.
+//! See the "Link stand-in" section of `tests/plaid-emulator/EMULATOR.md`.
 
 use super::control::{self, OpenRefusal};
 use super::details::{SANDBOX_SMS_CODE, sandbox_outcome};

@@ -8,7 +8,7 @@
  * open() shows a full-viewport overlay holding an iframe served by the emulator (the origin
  * this script was loaded from). The iframe walks the person through the session's steps and
  * posts Link's callbacks here; only messages from that iframe and that origin are accepted.
- * See tests/EMULATOR.md, "Link stand-in".
+ * See tests/plaid-emulator/EMULATOR.md, "Link stand-in".
  */
 (function () {
   'use strict';

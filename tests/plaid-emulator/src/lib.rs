@@ -1,11 +1,11 @@
 //! A Plaid Identity Verification emulator: Plaid's IDV endpoints with Plaid's shapes, rules and
 //! error bodies, really signed webhooks, and a control API under `/emulator/` that walks
 //! sessions through their steps, and a stand-in for Plaid Link's web SDK (`link`). See
-//! `tests/EMULATOR.md`.
+//! `tests/plaid-emulator/EMULATOR.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use testkit::emulator::{Emulator, Template};
+//! use plaid_emulator::{Emulator, Template};
 //! let emu = Emulator::builder()
 //!     .client_id("id")
 //!     .secret("secret")
