@@ -192,6 +192,8 @@ pub struct UserData {
     pub name: Option<Name>,
     pub address: Option<Address>,
     pub id_number: Option<IdNumber>,
+    /// `user.ip_address` given to `/identity_verification/create` (API 1.778.0).
+    pub ip_address: Option<String>,
 }
 
 impl UserData {
@@ -215,6 +217,9 @@ impl UserData {
         if other.id_number.is_some() {
             self.id_number = other.id_number;
         }
+        if other.ip_address.is_some() {
+            self.ip_address = other.ip_address;
+        }
     }
 
     /// `IdentityVerificationUserData`: every required key present, null when unknown.
@@ -222,7 +227,7 @@ impl UserData {
         json!({
             "phone_number": self.phone_number,
             "date_of_birth": self.date_of_birth,
-            "ip_address": null,
+            "ip_address": self.ip_address,
             "email_address": self.email_address,
             "name": self.name.as_ref().map(|n| json!({"given_name": n.given_name, "family_name": n.family_name})),
             "address": self.address.as_ref().map(|a| json!({
