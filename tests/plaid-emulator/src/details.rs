@@ -102,17 +102,20 @@ pub fn sandbox_outcome(session: &Session, step: Step, sms_code: Option<&str>) ->
 }
 
 /// `kyc_check.id_number.ssa_verification` (API 1.778.0, required and nullable): the Social
-/// Security Administration's answer for a full US SSN; `null` when no full SSN was given
-/// (nothing to send to the SSA: no number, only the last 4, or another country's id).
-fn ssa_verification(user: &UserData, id_number: Option<bool>) -> Value {
-    match (user.id_number.as_ref(), id_number) {
-        (Some(i), Some(true)) if i.kind == "us_ssn" => {
-            json!({"match": "match", "is_deceased": false})
-        }
-        (Some(i), Some(false)) if i.kind == "us_ssn" => {
-            json!({"match": "no_match", "is_deceased": null})
-        }
-        _ => Value::Null,
+/// Security Administration's answer for name, date of birth and a full US SSN together
+/// (`fields`, in that order, compared as for the KYC summaries): `match` when all three match,
+/// `no_match` when one does not, `no_data` when the name or date of birth is missing; `null`
+/// when no full SSN was given (nothing to send: no number, the last 4, another country's id).
+fn ssa_verification(user: &UserData, fields: [Option<bool>; 3]) -> Value {
+    if user.id_number.as_ref().is_none_or(|i| i.kind != "us_ssn") {
+        return Value::Null;
+    }
+    if fields.contains(&Some(false)) {
+        json!({"match": "no_match", "is_deceased": null})
+    } else if fields.iter().all(|f| *f == Some(true)) {
+        json!({"match": "match", "is_deceased": false})
+    } else {
+        json!({"match": "no_data", "is_deceased": null})
     }
 }
 
@@ -215,7 +218,10 @@ pub fn for_step(
                 "date_of_birth": {"summary": summary(pick(m.date_of_birth))},
                 "id_number": {
                     "summary": summary(pick(m.id_number)),
-                    "ssa_verification": ssa_verification(&session.user, pick(m.id_number)),
+                    "ssa_verification": ssa_verification(
+                        &session.user,
+                        [pick(m.name), pick(m.date_of_birth), pick(m.id_number)],
+                    ),
                 },
                 "phone_number": {"summary": summary(pick(m.phone)), "area_code": summary(pick(m.phone))},
             }))
@@ -388,13 +394,17 @@ mod tests {
     #[test]
     fn api_1_778_0_keys() {
         let u = user("leslie.knope@example.com", "us_ssn", "123456789");
+        let all = [Some(true); 3];
         assert_eq!(
-            ssa_verification(&u, Some(true)),
+            ssa_verification(&u, all),
             json!({"match": "match", "is_deceased": false})
         );
-        assert_eq!(ssa_verification(&u, Some(false))["match"], "no_match");
+        let wrong_name = [Some(false), Some(true), Some(true)];
+        assert_eq!(ssa_verification(&u, wrong_name)["match"], "no_match");
+        let no_dob = [Some(true), None, Some(true)];
+        assert_eq!(ssa_verification(&u, no_dob)["match"], "no_data");
         let last4 = user("x@example.com", "us_ssn_last_4", "6789");
-        assert_eq!(ssa_verification(&last4, Some(true)), Value::Null);
+        assert_eq!(ssa_verification(&last4, all), Value::Null);
         assert_eq!(email_name(&u), "match");
         assert_eq!(
             email_name(&user("lknope@example.com", "us_ssn", "1")),
