@@ -7,10 +7,10 @@ VENV ?= .venv
 VENV_BIN := $(abspath $(VENV))/bin
 export VENV_BIN
 
-.PHONY: help venv run test contract fmt clippy bench emulator
+.PHONY: help venv run test contract client-contract plaid-drift fmt clippy bench emulator
 
 help: ## this list
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Python tools: cargo-lambda, moto, cfn-lint, aws-sam-cli
 
@@ -29,11 +29,17 @@ test: venv ## fmt, clippy, template lint, all tests against moto + emulator, con
 contract: venv ## requests and emulator answers judged by Plaid's OpenAPI spec (needs ../shared)
 	bash tests/scripts/contract.sh
 
+client-contract: ## the emulator judged by Plaid's own clients, plaid-python 40.0.0 and 46.0.0 (registries only)
+	bash tests/plaid-emulator/contract/run.sh
+
+plaid-drift: ## the same check against the newest published plaid-python: has Plaid's API moved?
+	PLAID_PYTHON_VERSIONS=latest bash tests/plaid-emulator/contract/run.sh
+
 bench: venv ## cold start, latency, memory and size vs the Python baseline (writes tests/bench/README.md)
 	bash tests/scripts/bench.sh
 
 emulator: ## the Plaid IDV emulator alone, on port 8099
-	cargo run -q -p testkit --bin plaid-emulator -- --port 8099
+	cargo run -q -p plaid-emulator -- --port 8099
 
 fmt: ## format the code
 	cargo fmt --all

@@ -15,7 +15,7 @@ prism_tool="${PLAID_PRISM:-$root/../shared/tools/plaid-prism}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 bin="${EMULATOR_BIN:-$target/debug/plaid-emulator}"
 if [ -z "${EMULATOR_BIN:-}" ]; then
-  (cd "$root" && cargo build -q -p testkit --bin plaid-emulator)
+  (cd "$root" && cargo build -q -p plaid-emulator)
 fi
 command -v jq >/dev/null || { echo "emulator-contract: jq is required" >&2; exit 2; }
 

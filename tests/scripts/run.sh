@@ -17,6 +17,7 @@ export PLAID_SECRET_ID="${PLAID_SECRET_ID:-plaid/idv-local}"
 
 echo "== building the functions and the test kit (the first time takes a few minutes)"
 cargo build -q -p testkit --bins
+cargo build -q -p plaid-emulator
 cargo build -q -p create-session -p link-token -p get-session -p webhook -p reconcile
 
 start_moto

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: formatting, lints, template checks and the whole test suite against moto and the
-# Plaid emulator, all on loopback. Stops everything it started, also on failure.
+# Plaid emulator, all on loopback, and the emulator judged by Plaid's own Python clients. Stops everything it started, also on failure.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -16,6 +16,8 @@ make --no-print-directory lint
 start_moto
 echo "== cargo test"
 cargo test --workspace
+echo "== emulator client contract (plaid-python 40.0.0 and 46.0.0)"
+bash tests/plaid-emulator/contract/run.sh
 echo "== schemathesis"
 bash tests/scripts/schemathesis.sh
 echo "== contract tests against Plaid's spec"

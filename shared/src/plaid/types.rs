@@ -647,6 +647,31 @@ mod tests {
         assert_eq!(user.id_number.unwrap().kind, IdNumberType("us_ssn".into()));
     }
 
+    /// Plaid's API 2020-09-14_1.778.0 (plaid-python 46.0.0) adds required keys inside the step
+    /// results (`kyc_check.id_number.ssa_verification`, `risk_check.email.name`) and new enum
+    /// values (`IDNumberType` `in_epic`, `KYCCheckSSAMatchStatus`, `SelfieAgeCheckStatus`):
+    /// they parse, and new values stay open.
+    #[test]
+    fn session_in_the_1_778_0_shape_parses() {
+        let raw = fixture!("identity_verification_get_response_1.778.0.json");
+        let iv: IdentityVerification = serde_json::from_str(raw).unwrap();
+        check_example_session(&iv);
+        let kyc = iv.kyc_check.as_ref().unwrap();
+        assert_eq!(kyc["id_number"]["ssa_verification"]["match"], "match");
+        assert_eq!(iv.risk_check.as_ref().unwrap()["email"]["name"], "match");
+
+        let mut v: Value = serde_json::from_str(raw).unwrap();
+        v["user"]["id_number"] = json!({"type": "in_epic", "value": "ABC1234567"});
+        v["kyc_check"]["id_number"]["ssa_verification"] = Value::Null;
+        v["steps"]["selfie_check"] = json!("age_review");
+        let iv: IdentityVerification = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            iv.user_data().unwrap().id_number.unwrap().kind,
+            IdNumberType("in_epic".into())
+        );
+        assert_eq!(iv.steps.selfie_check, StepStatus::Unknown);
+    }
+
     #[test]
     fn session_examples_parse() {
         for raw in [

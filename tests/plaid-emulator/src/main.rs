@@ -1,10 +1,10 @@
 //! `plaid-emulator --port PORT`: the Plaid IDV emulator as a standalone server for any
 //! language's tests. Prints `listening on http://127.0.0.1:PORT` as its first stdout line once
-//! it accepts connections; logs go to stderr. See tests/EMULATOR.md.
+//! it accepts connections; logs go to stderr. See tests/plaid-emulator/EMULATOR.md.
 
 use clap::Parser;
+use plaid_emulator::{self as emulator, Emulator, Environment};
 use std::io::Write as _;
-use testkit::emulator::{self, Emulator, Environment};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -101,6 +101,68 @@ pub fn sandbox_outcome(session: &Session, step: Step, sms_code: Option<&str>) ->
     }
 }
 
+/// `kyc_check.id_number.ssa_verification` (API 1.778.0, required and nullable): the Social
+/// Security Administration's answer for name, date of birth and a full US SSN together
+/// (`fields`, in that order, compared as for the KYC summaries): `match` when all three match,
+/// `no_match` when one does not, `no_data` when the name or date of birth is missing; `null`
+/// when no full SSN was given (nothing to send: no number, the last 4, another country's id).
+fn ssa_verification(user: &UserData, fields: [Option<bool>; 3]) -> Value {
+    if user.id_number.as_ref().is_none_or(|i| i.kind != "us_ssn") {
+        return Value::Null;
+    }
+    if fields.contains(&Some(false)) {
+        json!({"match": "no_match", "is_deceased": null})
+    } else if fields.iter().all(|f| *f == Some(true)) {
+        json!({"match": "match", "is_deceased": false})
+    } else {
+        json!({"match": "no_data", "is_deceased": null})
+    }
+}
+
+/// `risk_check.email.name` (API 1.778.0, required): whether the email's local part carries
+/// the user's name.
+fn email_name(user: &UserData) -> &'static str {
+    let (Some(email), Some(name)) = (user.email_address.as_ref(), user.name.as_ref()) else {
+        return "no_input";
+    };
+    let local = email.split('@').next().unwrap_or_default().to_lowercase();
+    if !local.chars().any(|c| c.is_ascii_alphabetic()) {
+        return "indeterminate";
+    }
+    let has = |part: &str| {
+        let p = norm(part);
+        !p.is_empty() && local.contains(&p.replace(' ', ""))
+    };
+    match (has(&name.given_name), has(&name.family_name)) {
+        (true, true) => "match",
+        (true, false) | (false, true) => "partial_match",
+        (false, false) => "no_match",
+    }
+}
+
+/// `selfie_check.selfies[].analysis.age_check` (API 1.778.0, optional, nullable): the age
+/// estimated from the selfie against the age from the date of birth given.
+fn age_check(user: &UserData, ok: bool, now: DateTime<Utc>) -> Value {
+    let reported = user
+        .date_of_birth
+        .as_deref()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .and_then(|dob| now.date_naive().years_since(dob))
+        .map(i64::from);
+    let centre = reported.unwrap_or(35);
+    let (lower, upper, status) = match reported {
+        None => (centre - 5, centre + 5, "no_data"),
+        Some(_) if ok => (centre - 3, centre + 4, "match"),
+        Some(_) => (centre + 15, centre + 25, "no_match"),
+    };
+    json!({
+        "status": status,
+        "reported_age": reported,
+        "age_estimate_lower_bound": lower.max(0),
+        "age_estimate_upper_bound": upper,
+    })
+}
+
 fn status_str(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Success => "success",
@@ -154,7 +216,13 @@ pub fn for_step(
                 "address": {"summary": summary(pick(m.address)), "po_box": "no", "type": "residential"},
                 "name": {"summary": summary(pick(m.name))},
                 "date_of_birth": {"summary": summary(pick(m.date_of_birth))},
-                "id_number": {"summary": summary(pick(m.id_number))},
+                "id_number": {
+                    "summary": summary(pick(m.id_number)),
+                    "ssa_verification": ssa_verification(
+                        &session.user,
+                        [pick(m.name), pick(m.date_of_birth), pick(m.id_number)],
+                    ),
+                },
                 "phone_number": {"summary": summary(pick(m.phone)), "area_code": summary(pick(m.phone))},
             }))
         }
@@ -241,6 +309,7 @@ pub fn for_step(
                 "analysis": {
                     "document_comparison": if ok { "match" } else { "no_match" },
                     "liveness_check": status,
+                    "age_check": age_check(&session.user, ok, now),
                 },
             }],
         })),
@@ -271,6 +340,7 @@ pub fn for_step(
                     "top_level_domain_is_suspicious": "no",
                     "is_edu": "no",
                     "includes_date_of_birth": "no",
+                    "name": email_name(&session.user),
                     "linked_services": [],
                     "risk_level": "low",
                     "factors": [],
@@ -297,5 +367,68 @@ pub fn for_step(
             }))
         }
         Step::AcceptTos | Step::WatchlistScreening => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{IdNumber, Name};
+
+    fn user(email: &str, kind: &str, value: &str) -> UserData {
+        UserData {
+            email_address: Some(email.into()),
+            name: Some(Name {
+                given_name: "Leslie".into(),
+                family_name: "Knope".into(),
+            }),
+            date_of_birth: Some(leslie::DATE_OF_BIRTH.into()),
+            id_number: Some(IdNumber {
+                kind: kind.into(),
+                value: value.into(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn api_1_778_0_keys() {
+        let u = user("leslie.knope@example.com", "us_ssn", "123456789");
+        let all = [Some(true); 3];
+        assert_eq!(
+            ssa_verification(&u, all),
+            json!({"match": "match", "is_deceased": false})
+        );
+        let wrong_name = [Some(false), Some(true), Some(true)];
+        assert_eq!(ssa_verification(&u, wrong_name)["match"], "no_match");
+        let no_dob = [Some(true), None, Some(true)];
+        assert_eq!(ssa_verification(&u, no_dob)["match"], "no_data");
+        let last4 = user("x@example.com", "us_ssn_last_4", "6789");
+        assert_eq!(ssa_verification(&last4, all), Value::Null);
+        assert_eq!(email_name(&u), "match");
+        assert_eq!(
+            email_name(&user("lknope@example.com", "us_ssn", "1")),
+            "partial_match"
+        );
+        assert_eq!(
+            email_name(&user("ann@example.com", "us_ssn", "1")),
+            "no_match"
+        );
+        assert_eq!(
+            email_name(&user("1234@example.com", "us_ssn", "1")),
+            "indeterminate"
+        );
+        assert_eq!(email_name(&UserData::default()), "no_input");
+        let now: DateTime<Utc> = "2026-11-30T00:00:00Z".parse().unwrap();
+        let a = age_check(&u, true, now);
+        assert_eq!(
+            (a["status"].as_str(), a["reported_age"].as_i64()),
+            (Some("match"), Some(51))
+        );
+        assert!(a["age_estimate_lower_bound"].as_i64() <= Some(51));
+        assert_eq!(
+            age_check(&UserData::default(), true, now)["status"],
+            "no_data"
+        );
     }
 }

@@ -1,10 +1,11 @@
 //! A Plaid Identity Verification emulator: Plaid's IDV endpoints with Plaid's shapes, rules and
 //! error bodies, really signed webhooks, and a control API under `/emulator/` that walks
-//! sessions through their steps. See `tests/EMULATOR.md`.
+//! sessions through their steps, and a stand-in for Plaid Link's web SDK (`link`). See
+//! `tests/plaid-emulator/EMULATOR.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use testkit::emulator::{Emulator, Template};
+//! use plaid_emulator::{Emulator, Template};
 //! let emu = Emulator::builder()
 //!     .client_id("id")
 //!     .secret("secret")
@@ -20,6 +21,7 @@ mod control;
 pub mod details;
 pub mod errors;
 mod ids;
+pub mod link;
 mod routes;
 pub mod signing;
 pub mod state;
@@ -219,7 +221,9 @@ impl EmulatorBuilder {
             port: self.port,
             source,
         })?;
-        let app = routes::router(inner.clone()).merge(control::router(inner.clone()));
+        let app = routes::router(inner.clone())
+            .merge(control::router(inner.clone()))
+            .merge(link::router(inner.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let shutdown = async {
@@ -253,6 +257,12 @@ impl RunningEmulator {
     /// `http://127.0.0.1:PORT` (no trailing slash): the Plaid base URL for clients.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The Link stand-in's SDK, to put where a page loads
+    /// `https://cdn.plaid.com/link/v2/stable/link-initialize.js`.
+    pub fn link_initialize_url(&self) -> String {
+        format!("{}/link/v2/stable/link-initialize.js", self.url())
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -317,6 +327,12 @@ impl RunningEmulator {
 
     pub fn link_token(&self, token: &str) -> Option<LinkTokenRecord> {
         self.inner.lock().link_tokens.get(token).cloned()
+    }
+
+    /// Makes Link refuse the token (`INVALID_LINK_TOKEN`), as Plaid does when a person takes
+    /// too long or fails too often.
+    pub fn invalidate_link_token(&self, token: &str) -> Result<LinkTokenRecord, ControlError> {
+        control::invalidate_link_token(&self.inner, token)
     }
 
     /// Every signed delivery so far, in firing order.

@@ -192,6 +192,8 @@ pub struct UserData {
     pub name: Option<Name>,
     pub address: Option<Address>,
     pub id_number: Option<IdNumber>,
+    /// `user.ip_address` given to `/identity_verification/create` (API 1.778.0).
+    pub ip_address: Option<String>,
 }
 
 impl UserData {
@@ -215,6 +217,9 @@ impl UserData {
         if other.id_number.is_some() {
             self.id_number = other.id_number;
         }
+        if other.ip_address.is_some() {
+            self.ip_address = other.ip_address;
+        }
     }
 
     /// `IdentityVerificationUserData`: every required key present, null when unknown.
@@ -222,7 +227,7 @@ impl UserData {
         json!({
             "phone_number": self.phone_number,
             "date_of_birth": self.date_of_birth,
-            "ip_address": null,
+            "ip_address": self.ip_address,
             "email_address": self.email_address,
             "name": self.name.as_ref().map(|n| json!({"given_name": n.given_name, "family_name": n.family_name})),
             "address": self.address.as_ref().map(|a| json!({
@@ -502,6 +507,14 @@ pub struct LinkTokenRecord {
     pub gave_consent: Option<bool>,
     pub created_at: String,
     pub expiration: String,
+    /// Set by `POST /emulator/link_tokens/{token}/invalidate`: Link then answers
+    /// `INVALID_LINK_TOKEN`, as when Plaid invalidates a token mid-flow.
+    #[serde(default)]
+    pub invalidated_at: Option<String>,
+    /// The token's `user` prefill (validated), given to a session Link starts with it. Not
+    /// shown by `GET /emulator/link_tokens/{token}`: it is identity data.
+    #[serde(skip)]
+    pub user: UserData,
 }
 
 /// One signed webhook delivery: the exact headers and body sent.
@@ -584,6 +597,8 @@ pub struct State {
     pub requests: Vec<RequestLogEntry>,
     /// Where webhooks are POSTed (settable at run time through the control API).
     pub webhook_url: Option<String>,
+    /// Wrong SMS codes typed in the Link stand-in, per session (Sandbox allows three).
+    pub sms_attempts: HashMap<String, u32>,
 }
 
 impl State {
@@ -598,6 +613,7 @@ impl State {
             faults: Vec::new(),
             requests: Vec::new(),
             webhook_url,
+            sms_attempts: HashMap::new(),
         }
     }
 

@@ -24,6 +24,7 @@ pub const ID_NUMBER_TYPES: &[&str] = &[
     "es_dni",
     "es_nie",
     "hk_hkid",
+    "in_epic",
     "in_pan",
     "it_cf",
     "jo_civil_id",
@@ -410,10 +411,21 @@ pub fn user_data(
         "id_number",
     ];
     if allow_client_user_id {
+        // Create's `IdentityVerificationCreateRequestUser`; `ip_address` since API 1.778.0.
         allowed.push("client_user_id");
+        allowed.push("ip_address");
     }
     reject_unknown(o, &allowed, path)?;
     let mut user = UserData::default();
+    if let Some(ip) = opt_str(o, "ip_address", path)? {
+        if ip.parse::<std::net::IpAddr>().is_err() {
+            return Err(invalid(
+                &join(path, "ip_address"),
+                "is not a valid IPv4 or IPv6 address",
+            ));
+        }
+        user.ip_address = Some(ip);
+    }
     if let Some(email) = opt_str(o, "email_address", path)? {
         check_email(&email, &join(path, "email_address"))?;
         user.email_address = Some(email);

@@ -242,6 +242,11 @@ fn new_session(
     }
 }
 
+/// `IdentityVerificationLanguage` (API 1.778.0).
+const IDV_LANGUAGES: &[&str] = &[
+    "en-US", "es-ES", "es-US", "fr-CA", "ja-JP", "pt-BR", "pt-PT",
+];
+
 fn create(
     _: &Inner,
     state: &mut State,
@@ -259,10 +264,20 @@ fn create(
             "gave_consent",
             "user",
             "is_idempotent",
+            "language",
         ],
         "",
     )?;
     v::require(obj, &["template_id", "gave_consent", "is_shareable"], "")?;
+    // `language` (API 1.778.0): the flow's language; nullable. Validated, not otherwise used.
+    if let Some(lang) = v::opt_str(obj, "language", "")?
+        && !IDV_LANGUAGES.contains(&lang.as_str())
+    {
+        return Err(PlaidApiError::invalid_field(format!(
+            "language must be one of {}",
+            IDV_LANGUAGES.join(", ")
+        )));
+    }
     no_user_id(obj)?;
     let user_obj = v::opt_obj(obj, "user", "")?;
     let root_cuid = v::opt_str(obj, "client_user_id", "")?;
@@ -571,6 +586,7 @@ const LINK_TOKEN_FIELDS: &[&str] = &[
     "base_report",
     "credit_partner_insights",
     "cra_options",
+    "cra_report_parameter",
     "consumer_report_permissible_purpose",
     "auth",
     "transfer",
@@ -664,7 +680,7 @@ fn link_token_create(
         })
         .map(|(k, val)| (k.clone(), val.clone()))
         .collect();
-    v::user_data(&prefill, "user", false)?;
+    let prefill = v::user_data(&prefill, "user", false)?;
     match obj.get("products") {
         Some(Value::Array(p)) if p.len() == 1 && p[0] == "identity_verification" => {}
         _ => {
@@ -715,6 +731,8 @@ fn link_token_create(
             gave_consent,
             created_at: ts(now),
             expiration: expiration.clone(),
+            invalidated_at: None,
+            user: prefill,
         },
     );
     Ok((
