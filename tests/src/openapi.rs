@@ -149,4 +149,39 @@ mod tests {
             .expect("required");
         assert!(required.contains(&json!("request_id")), "{required:?}");
     }
+
+    /// The README's error table has one row per code, with the code's status.
+    #[test]
+    fn the_readme_table_lists_every_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let section = readme
+            .split("\n### Error codes\n")
+            .nth(1)
+            .expect("README.md has a section `### Error codes`");
+        let section = section.split("\n#").next().unwrap_or(section);
+        let mut rows = std::collections::BTreeMap::new();
+        for line in section.lines() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            // | `code` | status | meaning | what the caller should do |
+            if cells.len() == 6
+                && let Some(code) = cells[1].strip_prefix('`').and_then(|c| c.strip_suffix('`'))
+                && let Ok(status) = cells[2].parse::<u16>()
+            {
+                assert!(
+                    rows.insert(code.to_owned(), status).is_none(),
+                    "{code} twice"
+                );
+            }
+        }
+        for c in shared::http::ApiError::ALL_CODES {
+            assert_eq!(
+                rows.remove(c.as_str()),
+                Some(c.status()),
+                "README.md's error table: {c} should be a row with status {}",
+                c.status()
+            );
+        }
+        assert!(rows.is_empty(), "README.md lists unknown codes: {rows:?}");
+    }
 }
