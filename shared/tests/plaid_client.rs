@@ -641,6 +641,59 @@ async fn error_bodies_map_to_typed_errors() {
     assert_eq!(err.to_string(), "plaid 400 INVALID_REQUEST: INVALID_FIELD");
 }
 
+/// Refusals only the operator can fix (team reference §1.5) arrive as typed errors, are not
+/// retried, and become their own API codes (502), never the bare `plaid_error`.
+#[tokio::test]
+async fn operator_refusals_map_to_their_own_api_codes() {
+    use shared::http::ApiError;
+    for (code, message, want) in [
+        (
+            "INVALID_PRODUCT",
+            r#"client is not authorized to access the following products: ["identity_verification"]"#,
+            "plaid_product_not_enabled",
+        ),
+        (
+            "UNAUTHORIZED_ENVIRONMENT",
+            "you are not authorized to use this environment",
+            "plaid_environment_not_allowed",
+        ),
+        (
+            "UNAUTHORIZED_ROUTE_ACCESS",
+            "you are not authorized to access this route",
+            "plaid_product_not_enabled",
+        ),
+        (
+            "INVALID_API_KEYS",
+            "invalid client_id or secret provided",
+            "plaid_credentials_invalid",
+        ),
+    ] {
+        let mock = Mock::start(move |_, _| Reply {
+            status: 400,
+            body: json!({
+                "error_type": "INVALID_INPUT",
+                "error_code": code,
+                "error_message": message,
+                "display_message": null,
+                "request_id": "req-operator",
+            })
+            .to_string(),
+            ..ok("")
+        })
+        .await;
+        let err = client(&mock, fast())
+            .create(&create_req(true))
+            .await
+            .unwrap_err();
+        assert_eq!(err.error_code(), Some(code));
+        // Not retried (fixed keys: nothing new to resend with either).
+        assert_eq!(mock.requests().len(), 1, "{code}");
+        let api = ApiError::from(err);
+        assert_eq!((api.code(), api.status()), (want, 502), "{code}");
+        assert!(!api.to_string().contains(message), "{api}");
+    }
+}
+
 #[tokio::test]
 async fn retry_after_is_kept_on_the_error() {
     let mock = Mock::start(|_, _| {

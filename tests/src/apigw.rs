@@ -19,6 +19,8 @@ pub struct ApiEvent {
     source_ip: String,
     /// The `scope` claim (space-separated, as in Cognito access tokens).
     scope: Option<String>,
+    /// The Lambda request id of the invocation (the Lambda context's), when given.
+    lambda_request_id: Option<String>,
 }
 
 impl ApiEvent {
@@ -35,6 +37,7 @@ impl ApiEvent {
             sub: None,
             source_ip: "192.0.2.10".into(),
             scope: None,
+            lambda_request_id: None,
         }
     }
 
@@ -188,9 +191,25 @@ impl ApiEvent {
         e
     }
 
+    /// Hand the request over with a Lambda context whose request id is `id`, as the runtime
+    /// does (without one, a handler runs with no Lambda context at all).
+    pub fn lambda_request_id(mut self, id: &str) -> Self {
+        self.lambda_request_id = Some(id.to_owned());
+        self
+    }
+
     pub fn request(&self) -> Request {
-        lambda_http::request::from_str(&self.event().to_string())
-            .expect("a valid API Gateway v2 event")
+        let req = lambda_http::request::from_str(&self.event().to_string())
+            .expect("a valid API Gateway v2 event");
+        match &self.lambda_request_id {
+            Some(id) => {
+                use lambda_http::RequestExt;
+                let mut context = lambda_http::Context::default();
+                context.request_id = id.clone();
+                req.with_lambda_context(context)
+            }
+            None => req,
+        }
     }
 }
 

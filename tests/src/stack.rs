@@ -47,6 +47,8 @@ pub struct StackBuilder {
     vars: HashMap<&'static str, String>,
     plaid_options: Option<ClientOptions>,
     drop_proxy: bool,
+    /// The Plaid credentials the functions hold, when not the emulator's own.
+    credentials: Option<(String, String)>,
 }
 
 impl StackBuilder {
@@ -59,6 +61,13 @@ impl StackBuilder {
     /// Route Plaid calls through a [`DropProxy`] (as `Stack::proxy`), to drop answers.
     pub fn drop_proxy(mut self) -> Self {
         self.drop_proxy = true;
+        self
+    }
+
+    /// Give the functions these Plaid credentials instead of the ones the emulator accepts
+    /// (e.g. a wrong secret, as after a botched rotation).
+    pub fn credentials(mut self, client_id: &str, secret: &str) -> Self {
+        self.credentials = Some((client_id.to_owned(), secret.to_owned()));
         self
     }
 
@@ -116,9 +125,11 @@ impl StackBuilder {
         ]);
         vars.extend(self.vars);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config");
+        let (client_id, secret) = self
+            .credentials
+            .unwrap_or_else(|| ("stack-client".into(), "stack-secret".into()));
         let credentials = Arc::new(CredentialsProvider::fixed(Credentials::new(
-            "stack-client",
-            "stack-secret",
+            client_id, secret,
         )));
         let options = self.plaid_options.unwrap_or(ClientOptions {
             timeout: Duration::from_secs(2),

@@ -4,8 +4,8 @@ use super::session_body::SessionBody;
 use super::sync::{newer_than, plaid_attempts, record_snapshot, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
-use crate::http::ApiError;
 use crate::http::request::{caller, json_body};
+use crate::http::{ApiError, ErrorCode};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::{CreateRequest, IdentityVerification, RequestUser, RetryRequest};
 use crate::session::SessionRecord;
@@ -65,7 +65,7 @@ async fn run<S: SessionStore>(
             .filter(|t| ctx.config.template_allowed(t))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "template_not_allowed",
+                    ErrorCode::TemplateNotAllowed,
                     "template_id is not one of the configured templates",
                 )
             })?,
@@ -332,7 +332,7 @@ async fn wait_for_other_start<S: SessionStore>(
         }
     }
     Err(ApiError::Conflict {
-        code: "start_in_progress",
+        code: ErrorCode::StartInProgress,
         message: "another start for this user is in progress; retry shortly",
         retry_after: Some(Duration::from_secs(2)),
     })

@@ -5,9 +5,9 @@ use super::session_body::{FullResult, SessionBody};
 use super::sync::{record_snapshot, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
-use crate::http::ApiError;
 use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
+use crate::http::{ApiError, ErrorCode};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::session::lifecycle::{LIVE_READ_COOLDOWN, needs_refresh};
 use crate::store::SessionStore;
@@ -47,7 +47,7 @@ fn flag(req: &Request, name: &'static str) -> Result<bool, ApiError> {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
         Some(_) => Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("{name} must be true or false"),
         )),
     }
@@ -66,7 +66,7 @@ async fn one<S: SessionStore>(
         Some("full") => true,
         Some(_) => {
             return Err(ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 "view must be summary or full",
             ));
         }
@@ -172,7 +172,7 @@ async fn list<S: SessionStore>(
     let template = query(req, "template_id")
         .map(|t| {
             TemplateId::parse(t).map_err(|_| {
-                ApiError::bad_request("invalid_query", "template_id is not a template id")
+                ApiError::bad_request(ErrorCode::InvalidQuery, "template_id is not a template id")
             })
         })
         .transpose()?;
@@ -184,7 +184,7 @@ async fn list<S: SessionStore>(
             .filter(|n| (1..=MAX_PAGE).contains(n))
             .ok_or_else(|| {
                 ApiError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("limit must be between 1 and {MAX_PAGE}"),
                 )
             })?,

@@ -5,9 +5,9 @@ use super::get_session::cooldown_wait;
 use super::sync::{record_snapshot, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
-use crate::http::ApiError;
 use crate::http::request::{caller, json_body, session_id};
 use crate::http::response::json;
+use crate::http::{ApiError, ErrorCode};
 use crate::plaid::types::{LinkTokenCreateRequest, LinkTokenIdentityVerification, LinkTokenUser};
 use crate::session::lifecycle::{LIVE_READ_COOLDOWN, LinkRefusal, link_allowed, needs_refresh};
 use crate::store::SessionStore;
@@ -47,7 +47,7 @@ async fn run<S: SessionStore>(
     // Bad input is refused before anything is read or asked of Plaid.
     if body.redirect_uri.is_some() && body.android_package_name.is_some() {
         return Err(ApiError::bad_request(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "redirect_uri and android_package_name are mutually exclusive",
         ));
     }
@@ -55,7 +55,7 @@ async fn run<S: SessionStore>(
         && !ctx.config.redirect_uris.contains(uri)
     {
         return Err(ApiError::bad_request(
-            "redirect_uri_not_allowed",
+            ErrorCode::RedirectUriNotAllowed,
             "redirect_uri is not in the configured allow-list",
         ));
     }
@@ -63,7 +63,7 @@ async fn run<S: SessionStore>(
         && !ctx.config.android_package_names.contains(pkg)
     {
         return Err(ApiError::bad_request(
-            "android_package_name_not_allowed",
+            ErrorCode::AndroidPackageNameNotAllowed,
             "android_package_name is not in the configured allow-list",
         ));
     }
@@ -155,12 +155,12 @@ fn refusal(refusal: LinkRefusal) -> ApiError {
     match refusal {
         LinkRefusal::Expired => ApiError::Gone,
         LinkRefusal::Finished => ApiError::Conflict {
-            code: "session_finished",
+            code: ErrorCode::SessionFinished,
             message: "the session is finished; start a new one with POST /sessions",
             retry_after: None,
         },
         LinkRefusal::InReview => ApiError::Conflict {
-            code: "session_in_review",
+            code: ErrorCode::SessionInReview,
             message: "the session is waiting for a review; there is nothing to do in Link",
             retry_after: None,
         },

@@ -56,12 +56,20 @@ impl RequestLog {
 }
 
 /// Turn a handler's result into the response and write the request's log line.
+///
+/// The one place errors become answers: an error body's `request_id` is the invocation's Lambda
+/// request id, the same one this log line carries as `aws_request_id`, so a caller quoting it
+/// leads support to the line. Without a Lambda context (a handler called directly, as tests do)
+/// both are empty.
 pub fn finish(log: RequestLog, result: Result<Response<Body>, ApiError>) -> Response<Body> {
     let (resp, error_code) = match result {
         Ok(r) => (r, None),
         Err(e) => {
             let code = e.code();
-            (e.into_response(), Some(code))
+            (
+                e.into_response(log.aws_request_id.as_deref().unwrap_or("")),
+                Some(code),
+            )
         }
     };
     let status = resp.status().as_u16();

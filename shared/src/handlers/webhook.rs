@@ -29,13 +29,6 @@ fn source_ip(req: &Request) -> Option<&str> {
     }
 }
 
-fn refused() -> Response<Body> {
-    json(
-        401,
-        &serde_json::json!({"error": {"code": "invalid_webhook", "message": "webhook verification failed"}}),
-    )
-}
-
 fn ack(outcome: &'static str) -> Response<Body> {
     json(200, &serde_json::json!({ "status": outcome }))
 }
@@ -64,7 +57,7 @@ async fn run<S: SessionStore, F: KeyFetcher>(
             reason = "source address not in PLAID_WEBHOOK_SOURCE_IPS",
             "webhook rejected"
         );
-        return Ok(refused());
+        return Err(ApiError::InvalidWebhook);
     }
     let body = body_bytes(req);
     if let Err(e) = verifier
@@ -79,7 +72,7 @@ async fn run<S: SessionStore, F: KeyFetcher>(
         }
         // The alarm in infra/template.yaml counts these lines.
         tracing::warn!(webhook_rejected = true, reason = %e, "webhook rejected");
-        return Ok(refused());
+        return Err(ApiError::InvalidWebhook);
     }
 
     // Verified: from here on the body is Plaid's own words.

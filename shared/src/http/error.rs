@@ -1,6 +1,12 @@
 //! The one place where failures become HTTP answers:
-//! `{"error": {"code": "snake_case_code", "message": "…"}}` with the right status, never a stack
-//! trace, never Plaid's raw body.
+//! `{"error": {"code": "snake_case_code", "message": "…", "request_id": "…"}}` with the right
+//! status, never a stack trace, never Plaid's raw body.
+//!
+//! Every `code` an answer can carry is an [`ErrorCode`]; [`ErrorCode::ALL`] is the catalogue
+//! that `shared/openapi.yaml` (the error schema's `code` enum) and the README's error table are
+//! tested against. `request_id` is the Lambda request id of the invocation, the one its log line
+//! carries as `aws_request_id` (see `handlers::finish`); a handler called without a Lambda
+//! context (tests calling it directly) answers with an empty `request_id`.
 
 use crate::plaid::PlaidError;
 use crate::session::user_input::FieldError;
@@ -8,16 +14,97 @@ use crate::store::StoreError;
 use lambda_http::{Body, Response};
 use std::time::Duration;
 
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = ($code:literal, $status:literal),)*) => {
+        /// Every `code` an error answer can carry, with its HTTP status.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// The whole catalogue, in the order the README lists it.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$variant => $status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not JSON (or not UTF-8).
+    InvalidJson = ("invalid_json", 400),
+    /// The body is JSON of the wrong shape (unknown field, wrong type).
+    InvalidBody = ("invalid_body", 400),
+    /// A field's value is not valid (`user.phone_number` not E.164…).
+    InvalidField = ("invalid_field", 400),
+    /// A query parameter is not valid.
+    InvalidQuery = ("invalid_query", 400),
+    /// The list cursor is not one we handed out.
+    InvalidCursor = ("invalid_cursor", 400),
+    /// `template_id` is not one of `IDV_TEMPLATE_ID` / `IDV_TEMPLATE_IDS`.
+    TemplateNotAllowed = ("template_not_allowed", 400),
+    RedirectUriNotAllowed = ("redirect_uri_not_allowed", 400),
+    AndroidPackageNameNotAllowed = ("android_package_name_not_allowed", 400),
+    Unauthorized = ("unauthorized", 401),
+    /// A webhook whose signature, age or body hash does not check out (or from an address not
+    /// on `PLAID_WEBHOOK_SOURCE_IPS`).
+    InvalidWebhook = ("invalid_webhook", 401),
+    Forbidden = ("forbidden", 403),
+    SessionNotFound = ("session_not_found", 404),
+    SessionFinished = ("session_finished", 409),
+    SessionInReview = ("session_in_review", 409),
+    StartInProgress = ("start_in_progress", 409),
+    SessionExpired = ("session_expired", 410),
+    PayloadTooLarge = ("payload_too_large", 413),
+    UnsupportedMediaType = ("unsupported_media_type", 415),
+    PlaidRejectedData = ("plaid_rejected_data", 422),
+    RateLimited = ("rate_limited", 429),
+    AttemptLimitReached = ("attempt_limit_reached", 429),
+    InternalError = ("internal_error", 500),
+    PlaidError = ("plaid_error", 502),
+    /// Plaid refused our API keys (`INVALID_API_KEYS`), or the credentials secret is unusable.
+    PlaidCredentialsInvalid = ("plaid_credentials_invalid", 502),
+    /// Our Plaid client may not use Identity Verification (`INVALID_PRODUCT`,
+    /// `UNAUTHORIZED_ROUTE_ACCESS`).
+    PlaidProductNotEnabled = ("plaid_product_not_enabled", 502),
+    /// Our Plaid client may not use this environment (`UNAUTHORIZED_ENVIRONMENT`).
+    PlaidEnvironmentNotAllowed = ("plaid_environment_not_allowed", 502),
+    /// Plaid does not know the configured template (`INVALID_FIELD` naming `template_id`).
+    PlaidTemplateInvalid = ("plaid_template_invalid", 502),
+    PlaidUnavailable = ("plaid_unavailable", 503),
+    StoreUnavailable = ("store_unavailable", 503),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("request body must be application/json")]
     UnsupportedMediaType,
     #[error("missing or invalid caller identity")]
     Unauthorized,
+    /// A webhook that did not verify (or came from an address not allowed).
+    #[error("webhook verification failed")]
+    InvalidWebhook,
     #[error("session not found")]
     NotFound,
     /// The caller's token lacks the scope this answer needs (`view=full`: the reviewer scope).
@@ -25,7 +112,7 @@ pub enum ApiError {
     Forbidden { message: &'static str },
     #[error("{message}")]
     Conflict {
-        code: &'static str,
+        code: ErrorCode,
         message: &'static str,
         retry_after: Option<Duration>,
     },
@@ -47,6 +134,23 @@ pub enum ApiError {
     PlaidUnavailable { retry_after: Duration },
     #[error("Plaid could not complete the request")]
     PlaidFailed,
+    /// Plaid refused this service's API keys, or the credentials secret is unusable.
+    #[error(
+        "Plaid refused this service's credentials; the operator must fix the Plaid secret (PLAID_SECRET_ID)"
+    )]
+    PlaidCredentialsInvalid,
+    #[error(
+        "this service's Plaid account is not enabled for Identity Verification; the operator must ask Plaid to enable it"
+    )]
+    PlaidProductNotEnabled,
+    #[error(
+        "this service's Plaid account may not use the configured Plaid environment; the operator must fix PLAID_ENV or ask Plaid for access"
+    )]
+    PlaidEnvironmentNotAllowed,
+    #[error(
+        "Plaid does not know the configured verification template; the operator must fix IDV_TEMPLATE_ID / IDV_TEMPLATE_IDS"
+    )]
+    PlaidTemplateInvalid,
     #[error("the session store is unavailable; retry later")]
     StoreUnavailable,
     #[error("internal error")]
@@ -54,7 +158,10 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    /// Every code an error answer can carry (see [`ErrorCode::ALL`]).
+    pub const ALL_CODES: &'static [ErrorCode] = ErrorCode::ALL;
+
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
             code,
             message: message.into(),
@@ -62,41 +169,34 @@ impl ApiError {
     }
 
     pub fn status(&self) -> u16 {
-        match self {
-            ApiError::BadRequest { .. } => 400,
-            ApiError::Unauthorized => 401,
-            ApiError::Forbidden { .. } => 403,
-            ApiError::NotFound => 404,
-            ApiError::Conflict { .. } => 409,
-            ApiError::Gone => 410,
-            ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::UnsupportedMediaType => 415,
-            ApiError::PlaidRejected { .. } => 422,
-            ApiError::RateLimited { .. }
-            | ApiError::ReadCooldown { .. }
-            | ApiError::AttemptLimit { .. } => 429,
-            ApiError::Internal => 500,
-            ApiError::PlaidFailed => 502,
-            ApiError::PlaidUnavailable { .. } | ApiError::StoreUnavailable => 503,
-        }
+        self.error_code().status()
     }
 
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => code,
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Unauthorized => "unauthorized",
-            ApiError::Forbidden { .. } => "forbidden",
-            ApiError::NotFound => "session_not_found",
-            ApiError::Gone => "session_expired",
-            ApiError::PlaidRejected { .. } => "plaid_rejected_data",
-            ApiError::RateLimited { .. } | ApiError::ReadCooldown { .. } => "rate_limited",
-            ApiError::AttemptLimit { .. } => "attempt_limit_reached",
-            ApiError::PlaidUnavailable { .. } => "plaid_unavailable",
-            ApiError::PlaidFailed => "plaid_error",
-            ApiError::StoreUnavailable => "store_unavailable",
-            ApiError::Internal => "internal_error",
+            ApiError::BadRequest { code, .. } | ApiError::Conflict { code, .. } => *code,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::Unauthorized => ErrorCode::Unauthorized,
+            ApiError::InvalidWebhook => ErrorCode::InvalidWebhook,
+            ApiError::Forbidden { .. } => ErrorCode::Forbidden,
+            ApiError::NotFound => ErrorCode::SessionNotFound,
+            ApiError::Gone => ErrorCode::SessionExpired,
+            ApiError::PlaidRejected { .. } => ErrorCode::PlaidRejectedData,
+            ApiError::RateLimited { .. } | ApiError::ReadCooldown { .. } => ErrorCode::RateLimited,
+            ApiError::AttemptLimit { .. } => ErrorCode::AttemptLimitReached,
+            ApiError::PlaidUnavailable { .. } => ErrorCode::PlaidUnavailable,
+            ApiError::PlaidFailed => ErrorCode::PlaidError,
+            ApiError::PlaidCredentialsInvalid => ErrorCode::PlaidCredentialsInvalid,
+            ApiError::PlaidProductNotEnabled => ErrorCode::PlaidProductNotEnabled,
+            ApiError::PlaidEnvironmentNotAllowed => ErrorCode::PlaidEnvironmentNotAllowed,
+            ApiError::PlaidTemplateInvalid => ErrorCode::PlaidTemplateInvalid,
+            ApiError::StoreUnavailable => ErrorCode::StoreUnavailable,
+            ApiError::Internal => ErrorCode::InternalError,
         }
     }
 
@@ -112,9 +212,15 @@ impl ApiError {
         }
     }
 
-    pub fn into_response(self) -> Response<Body> {
+    /// The answer, naming `request_id` (the invocation's Lambda request id, or `""` without a
+    /// Lambda context). Only `handlers::finish` calls this, so every error answer names it.
+    pub fn into_response(self, request_id: &str) -> Response<Body> {
         let body = serde_json::json!({
-            "error": { "code": self.code(), "message": self.to_string() }
+            "error": {
+                "code": self.code(),
+                "message": self.to_string(),
+                "request_id": request_id,
+            }
         });
         let mut resp = super::response::json(self.status(), &body);
         if let Some(after) = self.retry_after() {
@@ -129,7 +235,7 @@ impl ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        ApiError::bad_request("invalid_field", e.to_string())
+        ApiError::bad_request(ErrorCode::InvalidField, e.to_string())
     }
 }
 
@@ -138,7 +244,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Throttled | StoreError::Unavailable(_) => ApiError::StoreUnavailable,
             StoreError::BadCursor => {
-                ApiError::bad_request("invalid_cursor", "the page cursor is not valid")
+                ApiError::bad_request(ErrorCode::InvalidCursor, "the page cursor is not valid")
             }
             StoreError::Corrupt(_) => ApiError::Internal,
         }
@@ -147,6 +253,29 @@ impl From<StoreError> for ApiError {
 
 /// Plaid error codes that mean the caller's data was wrong, not our request.
 const CALLER_DATA_CODES: &[&str] = &["INVALID_FIELD", "INVALID_USER_IDENTITY_DATA"];
+
+/// Plaid refusals that only the operator can fix (keys, product access, environment, template):
+/// each gets its own code, 502 (the caller cannot fix it), and the request's log line keeps
+/// Plaid's `error_code`. Codes from Plaid's error reference (team reference §1.5).
+fn operator_error(status: u16, error_code: &str, error_message: &str) -> Option<ApiError> {
+    if !(400..500).contains(&status) {
+        return None;
+    }
+    match error_code {
+        "INVALID_API_KEYS" => Some(ApiError::PlaidCredentialsInvalid),
+        "INVALID_PRODUCT" | "UNAUTHORIZED_ROUTE_ACCESS" => Some(ApiError::PlaidProductNotEnabled),
+        "UNAUTHORIZED_ENVIRONMENT" => Some(ApiError::PlaidEnvironmentNotAllowed),
+        // Plaid documents no code of its own for an unknown template: it is an `INVALID_FIELD`
+        // whose message names the field. The template id we send always comes from our own
+        // configuration (callers may only pick from the allow-list), so it is never the
+        // caller's data. Plaid's messages may change; if this one does, the answer falls back
+        // to 422 `plaid_rejected_data`, and the log line still has `INVALID_FIELD`.
+        "INVALID_FIELD" if error_message.contains("template_id") => {
+            Some(ApiError::PlaidTemplateInvalid)
+        }
+        _ => None,
+    }
+}
 
 impl From<PlaidError> for ApiError {
     fn from(e: PlaidError) -> Self {
@@ -157,6 +286,11 @@ impl From<PlaidError> for ApiError {
             } => (*d).min(Duration::from_secs(60)),
             _ => Duration::from_secs(2),
         };
+        if let PlaidError::Api { status, body, .. } = &e
+            && let Some(op) = operator_error(*status, &body.error_code, &body.error_message)
+        {
+            return op;
+        }
         match &e {
             PlaidError::Api { status: 429, .. } => ApiError::RateLimited {
                 retry_after: retry_after(&e),
@@ -185,6 +319,8 @@ impl From<PlaidError> for ApiError {
             PlaidError::Credentials(c) if c.is_transient() => ApiError::PlaidUnavailable {
                 retry_after: Duration::from_secs(2),
             },
+            // The secret is missing or malformed: the operator's to fix, like refused keys.
+            PlaidError::Credentials(_) => ApiError::PlaidCredentialsInvalid,
             _ => ApiError::PlaidFailed,
         }
     }
@@ -260,30 +396,119 @@ mod tests {
             ),
         ] {
             assert_eq!(e.code(), code);
-            let r = e.into_response();
+            let r = e.into_response("");
             assert_eq!(r.status(), 429);
             assert_eq!(r.headers()["retry-after"], after);
         }
-        let r = ApiError::Forbidden { message: "no" }.into_response();
+        let r = ApiError::Forbidden { message: "no" }.into_response("");
         assert_eq!(r.status(), 403);
     }
 
     #[test]
     fn store_errors_are_retryable_503() {
-        let r = ApiError::from(StoreError::Throttled).into_response();
+        let r = ApiError::from(StoreError::Throttled).into_response("");
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()["retry-after"], "1");
     }
 
     #[test]
     fn error_body_shape() {
-        let r = ApiError::Gone.into_response();
+        let r = ApiError::Gone.into_response("8f6a2c1e-req");
         let Body::Text(t) = r.body() else {
             panic!("text body")
         };
         let v: serde_json::Value = serde_json::from_str(t).unwrap();
         assert_eq!(v["error"]["code"], "session_expired");
         assert!(v["error"]["message"].is_string());
+        assert_eq!(v["error"]["request_id"], "8f6a2c1e-req");
         assert_eq!(r.headers()["content-type"], "application/json");
+    }
+
+    #[test]
+    fn operator_problems_at_plaid_have_their_own_codes() {
+        for (status, code, message, want) in [
+            (
+                400,
+                "INVALID_API_KEYS",
+                "invalid client_id or secret provided",
+                "plaid_credentials_invalid",
+            ),
+            (
+                400,
+                "INVALID_PRODUCT",
+                r#"client is not authorized to access the following products: ["identity_verification"]"#,
+                "plaid_product_not_enabled",
+            ),
+            (
+                400,
+                "UNAUTHORIZED_ROUTE_ACCESS",
+                "not authorized",
+                "plaid_product_not_enabled",
+            ),
+            (
+                400,
+                "UNAUTHORIZED_ENVIRONMENT",
+                "not authorized",
+                "plaid_environment_not_allowed",
+            ),
+            (
+                400,
+                "INVALID_FIELD",
+                "template_id does not match a template of this client",
+                "plaid_template_invalid",
+            ),
+            (
+                400,
+                "INVALID_FIELD",
+                "identity_verification.template_id does not match a template of this client",
+                "plaid_template_invalid",
+            ),
+            // The caller's own data stays 422, and an unknown refusal the bare plaid_error.
+            (
+                400,
+                "INVALID_FIELD",
+                "user.phone_number must be in E.164 format",
+                "plaid_rejected_data",
+            ),
+            (400, "SOMETHING_NEW", "new", "plaid_error"),
+            // A 5xx with one of these codes is Plaid's problem, not the operator's.
+            (500, "INVALID_API_KEYS", "?", "plaid_error"),
+        ] {
+            let mut e = plaid(status, code, None);
+            if let PlaidError::Api { body, .. } = &mut e {
+                body.error_message = message.into();
+            }
+            let e = ApiError::from(e);
+            assert_eq!(e.code(), want, "{code}: {message}");
+            assert_eq!(
+                e.status(),
+                if want == "plaid_rejected_data" {
+                    422
+                } else {
+                    502
+                }
+            );
+            if want.starts_with("plaid_") && want != "plaid_error" && want != "plaid_rejected_data"
+            {
+                assert!(e.to_string().contains("operator"), "{e}");
+                assert!(!e.to_string().contains(message), "never Plaid's words: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_catalogue_is_unique_and_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ApiError::ALL_CODES {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+            let s = c.as_str();
+            assert!(
+                s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{s} is not snake_case"
+            );
+            assert!((400..600).contains(&c.status()), "{s}");
+        }
+        // Complete by construction: `ApiError::code` returns an `ErrorCode`, and `ErrorCode::ALL`
+        // is generated with the enum.
     }
 }

@@ -5,4 +5,4 @@ pub mod error;
 pub mod request;
 pub mod response;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};

@@ -1,6 +1,6 @@
 //! Reading what API Gateway hands us: the caller, path and query parameters, the JSON body.
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::config::{Config, LocalIdentity};
 use crate::ids::{ClientUserId, IdvId};
 use lambda_http::request::RequestContext;
@@ -129,13 +129,14 @@ pub fn json_body<T: DeserializeOwned + Default>(req: &Request) -> Result<T, ApiE
             return Err(ApiError::UnsupportedMediaType);
         }
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| ApiError::bad_request("invalid_json", "request body is not valid UTF-8"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        ApiError::bad_request(ErrorCode::InvalidJson, "request body is not valid UTF-8")
+    })?;
     serde_json::from_str(text).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => ApiError::bad_request("invalid_body", data_error_message(&e)),
-            _ => ApiError::bad_request("invalid_json", "request body is not valid JSON"),
+            Category::Data => ApiError::bad_request(ErrorCode::InvalidBody, data_error_message(&e)),
+            _ => ApiError::bad_request(ErrorCode::InvalidJson, "request body is not valid JSON"),
         }
     })
 }

@@ -5,7 +5,8 @@ use serde::Serialize;
 
 pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response<Body> {
     let body = serde_json::to_string(value).unwrap_or_else(|_| {
-        r#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_owned()
+        r#"{"error":{"code":"internal_error","message":"internal error","request_id":""}}"#
+            .to_owned()
     });
     let mut resp = Response::new(Body::Text(body));
     *resp.status_mut() =
