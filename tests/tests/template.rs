@@ -1427,6 +1427,33 @@ fn every_scanner_suppression_says_why() {
     );
 }
 
+/// The README's parameter table names every template parameter (the operator's only guide to
+/// the optional keys and reservations).
+#[test]
+fn every_parameter_is_in_the_readme_table() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let table: String = readme
+        .split("### Parameters")
+        .nth(1)
+        .expect("README has a Parameters section")
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let t = load_template();
+    let missing: Vec<&String> = t["Parameters"]
+        .as_object()
+        .expect("Parameters")
+        .keys()
+        .filter(|p| !table.contains(&format!("`{p}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in the README's parameter table: {missing:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The checks notice a broken template.
 // ---------------------------------------------------------------------------------------------
