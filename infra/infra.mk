@@ -18,8 +18,8 @@ INFRA_SAMCONFIG := $(INFRA_DIR)/samconfig.toml
 LAMBDA_BINS    := create-session link-token get-session webhook reconcile
 LAMBDA_TARGET  := aarch64-unknown-linux-gnu
 
-# checkov lives in its own venv under Cargo's target directory (ignored by git, kept between
-# runs): its pinned dependencies would fight aws-sam-cli's in .venv. About 25 s to install.
+# checkov lives in its own venv under target/ (ignored by git, kept between
+# runs): its pinned dependencies would fight aws-sam-cli's in .venv. Half a minute to install.
 CHECKOV_VENV := target/checkov-venv
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 
