@@ -23,7 +23,7 @@ $(VENV)/.installed: tests/requirements.txt
 run: venv ## the whole stack locally: moto, Plaid emulator (or real sandbox), functions under cargo lambda watch
 	bash tests/scripts/run.sh
 
-test: venv ## fmt, clippy, template lint, all tests against moto + emulator, contract tests
+test: venv ## fmt, clippy, template lint and security scan, all tests against moto + emulator, contract tests
 	bash tests/scripts/test.sh
 
 contract: venv ## requests and emulator answers judged by Plaid's OpenAPI spec (needs ../shared)

@@ -2,7 +2,9 @@
 # the repository root. The top Makefile provides VENV_BIN (the venv's bin directory, holding
 # cfn-lint, sam and cargo-lambda) and a `venv` target that creates it.
 #
-#   make infra-lint    cfn-lint + sam validate --lint, offline
+#   make infra-lint    cfn-lint (with .cfnlintrc's security rules) + sam validate --lint +
+#                      checkov, offline; checkov fails on any finding not suppressed, with its
+#                      reason, in the template itself
 #   make lambda-build  release arm64 zips of the five functions in $(CARGO_TARGET_DIR or target)/lambda/<bin>/
 #   make sam-build     sam build (infra/.aws-sam/build), the artefacts sam deploy uploads
 #   make deploy        sam-build, then sam deploy (guided the first time)
@@ -16,19 +18,35 @@ INFRA_SAMCONFIG := $(INFRA_DIR)/samconfig.toml
 LAMBDA_BINS    := create-session link-token get-session webhook reconcile
 LAMBDA_TARGET  := aarch64-unknown-linux-gnu
 
+# checkov lives in its own venv under target/ (ignored by git, kept between
+# runs): its pinned dependencies would fight aws-sam-cli's in .venv. Half a minute to install.
+CHECKOV_VENV := target/checkov-venv
+CHECKOV      := $(CHECKOV_VENV)/bin/checkov
+
 INFRA_ENV := PATH="$(VENV_BIN):$$PATH" SAM_CLI_TELEMETRY=0
 # cfn-lint and sam validate need a region but no credentials and no network. Only lint gets a
 # default: for deploy it would override the region of the user's AWS profile.
 INFRA_LINT_ENV := $(INFRA_ENV) AWS_DEFAULT_REGION="$${AWS_DEFAULT_REGION:-$${AWS_REGION:-us-east-1}}"
 
-.PHONY: lint build infra-lint lambda-build lambda-target sam-build deploy
+.PHONY: lint build infra-lint checkov lambda-build lambda-target sam-build deploy
 
 lint: infra-lint
 build: lambda-build
 
-infra-lint: venv
+infra-lint: venv checkov
 	$(INFRA_LINT_ENV) cfn-lint $(INFRA_TEMPLATE)
 	$(INFRA_LINT_ENV) sam validate --lint -t $(INFRA_TEMPLATE)
+
+$(CHECKOV_VENV)/.installed: $(INFRA_DIR)/checkov-requirements.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet -r $(INFRA_DIR)/checkov-requirements.txt
+	touch $@
+
+# Exits non-zero on any failed check; the accepted ones are skipped in the template, each with
+# its reason (Metadata.checkov.skip). --skip-download: offline, no Prisma Cloud look-ups.
+checkov: $(CHECKOV_VENV)/.installed
+	$(CHECKOV) -f $(INFRA_TEMPLATE) --framework cloudformation --quiet --compact --skip-download
 
 # cargo-lambda adds the target by itself, but five parallel `sam build` workers doing so at once
 # race in rustup and all but one fail: add it once, up front.

@@ -11,7 +11,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "== template lint (cfn-lint, sam validate --lint)"
+echo "== template lint (cfn-lint, sam validate --lint, checkov)"
 make --no-print-directory lint
 start_moto
 echo "== cargo test"

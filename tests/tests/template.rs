@@ -1014,6 +1014,327 @@ fn check_webhook_limits(t: &Value) -> Vec<String> {
     problems
 }
 
+/// An optional customer managed key: `!If [Cond, !Ref Param, !Ref AWS::NoValue]` where `Param`
+/// is a String parameter that defaults to empty and `Cond` is true exactly when it is set.
+/// Returns the parameter's name.
+fn optional_key(t: &Value, v: &Value, what: &str, problems: &mut Vec<String>) -> Option<String> {
+    let branches = v.get("Fn::If").and_then(Value::as_array);
+    let Some([cond, set, unset]) = branches.map(Vec::as_slice) else {
+        problems.push(format!(
+            "{what}: not !If [condition, !Ref <key parameter>, !Ref AWS::NoValue]"
+        ));
+        return None;
+    };
+    let param = set["Ref"].as_str();
+    let Some(param) = param.filter(|p| t["Parameters"][*p].is_object()) else {
+        problems.push(format!("{what}: the key is not a template parameter"));
+        return None;
+    };
+    if !is_no_value(unset) {
+        problems.push(format!("{what}: without {param} it is not AWS::NoValue"));
+    }
+    let p = &t["Parameters"][param];
+    if p["Type"] != "String" || p["Default"] != "" {
+        problems.push(format!(
+            "{param}: not a String parameter that defaults to empty (optional)"
+        ));
+    }
+    // The condition says "the parameter is not empty", alone or and-ed with others.
+    let set_test = json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": param }, ""] }] });
+    let cond_def = cond.as_str().map(|c| &t["Conditions"][c]);
+    let holds = cond_def.is_some_and(|d| {
+        d == &set_test
+            || d["Fn::And"]
+                .as_array()
+                .is_some_and(|items| items.contains(&set_test))
+    });
+    if !holds {
+        problems.push(format!(
+            "{what}: condition {cond} does not test that {param} is set"
+        ));
+    }
+    Some(param.to_owned())
+}
+
+/// A policy's statements with the condition each one is granted under (`None`: always).
+fn conditional_statements(doc: &Value) -> Vec<(Option<String>, Value)> {
+    let mut out = Vec::new();
+    for item in doc["Statement"].as_array().into_iter().flatten() {
+        match item.get("Fn::If").and_then(Value::as_array) {
+            Some(b) if b.len() == 3 => {
+                let cond = b[0].as_str().map(str::to_owned);
+                for s in &b[1..] {
+                    if s.is_object() && !is_no_value(s) {
+                        out.push((cond.clone(), s.clone()));
+                    }
+                }
+            }
+            _ => out.push((None, item.clone())),
+        }
+    }
+    out
+}
+
+/// Table key actions a function may hold: DynamoDB decrypts the table key with the caller's
+/// rights (reads) and has data keys made and encrypted under it (writes). Nothing wider.
+const TABLE_KEY_ACTIONS: [&str; 4] = [
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:Encrypt",
+    "kms:GenerateDataKey",
+];
+
+/// Customer managed keys, all optional: the table's (and then every function may use it, only
+/// through DynamoDB in this region, only when it is set), the log groups' and the alarm
+/// topic's. Every KMS grant names one of the stack's key parameters and the service that key
+/// serves, so no function can use a key directly.
+fn check_kms(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let sse = &t["Resources"][SESSIONS_TABLE]["Properties"]["SSESpecification"];
+    let table_key = optional_key(
+        t,
+        &sse["KMSMasterKeyId"],
+        "SessionsTable SSESpecification.KMSMasterKeyId",
+        &mut problems,
+    );
+    if sse["SSEEnabled"] != true {
+        problems.push("SessionsTable: SSEEnabled is not true".into());
+    }
+    if let Some(branches) = sse["SSEType"].get("Fn::If").and_then(Value::as_array) {
+        if branches.get(1) != Some(&json!("KMS")) {
+            problems.push("SessionsTable: SSEType is not KMS when the key is set".into());
+        }
+    } else {
+        problems.push("SessionsTable: SSEType does not follow the key parameter".into());
+    }
+
+    let mut log_keys = BTreeSet::new();
+    for (id, lg) in resources_of_type(t, "AWS::Logs::LogGroup") {
+        let key = optional_key(
+            t,
+            &lg["Properties"]["KmsKeyId"],
+            &format!("{id} KmsKeyId"),
+            &mut problems,
+        );
+        log_keys.insert(key);
+    }
+    if log_keys.len() > 1 {
+        problems.push(format!("log groups use different keys: {log_keys:?}"));
+    }
+    for (id, topic) in resources_of_type(t, "AWS::SNS::Topic") {
+        optional_key(
+            t,
+            &topic["Properties"]["KmsMasterKeyId"],
+            &format!("{id} KmsMasterKeyId"),
+            &mut problems,
+        );
+    }
+
+    // Which service each key parameter may be used through.
+    let mut via = BTreeMap::from([(
+        "PlaidSecretKmsKeyArn".to_owned(),
+        "secretsmanager.${AWS::Region}.amazonaws.com".to_owned(),
+    )]);
+    if let Some(k) = &table_key {
+        via.insert(
+            k.clone(),
+            "dynamodb.${AWS::Region}.amazonaws.com".to_owned(),
+        );
+    }
+    let table_cond = sse["KMSMasterKeyId"]["Fn::If"][0]
+        .as_str()
+        .map(str::to_owned);
+    for (id, f) in functions(t) {
+        let mut table_grant = false;
+        for policy in as_array(fn_prop(t, f, "Policies")) {
+            for (cond, stmt) in conditional_statements(&policy) {
+                let actions = as_strings(&stmt["Action"]);
+                if !actions
+                    .iter()
+                    .any(|a| a.to_ascii_lowercase().starts_with("kms:"))
+                {
+                    continue;
+                }
+                let resources = resource_list(&stmt);
+                let keys: Vec<Option<&str>> = resources.iter().map(|r| r["Ref"].as_str()).collect();
+                let service = stmt["Condition"]["StringEquals"]["kms:ViaService"]["Fn::Sub"]
+                    .as_str()
+                    .unwrap_or("");
+                for key in &keys {
+                    match key.and_then(|k| via.get(k).map(|s| (k, s))) {
+                        None => problems.push(format!(
+                            "{id}: KMS grant on {key:?}, which is not one of the stack's key parameters"
+                        )),
+                        Some((k, s)) if s != service => problems.push(format!(
+                            "{id}: {k} is usable through {service:?}, not only {s:?}"
+                        )),
+                        Some(_) => {}
+                    }
+                }
+                if table_key.is_some() && keys == [table_key.as_deref()] {
+                    if cond != table_cond {
+                        problems.push(format!(
+                            "{id}: the table key grant is not behind the table key's condition"
+                        ));
+                    }
+                    for a in &actions {
+                        if !TABLE_KEY_ACTIONS.contains(&a.as_str()) {
+                            problems.push(format!("{id}: {a} on the table key"));
+                        }
+                    }
+                    table_grant |= actions.iter().any(|a| a == "kms:Decrypt");
+                }
+            }
+        }
+        if table_key.is_some() && !table_grant {
+            problems.push(format!(
+                "{id}: cannot use the table's customer managed key (kms:Decrypt through DynamoDB)"
+            ));
+        }
+    }
+    problems
+}
+
+/// A failed reconcile run is not retried but kept: an on-failure destination on an encrypted
+/// SQS queue with a retention, and an alarm on its depth that notifies the alarm topic when
+/// the stack has one.
+fn check_reconcile_failures(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let Some(f) = function_by_binary(t, "reconcile") else {
+        return vec!["no reconcile function".into()];
+    };
+    let eic = &f["Properties"]["EventInvokeConfig"];
+    if eic["MaximumRetryAttempts"] != 0 {
+        problems.push("reconcile: failed runs are retried (MaximumRetryAttempts is not 0)".into());
+    }
+    let on_failure = &eic["DestinationConfig"]["OnFailure"];
+    if on_failure["Type"] != "SQS" {
+        return vec![format!(
+            "reconcile: no SQS on-failure destination (EventInvokeConfig.DestinationConfig.OnFailure = {on_failure})"
+        )];
+    }
+    let dest = &on_failure["Destination"]["Fn::GetAtt"];
+    let queue_id = dest[0].as_str().unwrap_or("");
+    let queue = &t["Resources"][queue_id];
+    if queue["Type"] != "AWS::SQS::Queue" || dest[1] != "Arn" {
+        return vec![format!(
+            "reconcile: on-failure destination {dest} is not a queue of this stack"
+        )];
+    }
+    let q = &queue["Properties"];
+    if q["SqsManagedSseEnabled"] != true && q["KmsMasterKeyId"].is_null() {
+        problems.push(format!("{queue_id}: not encrypted at rest"));
+    }
+    match q["MessageRetentionPeriod"].as_i64() {
+        Some(s) if s >= 7 * 86_400 => {}
+        other => problems.push(format!(
+            "{queue_id}: MessageRetentionPeriod {other:?} is under 7 days"
+        )),
+    }
+    let topics = resources_of_type(t, "AWS::SNS::Topic");
+    let alarm = resources_of_type(t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .find(|(_, a)| {
+            let p = &a["Properties"];
+            p["Namespace"] == "AWS/SQS"
+                && p["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && p["Dimensions"].as_array().is_some_and(|d| {
+                    d.iter()
+                        .any(|d| d["Value"] == json!({ "Fn::GetAtt": [queue_id, "QueueName"] }))
+                })
+        });
+    match alarm {
+        None => problems.push(format!("{queue_id}: no alarm on its depth")),
+        Some((id, a)) => {
+            if a["Properties"]["Threshold"] != 0 {
+                problems.push(format!("{id}: does not fire on the first failed run"));
+            }
+            for (topic, _) in topics {
+                if !a["Properties"]["AlarmActions"]
+                    .to_string()
+                    .contains(&json!({ "Ref": topic }).to_string())
+                {
+                    problems.push(format!("{id}: does not notify {topic}"));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Every function's reserved concurrency is a Number parameter (0 = none, through a condition
+/// and AWS::NoValue): one for the three API functions, the webhook's own and reconcile's own.
+fn check_reserved_concurrency(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut params: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for (id, f) in functions(t) {
+        let bin = binary_of(f).unwrap_or("?");
+        let v = &f["Properties"]["ReservedConcurrentExecutions"];
+        let Some([cond, set, unset]) = v.get("Fn::If").and_then(Value::as_array).map(Vec::as_slice)
+        else {
+            problems.push(format!(
+                "{id}: ReservedConcurrentExecutions is not !If [condition, !Ref <parameter>, !Ref AWS::NoValue]"
+            ));
+            continue;
+        };
+        let Some((name, _)) = number_param(t, set) else {
+            problems.push(format!(
+                "{id}: reserved concurrency is not a Number parameter with a default"
+            ));
+            continue;
+        };
+        if !is_no_value(unset) {
+            problems.push(format!("{id}: {name} = 0 does not mean AWS::NoValue"));
+        }
+        let zero_off = json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": name }, 0] }] });
+        if cond.as_str().map(|c| &t["Conditions"][c]) != Some(&zero_off) {
+            problems.push(format!("{id}: condition {cond} is not {name} != 0"));
+        }
+        if t["Parameters"][name.as_str()]["MinValue"] != 0 {
+            problems.push(format!("{name}: MinValue is not 0 (0 reserves nothing)"));
+        }
+        params.entry(name).or_default().insert(bin);
+    }
+    let api = BTreeSet::from(["create-session", "get-session", "link-token"]);
+    let groups: BTreeSet<BTreeSet<&str>> = params.values().cloned().collect();
+    let want = BTreeSet::from([
+        api,
+        BTreeSet::from(["webhook"]),
+        BTreeSet::from(["reconcile"]),
+    ]);
+    if groups != want {
+        problems.push(format!(
+            "reserved concurrency parameters {params:?}: expected one for the API functions, one for the webhook, one for reconcile"
+        ));
+    }
+    problems
+}
+
+/// checkov findings accepted in the template: each skip names a check and says why.
+fn check_scanner_suppressions(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (id, r) in resources(t) {
+        let skips = &r["Metadata"]["checkov"]["skip"];
+        if skips.is_null() {
+            continue;
+        }
+        let Some(skips) = skips.as_array() else {
+            problems.push(format!("{id}: Metadata.checkov.skip is not a list"));
+            continue;
+        };
+        for s in skips {
+            let check = s["id"].as_str().unwrap_or("");
+            if !check.starts_with("CKV_") {
+                problems.push(format!("{id}: skip {s} names no checkov check"));
+            }
+            if s["comment"].as_str().map_or(0, |c| c.trim().len()) < 30 {
+                problems.push(format!("{id}: skip of {check} has no reason"));
+            }
+        }
+    }
+    problems
+}
+
 // ---------------------------------------------------------------------------------------------
 // Tests on the real template.
 // ---------------------------------------------------------------------------------------------
@@ -1075,6 +1396,62 @@ fn logs_are_json_expire_and_hold_no_request_content() {
 #[test]
 fn the_webhook_route_is_throttled_and_its_function_reserved_on_their_own() {
     assert_clean("webhook limits", check_webhook_limits(&load_template()));
+}
+
+#[test]
+fn customer_managed_keys_are_optional_and_granted_when_set() {
+    assert_clean("kms", check_kms(&load_template()));
+}
+
+#[test]
+fn failed_reconcile_runs_are_kept_and_alarmed() {
+    assert_clean(
+        "reconcile failures",
+        check_reconcile_failures(&load_template()),
+    );
+}
+
+#[test]
+fn every_function_has_a_reserved_concurrency_parameter() {
+    assert_clean(
+        "reserved concurrency",
+        check_reserved_concurrency(&load_template()),
+    );
+}
+
+#[test]
+fn every_scanner_suppression_says_why() {
+    assert_clean(
+        "checkov suppressions",
+        check_scanner_suppressions(&load_template()),
+    );
+}
+
+/// The README's parameter table names every template parameter (the operator's only guide to
+/// the optional keys and reservations).
+#[test]
+fn every_parameter_is_in_the_readme_table() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let table: String = readme
+        .split("### Parameters")
+        .nth(1)
+        .expect("README has a Parameters section")
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let t = load_template();
+    let missing: Vec<&String> = t["Parameters"]
+        .as_object()
+        .expect("Parameters")
+        .keys()
+        .filter(|p| !table.contains(&format!("`{p}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in the README's parameter table: {missing:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1342,6 +1719,93 @@ fn catches_a_webhook_without_its_own_throttle_reservation_or_allow_list_paramete
         check_webhook_limits(&t),
         "only the webhook uses",
     );
+}
+
+#[test]
+fn catches_a_missing_table_key_grant_a_wider_one_and_a_fixed_log_key() {
+    let mut t = load_template();
+    let policy = &mut props_mut(&mut t, "reconcile")["Policies"][0]["Statement"];
+    policy
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["Fn::If"][0] != "HasTableKmsKey");
+    assert_caught("no grant", check_kms(&t), "cannot use the table's");
+
+    let mut t = load_template();
+    let stmts = props_mut(&mut t, "webhook")["Policies"][0]["Statement"]
+        .as_array_mut()
+        .unwrap();
+    let grant = stmts
+        .iter_mut()
+        .find(|s| s["Fn::If"][0] == "HasTableKmsKey")
+        .unwrap();
+    grant["Fn::If"][1]["Action"] = json!(["kms:Decrypt", "kms:CreateGrant"]);
+    grant["Fn::If"][1]["Condition"]["StringEquals"]["kms:ViaService"] =
+        json!({ "Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com" });
+    let problems = check_kms(&t);
+    assert_caught(
+        "wider grant",
+        problems.clone(),
+        "kms:CreateGrant on the table key",
+    );
+    assert_caught("other service", problems, "usable through");
+
+    let mut t = load_template();
+    let (lg, _) = resources_of_type(&t, "AWS::Logs::LogGroup")[0];
+    let lg = lg.to_owned();
+    t["Resources"][lg.as_str()]["Properties"]["KmsKeyId"] =
+        json!("arn:aws:kms:us-east-1:111122223333:key/fixed");
+    assert_caught("fixed key", check_kms(&t), "KmsKeyId: not !If");
+}
+
+#[test]
+fn catches_reconcile_without_its_failure_queue_or_alarm() {
+    let mut t = load_template();
+    props_mut(&mut t, "reconcile")["EventInvokeConfig"]
+        .as_object_mut()
+        .unwrap()
+        .remove("DestinationConfig");
+    assert_caught(
+        "no destination",
+        check_reconcile_failures(&t),
+        "no SQS on-failure destination",
+    );
+
+    let mut t = load_template();
+    let alarms: Vec<String> = resources_of_type(&t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| a["Properties"]["Namespace"] == "AWS/SQS")
+        .map(|(id, _)| id.to_owned())
+        .collect();
+    for a in alarms {
+        t["Resources"].as_object_mut().unwrap().remove(&a);
+    }
+    assert_caught(
+        "no alarm",
+        check_reconcile_failures(&t),
+        "no alarm on its depth",
+    );
+}
+
+#[test]
+fn catches_a_fixed_or_shared_reservation_and_a_skip_without_reason() {
+    let mut t = load_template();
+    props_mut(&mut t, "reconcile")["ReservedConcurrentExecutions"] = json!(5);
+    assert_caught("fixed", check_reserved_concurrency(&t), "is not !If");
+
+    let mut t = load_template();
+    let webhook = props_mut(&mut t, "webhook")["ReservedConcurrentExecutions"].clone();
+    props_mut(&mut t, "reconcile")["ReservedConcurrentExecutions"] = webhook;
+    assert_caught(
+        "shared",
+        check_reserved_concurrency(&t),
+        "expected one for the API functions",
+    );
+
+    let mut t = load_template();
+    let id = function_id(&t, "webhook");
+    t["Resources"][id.as_str()]["Metadata"]["checkov"]["skip"][0]["comment"] = json!("");
+    assert_caught("no reason", check_scanner_suppressions(&t), "has no reason");
 }
 
 /// The DynamoDB requests one store call makes, as `DynamoStore` makes them. `save_snapshot` also
