@@ -234,6 +234,33 @@ impl DynamoStore {
     }
 
     /// Run one conditional `UpdateItem`; a failed condition is `Rejected`.
+    /// One conditional write of a timestamp claim: sets `attribute` to `value` when the session
+    /// exists and the attribute is absent or compares `free_when` (`<` or `<=`) to `threshold`.
+    /// True when this caller got the claim.
+    async fn claim(
+        &self,
+        id: &IdvId,
+        attribute: &str,
+        value: DateTime<Utc>,
+        free_when: &str,
+        threshold: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(id)))
+            .update_expression("SET #claim = :value")
+            .condition_expression(format!(
+                "attribute_exists(#id) AND (attribute_not_exists(#claim) OR #claim {free_when} :threshold)"
+            ))
+            .expression_attribute_names("#id", attr::ID)
+            .expression_attribute_names("#claim", attribute)
+            .expression_attribute_values(":value", item::timestamp_value(value)?)
+            .expression_attribute_values(":threshold", item::timestamp_value(threshold)?);
+        Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
+    }
+
     async fn conditional_update(
         &self,
         req: aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder,
@@ -612,20 +639,8 @@ impl SessionStore for DynamoStore {
         now: DateTime<Utc>,
         since: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id)))
-            .update_expression("SET #lr = :now")
-            .condition_expression(
-                "attribute_exists(#id) AND (attribute_not_exists(#lr) OR #lr <= :since)",
-            )
-            .expression_attribute_names("#id", attr::ID)
-            .expression_attribute_names("#lr", attr::LIVE_READ_AT)
-            .expression_attribute_values(":now", item::timestamp_value(now)?)
-            .expression_attribute_values(":since", item::timestamp_value(since)?);
-        Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
+        // Free again once the last live read is no later than `since`.
+        self.claim(id, attr::LIVE_READ_AT, now, "<=", since).await
     }
 
     async fn claim_retry(
@@ -634,20 +649,9 @@ impl SessionStore for DynamoStore {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id)))
-            .update_expression("SET #rc = :until")
-            .condition_expression(
-                "attribute_exists(#id) AND (attribute_not_exists(#rc) OR #rc < :now)",
-            )
-            .expression_attribute_names("#id", attr::ID)
-            .expression_attribute_names("#rc", attr::RETRY_CLAIM_UNTIL)
-            .expression_attribute_values(":until", item::timestamp_value(until)?)
-            .expression_attribute_values(":now", item::timestamp_value(now)?);
-        Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
+        // Free again once the previous claim has run out.
+        self.claim(id, attr::RETRY_CLAIM_UNTIL, until, "<", now)
+            .await
     }
 
     async fn release_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
