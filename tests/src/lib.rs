@@ -9,6 +9,7 @@ pub mod dynamo_standin;
 pub use plaid_emulator as emulator;
 pub mod faulty_store;
 pub mod localstack;
+pub mod log_capture;
 pub mod openapi;
 pub mod runtime_api;
 pub mod stack;

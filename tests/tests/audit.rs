@@ -4,6 +4,7 @@
 
 use testkit::apigw::ApiEvent;
 use testkit::emulator::FinishOutcome;
+use testkit::log_capture::capture_logs;
 use testkit::stack::Stack;
 
 #[tokio::test]
@@ -51,29 +52,4 @@ async fn each_reviewer_read_writes_an_audit_line_without_pii() {
     for word in ["Knope", "Leslie", "1975-01-18", "Pawnee"] {
         assert!(!logs.contains(word), "{word} logged");
     }
-}
-
-/// Log lines written on this thread while the guard lives.
-fn capture_logs() -> (
-    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    tracing::subscriber::DefaultGuard,
-) {
-    #[derive(Clone)]
-    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let writer = Buf(buf.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (buf, tracing::subscriber::set_default(subscriber))
 }

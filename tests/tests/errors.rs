@@ -5,6 +5,7 @@
 //! call sites concurrently (see audit.rs).
 
 use testkit::apigw::{Answer, ApiEvent};
+use testkit::log_capture::capture_logs;
 use testkit::stack::{OTHER_TEMPLATE, Stack};
 
 /// A template the configuration allows but Plaid (the emulator) has never heard of.
@@ -114,29 +115,4 @@ fn request_line<'a>(logs: &'a str, request_id: &str) -> &'a str {
         .collect();
     assert_eq!(lines.len(), 1, "one request line for {request_id}:\n{logs}");
     lines[0]
-}
-
-/// Log lines written on this thread while the guard lives.
-fn capture_logs() -> (
-    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    tracing::subscriber::DefaultGuard,
-) {
-    #[derive(Clone)]
-    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let writer = Buf(buf.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    (buf, tracing::subscriber::set_default(subscriber))
 }
