@@ -20,6 +20,12 @@ pub enum ApiError {
     Unauthorized,
     #[error("session not found")]
     NotFound,
+    /// A path this function does not serve.
+    #[error("no such route")]
+    RouteNotFound,
+    /// One of this function's paths, with a method it does not serve; `allow` lists those it does.
+    #[error("method not allowed; use {allow}")]
+    MethodNotAllowed { allow: String },
     #[error("{message}")]
     Conflict {
         code: &'static str,
@@ -55,7 +61,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized => 401,
-            ApiError::NotFound => 404,
+            ApiError::NotFound | ApiError::RouteNotFound => 404,
+            ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Conflict { .. } => 409,
             ApiError::Gone => 410,
             ApiError::PayloadTooLarge { .. } => 413,
@@ -75,6 +82,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound => "session_not_found",
+            ApiError::RouteNotFound => "route_not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Gone => "session_expired",
             ApiError::PlaidRejected { .. } => "plaid_rejected_data",
             ApiError::RateLimited { .. } => "rate_limited",
@@ -101,6 +110,11 @@ impl ApiError {
             "error": { "code": self.code(), "message": self.to_string() }
         });
         let mut resp = super::response::json(self.status(), &body);
+        if let ApiError::MethodNotAllowed { allow } = &self {
+            if let Ok(v) = http::HeaderValue::from_str(allow) {
+                resp.headers_mut().insert(http::header::ALLOW, v);
+            }
+        }
         if let Some(after) = self.retry_after() {
             let secs = after.as_secs().max(1).to_string();
             if let Ok(v) = http::HeaderValue::from_str(&secs) {
