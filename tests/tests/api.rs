@@ -731,7 +731,15 @@ async fn each_function_answers_only_its_own_routes() {
     let link_path = format!("/sessions/{id}/link-token");
     let one_path = format!("/sessions/{id}");
     // (function, method, raw path, routeKey, expected status, Allow)
-    let cases: Vec<(F, &'static str, String, &'static str, u16, Option<&str>)> = vec![
+    type Case = (
+        F,
+        &'static str,
+        String,
+        &'static str,
+        u16,
+        Option<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
         (F::Create, "POST", "/nope".into(), "$default", 404, None),
         (F::Create, "GET", "/nope".into(), "$default", 404, None),
         (

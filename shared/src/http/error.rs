@@ -110,10 +110,10 @@ impl ApiError {
             "error": { "code": self.code(), "message": self.to_string() }
         });
         let mut resp = super::response::json(self.status(), &body);
-        if let ApiError::MethodNotAllowed { allow } = &self {
-            if let Ok(v) = http::HeaderValue::from_str(allow) {
-                resp.headers_mut().insert(http::header::ALLOW, v);
-            }
+        if let ApiError::MethodNotAllowed { allow } = &self
+            && let Ok(v) = http::HeaderValue::from_str(allow)
+        {
+            resp.headers_mut().insert(http::header::ALLOW, v);
         }
         if let Some(after) = self.retry_after() {
             let secs = after.as_secs().max(1).to_string();

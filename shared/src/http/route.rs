@@ -25,7 +25,7 @@ pub fn matched(req: &Request, own: &[Route]) -> Result<Route, ApiError> {
         Some((method, pattern)) => decide(own, method, |p| p == pattern),
         None => {
             let path = req.raw_http_path();
-            decide(own, req.method().as_str(), |p| path_matches(p, &path))
+            decide(own, req.method().as_str(), |p| path_matches(p, path))
         }
     }
 }
