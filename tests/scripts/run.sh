@@ -34,7 +34,7 @@ else
   client_id=emulator-client-id secret=emulator-secret
   setsid env PLAID_CLIENT_ID="$client_id" PLAID_SECRET="$secret" \
     target/debug/plaid-emulator --port 0 \
-    --webhook-url "http://127.0.0.1:$LAMBDA_PORT/lambda-url/webhook/webhooks/plaid" \
+    --webhook-url "http://127.0.0.1:$LAMBDA_PORT/webhooks/plaid" \
     >"$RUN_DIR/emulator.out" 2>"$RUN_DIR/emulator.log" &
   PIDS+=("$!")
   for _ in $(seq 100); do
