@@ -271,7 +271,7 @@ pub(crate) fn session(inner: &Inner, id: &str) -> Result<Value, ControlError> {
 
 /// Applies `change` to one session, files the webhooks it calls for, and delivers them before
 /// returning, so a test sees them in the outbox (and at its receiver) once the call is back.
-async fn mutate(
+pub(crate) async fn mutate(
     inner: &Inner,
     id: &str,
     change: impl FnOnce(&mut super::state::Session) -> Result<Vec<Event>, ControlError>,
@@ -431,34 +431,56 @@ pub(crate) fn submit_user(inner: &Inner, id: &str, user: Value) -> Result<Value,
     Ok(json!({"session": session.to_json()}))
 }
 
+/// Why Link cannot serve a session for a link token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OpenRefusal {
+    /// The emulator never issued this token (or forgot it on reset).
+    UnknownToken,
+    /// The user's latest session for the token's template has ended; Link serves a new one
+    /// only after a retry.
+    Ended { id: String, status: Status },
+    /// The token's template was removed since (a reset dropped a template added at run time).
+    UnknownTemplate(String),
+}
+
+/// The session Link serves for a token, and whether opening it started it.
+pub(crate) struct Opened {
+    pub id: String,
+    pub created: bool,
+    pub session: Value,
+}
+
 /// What Link does when a user opens it with this token: resume the user's open session for the
-/// token's template, or start one if the user has none. An ended session is not reopened:
-/// Link serves a new one only after a retry.
-pub(crate) fn open_link(inner: &Inner, token: &str) -> Result<Value, ControlError> {
+/// token's template, or start one (with the token's `user` prefill) if the user has none. An
+/// ended session is not reopened: Link serves a new one only after a retry.
+pub(crate) fn open_session(inner: &Inner, token: &str) -> Result<Opened, OpenRefusal> {
     let mut state = inner.lock();
     let rec = state
         .link_tokens
         .get(token)
         .cloned()
-        .ok_or_else(|| ControlError::NotFound(format!("link token {token}")))?;
+        .ok_or(OpenRefusal::UnknownToken)?;
     if let Some(latest) = state
         .sessions_of(&rec.client_user_id, Some(&rec.template_id))
         .first()
     {
         if matches!(latest.status, Status::Active | Status::PendingReview) {
-            return Ok(json!({"session": latest.to_json(), "created": false}));
+            return Ok(Opened {
+                id: latest.id.clone(),
+                created: false,
+                session: latest.to_json(),
+            });
         }
-        return Err(ControlError::Conflict(format!(
-            "the latest session {} has ended ({}); issue /identity_verification/retry first",
-            latest.id,
-            json!(latest.status).as_str().unwrap_or_default()
-        )));
+        return Err(OpenRefusal::Ended {
+            id: latest.id.clone(),
+            status: latest.status,
+        });
     }
     let template = state
         .templates
         .get(&rec.template_id)
         .cloned()
-        .ok_or_else(|| ControlError::NotFound(format!("template {}", rec.template_id)))?;
+        .ok_or_else(|| OpenRefusal::UnknownTemplate(rec.template_id.clone()))?;
     let id = super::ids::idv_id();
     let seq = state.seq();
     let mut session = super::state::Session {
@@ -473,7 +495,7 @@ pub(crate) fn open_link(inner: &Inner, token: &str) -> Result<Value, ControlErro
         previous_attempt_id: None,
         shareable_url: None,
         is_shareable: false,
-        user: Default::default(),
+        user: rec.user,
         status: Status::Active,
         steps: [StepStatus::NotApplicable; 7],
         details: Default::default(),
@@ -481,8 +503,29 @@ pub(crate) fn open_link(inner: &Inner, token: &str) -> Result<Value, ControlErro
     };
     session.lay_out(rec.gave_consent.unwrap_or(false), |_| false, |_| false);
     let value = session.to_json();
-    state.sessions.insert(id, session);
-    Ok(json!({"session": value, "created": true}))
+    state.sessions.insert(id.clone(), session);
+    Ok(Opened {
+        id,
+        created: true,
+        session: value,
+    })
+}
+
+/// `POST /emulator/link_tokens/{token}/open`: [`open_session`] as a control call.
+pub(crate) fn open_link(inner: &Inner, token: &str) -> Result<Value, ControlError> {
+    match open_session(inner, token) {
+        Ok(o) => Ok(json!({"session": o.session, "created": o.created})),
+        Err(OpenRefusal::UnknownToken) => {
+            Err(ControlError::NotFound(format!("link token {token}")))
+        }
+        Err(OpenRefusal::UnknownTemplate(t)) => {
+            Err(ControlError::NotFound(format!("template {t}")))
+        }
+        Err(OpenRefusal::Ended { id, status }) => Err(ControlError::Conflict(format!(
+            "the latest session {id} has ended ({}); issue /identity_verification/retry first",
+            json!(status).as_str().unwrap_or_default()
+        ))),
+    }
 }
 
 pub(crate) async fn redeliver(
@@ -567,6 +610,7 @@ pub(crate) fn reset(inner: &Inner) {
     state.outbox.clear();
     state.faults.clear();
     state.requests.clear();
+    state.sms_attempts.clear();
     state.templates = inner
         .initial_templates
         .iter()

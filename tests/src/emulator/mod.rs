@@ -1,6 +1,7 @@
 //! A Plaid Identity Verification emulator: Plaid's IDV endpoints with Plaid's shapes, rules and
 //! error bodies, really signed webhooks, and a control API under `/emulator/` that walks
-//! sessions through their steps. See `tests/EMULATOR.md`.
+//! sessions through their steps, and a stand-in for Plaid Link's web SDK (`link`). See
+//! `tests/EMULATOR.md`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,6 +21,7 @@ mod control;
 pub mod details;
 pub mod errors;
 mod ids;
+pub mod link;
 mod routes;
 pub mod signing;
 pub mod state;
@@ -219,7 +221,9 @@ impl EmulatorBuilder {
             port: self.port,
             source,
         })?;
-        let app = routes::router(inner.clone()).merge(control::router(inner.clone()));
+        let app = routes::router(inner.clone())
+            .merge(control::router(inner.clone()))
+            .merge(link::router(inner.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let shutdown = async {

@@ -664,7 +664,7 @@ fn link_token_create(
         })
         .map(|(k, val)| (k.clone(), val.clone()))
         .collect();
-    v::user_data(&prefill, "user", false)?;
+    let prefill = v::user_data(&prefill, "user", false)?;
     match obj.get("products") {
         Some(Value::Array(p)) if p.len() == 1 && p[0] == "identity_verification" => {}
         _ => {
@@ -715,6 +715,7 @@ fn link_token_create(
             gave_consent,
             created_at: ts(now),
             expiration: expiration.clone(),
+            user: prefill,
         },
     );
     Ok((

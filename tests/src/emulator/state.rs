@@ -502,6 +502,10 @@ pub struct LinkTokenRecord {
     pub gave_consent: Option<bool>,
     pub created_at: String,
     pub expiration: String,
+    /// The token's `user` prefill (validated), given to a session Link starts with it. Not
+    /// shown by `GET /emulator/link_tokens/{token}`: it is identity data.
+    #[serde(skip)]
+    pub user: UserData,
 }
 
 /// One signed webhook delivery: the exact headers and body sent.
@@ -584,6 +588,8 @@ pub struct State {
     pub requests: Vec<RequestLogEntry>,
     /// Where webhooks are POSTed (settable at run time through the control API).
     pub webhook_url: Option<String>,
+    /// Wrong SMS codes typed in the Link stand-in, per session (Sandbox allows three).
+    pub sms_attempts: HashMap<String, u32>,
 }
 
 impl State {
@@ -598,6 +604,7 @@ impl State {
             faults: Vec::new(),
             requests: Vec::new(),
             webhook_url,
+            sms_attempts: HashMap::new(),
         }
     }
 
