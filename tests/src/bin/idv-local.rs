@@ -180,15 +180,44 @@ fn is_api_path(path: &str) -> bool {
     path == "/sessions" || path.starts_with("/sessions/") || path.starts_with("/webhooks/")
 }
 
-fn not_found() -> Response {
+/// What API Gateway answers itself for what the router (Cargo.toml) cannot hand to a function:
+/// an API path that matches no route (404), or `/sessions`, which two functions share by method,
+/// with another method (405). A path one function owns goes to it with any method, and the
+/// function answers 405 itself.
+fn unrouted(method: &Method, path: &str) -> Option<Response> {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let routed = match segments.as_slice() {
+        ["sessions"] => {
+            if method == Method::GET || method == Method::POST {
+                return None;
+            }
+            let mut resp = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed; use GET, POST",
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            return Some(resp);
+        }
+        ["sessions", id] | ["sessions", id, "link-token"] => !id.is_empty(),
+        ["webhooks", "plaid"] => true,
+        _ => false,
+    };
+    (!routed).then(not_found)
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (
-        StatusCode::NOT_FOUND,
+        status,
         [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(
-            serde_json::json!({"error": {"code": "route_not_found", "message": "no such route"}}),
-        ),
+        axum::Json(serde_json::json!({"error": {"code": code, "message": message}})),
     )
         .into_response()
+}
+
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "route_not_found", "no such route")
 }
 
 async fn handle(
@@ -200,6 +229,9 @@ async fn handle(
 ) -> Response {
     let path = uri.path();
     if is_api_path(path) {
+        if let Some(refused) = unrouted(&method, path) {
+            return refused;
+        }
         return forward(&front, method, &uri, headers, body).await;
     }
     if method != Method::GET && method != Method::HEAD {
