@@ -12,6 +12,8 @@ const STEP_NAMES = {
   risk_check: 'Risk check',
 };
 
+const STATE_NAMES = { waiting_for_prerequisite: 'not yet', not_applicable: 'n/a', manually_approved: 'approved', manually_rejected: 'rejected' };
+
 const $ = (id) => document.getElementById(id);
 let config = { link_script: null, plaid: 'emulator' };
 let current = null;     // the session as our API last answered it
@@ -98,7 +100,8 @@ function show(session) {
     label.textContent = STEP_NAMES[name] || name;
     const value = document.createElement('span');
     value.className = 'badge ' + state;
-    value.textContent = state;
+    value.dataset.status = state;
+    value.textContent = STATE_NAMES[state] || state;
     li.append(label, value);
     steps.appendChild(li);
   }

@@ -7,6 +7,7 @@
 # Chromium: $CHROME_PATH (any installed Chrome or Chromium) or Debian's `chromium`, installed with
 # apt-get when missing (sudo when not root). Playwright's own browser download is not used.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 trap cleanup EXIT INT TERM

@@ -148,6 +148,7 @@ start_front() {
     >"$run_dir/front.out" 2>"$run_dir/front.log" &
   PIDS+=("$!")
   line="$(first_line "$run_dir/front.out" 10)"
+  # shellcheck disable=SC2034 # FRONT_URL is for the caller
   case "$line" in
     "listening on "*) FRONT_URL="${line#listening on }" ;;
     *) echo "idv-local serve did not start; see $run_dir/front.log" >&2; return 1 ;;

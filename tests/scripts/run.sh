@@ -5,6 +5,7 @@
 # demo app and the API on one origin. Prints that one URL and a copy-paste walk-through. Ctrl-C
 # stops everything it started.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 trap cleanup EXIT INT TERM

@@ -2,6 +2,7 @@
 # `make test`: formatting, lints, template checks and the whole test suite against moto and the
 # Plaid emulator, all on loopback. Stops everything it started, also on failure.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 trap cleanup EXIT INT TERM
@@ -16,6 +17,8 @@ make --no-print-directory lint
 start_moto
 echo "== cargo test"
 cargo test --workspace
+echo "== browser tests (demo app and Link stand-in, headless Chromium)"
+bash tests/scripts/browser.sh
 echo "== schemathesis"
 bash tests/scripts/schemathesis.sh
 echo "== contract tests against Plaid's spec"
