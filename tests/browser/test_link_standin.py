@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "target" / "debug" / "plaid-emulator"
@@ -78,13 +79,18 @@ PAGE = """<!DOCTYPE html>
       window.linkEvents.push({ eventName, metadata });
     },
   });
-  document.getElementById('link-button').onclick = function () {
-    handler.open();
-  };
+  __OPEN__
   </script>
 </body>
 </html>
 """
+
+
+# How the page opens Link: from a button, or at once after Plaid.create (as the docs' snippet).
+OPEN_ON_CLICK = """document.getElementById('link-button').onclick = function () {
+    handler.open();
+  };"""
+OPEN_AT_ONCE = "handler.open();"
 
 
 # ---------------------------------------------------------------- fixtures
@@ -114,8 +120,7 @@ def emulator():
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+    with sync_playwright() as p:
         # The page's origin (app.test, answered by page.route) counts as public and not secure,
         # the emulator is on loopback: Chrome's Local Network Access would block the script.
         # A real app in development (http://localhost:…) is on loopback too and needs no flag.
@@ -177,11 +182,13 @@ def start_session(url: str, user: dict | None = None) -> tuple[str, str, str]:
     return cuid, session["id"], tok["link_token"]
 
 
-def open_page(browser, emulator: str, token: str, viewport=PHONE):
+def open_page(browser, emulator: str, token: str, viewport=PHONE, opener=OPEN_ON_CLICK):
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
-    html = PAGE.replace("__SCRIPT__", emulator + "/link/v2/stable/link-initialize.js").replace(
-        "__TOKEN__", token
+    html = (
+        PAGE.replace("__SCRIPT__", emulator + "/link/v2/stable/link-initialize.js")
+        .replace("__TOKEN__", token)
+        .replace("__OPEN__", opener)
     )
     page.route(
         APP + "**",
@@ -200,6 +207,15 @@ def event_names(page) -> list[str]:
     return page.evaluate("() => window.linkEvents.map(e => e.eventName)")
 
 
+def views(events: list[dict], name: str) -> list[str]:
+    """The `view_name`s of one kind of event, in order."""
+    return [e["metadata"]["view_name"] for e in events if e["eventName"] == name]
+
+
+def get_session(url: str, session_id: str) -> tuple[int, dict]:
+    return call(url, "/identity_verification/get", {"identity_verification_id": session_id})
+
+
 def webhooks_for(url: str, session_id: str) -> list[str]:
     status, outbox = call(url, "/emulator/webhooks", method="GET")
     assert status == 200
@@ -209,8 +225,6 @@ def webhooks_for(url: str, session_id: str) -> list[str]:
 # ---------------------------------------------------------------- tests
 
 def test_sandbox_identity_finishes_with_on_success(browser, emulator, shots):
-    from playwright.sync_api import expect
-
     _, session_id, token = start_session(emulator, LESLIE)
     context, page = open_page(browser, emulator, token)
     try:
@@ -236,7 +250,9 @@ def test_sandbox_identity_finishes_with_on_success(browser, emulator, shots):
         expect(link.get_by_label("Last name")).to_have_value("Knope")
         expect(link.get_by_label("Date of birth")).to_have_value("1975-01-18")
         expect(link.get_by_label("Street address")).to_have_value("123 Main St.")
-        page.screenshot(path=str(shots / "link-3-identity-375.png"), full_page=True)
+        page.screenshot(path=str(shots / "link-3-identity-375.png"))
+        link.get_by_role("button", name="Continue").scroll_into_view_if_needed()
+        page.screenshot(path=str(shots / "link-3b-identity-bottom-375.png"))
         link.get_by_role("button", name="Continue").click()
 
         expect(link.get_by_role("heading", name="Verify your ID")).to_be_visible()
@@ -270,13 +286,13 @@ def test_sandbox_identity_finishes_with_on_success(browser, emulator, shots):
             assert expected in names, names
         assert names.index("IDENTITY_VERIFICATION_PASS_SESSION") < names.index("HANDOFF")
         events = page.evaluate("() => window.linkEvents")
-        passed = [e["metadata"]["view_name"] for e in events if e["eventName"] == "IDENTITY_VERIFICATION_PASS_STEP"]
+        passed = views(events, "IDENTITY_VERIFICATION_PASS_STEP")
         assert passed[:3] == ["ACCEPT_TOS", "VERIFY_SMS", "KYC_CHECK"], passed
         for e in events:
             assert e["metadata"]["link_session_id"] == session_id
             assert e["metadata"]["timestamp"] and e["metadata"]["request_id"]
 
-        status, session = call(emulator, "/identity_verification/get", {"identity_verification_id": session_id})
+        status, session = get_session(emulator, session_id)
         assert status == 200
         assert session["status"] == "success", session["steps"]
         codes = webhooks_for(emulator, session_id)
@@ -287,12 +303,11 @@ def test_sandbox_identity_finishes_with_on_success(browser, emulator, shots):
 
 
 def test_other_data_fails_kyc_and_still_ends_in_on_success(browser, emulator, shots):
-    from playwright.sync_api import expect
-
     _, session_id, token = start_session(emulator, {"phone_number": "+12345678909"})
-    context, page = open_page(browser, emulator, token, viewport={"width": 1280, "height": 800})
+    context, page = open_page(
+        browser, emulator, token, viewport={"width": 1280, "height": 800}, opener=OPEN_AT_ONCE
+    )
     try:
-        page.get_by_role("button", name="Verify your identity").click()
         link = link_frame(page)
         link.get_by_role("button", name="I agree").click()
         link.get_by_label("Verification code").fill("11111")
@@ -320,17 +335,17 @@ def test_other_data_fails_kyc_and_still_ends_in_on_success(browser, emulator, sh
         result = page.evaluate("() => window.linkSuccess")
         assert result["metadata"]["link_session_id"] == session_id
         events = page.evaluate("() => window.linkEvents")
-        failed = [e["metadata"]["view_name"] for e in events if e["eventName"] == "IDENTITY_VERIFICATION_FAIL_STEP"]
+        failed = views(events, "IDENTITY_VERIFICATION_FAIL_STEP")
         assert failed == ["KYC_CHECK", "DOCUMENTARY_VERIFICATION"], failed
         assert "IDENTITY_VERIFICATION_FAIL_SESSION" in [e["eventName"] for e in events]
 
-        status, session = call(emulator, "/identity_verification/get", {"identity_verification_id": session_id})
+        status, session = get_session(emulator, session_id)
         assert session["status"] == "failed"
         assert session["steps"]["kyc_check"] == "failed"
         assert webhooks_for(emulator, session_id)[-1] == "STATUS_UPDATED"
 
         # An ended session is not served again: reopening shows that it has ended.
-        page.get_by_role("button", name="Verify your identity").click()
+        page.evaluate("() => handler.open()")
         expect(link.get_by_role("heading", name="This verification has already ended")).to_be_visible()
         link.get_by_role("button", name="Close").click()
         page.wait_for_function("() => window.linkExit !== undefined")
@@ -340,8 +355,6 @@ def test_other_data_fails_kyc_and_still_ends_in_on_success(browser, emulator, sh
 
 
 def test_closing_midway_gives_on_exit_and_reopening_resumes(browser, emulator, shots):
-    from playwright.sync_api import expect
-
     _, session_id, token = start_session(emulator, LESLIE)
     context, page = open_page(browser, emulator, token)
     try:
@@ -358,7 +371,7 @@ def test_closing_midway_gives_on_exit_and_reopening_resumes(browser, emulator, s
         assert set(exit_["metadata"]) >= {"status", "link_session_id", "request_id", "institution"}
         expect(page.locator("[data-plaid-link-emulator]")).to_be_hidden()
         assert "EXIT" in event_names(page)
-        status, session = call(emulator, "/identity_verification/get", {"identity_verification_id": session_id})
+        status, session = get_session(emulator, session_id)
         assert session["status"] == "active"
         assert session["steps"]["verify_sms"] == "active"
 
@@ -371,16 +384,20 @@ def test_closing_midway_gives_on_exit_and_reopening_resumes(browser, emulator, s
         page.wait_for_function("() => window.linkExit !== undefined")
         assert page.evaluate("() => window.linkExit.metadata.link_session_id") == session_id
         assert page.evaluate("() => window.linkSuccess") is None
+
+        # destroy() removes the overlay and its iframe.
+        page.evaluate("() => handler.destroy()")
+        expect(page.locator("[data-plaid-link-emulator]")).to_have_count(0)
+        expect(page.locator('iframe[title="Plaid Link"]')).to_have_count(0)
     finally:
         context.close()
 
 
 def test_invalid_token_exits_with_invalid_link_token(browser, emulator, shots):
-    from playwright.sync_api import expect
-
-    context, page = open_page(browser, emulator, "link-sandbox-00000000-0000-4000-8000-000000000000")
+    context, page = open_page(
+        browser, emulator, "link-sandbox-00000000-0000-4000-8000-000000000000", opener=OPEN_AT_ONCE
+    )
     try:
-        page.get_by_role("button", name="Verify your identity").click()
         page.wait_for_function("() => window.linkExit !== undefined")
         exit_ = page.evaluate("() => window.linkExit")
         assert exit_["err"] == {
@@ -394,5 +411,27 @@ def test_invalid_token_exits_with_invalid_link_token(browser, emulator, shots):
         exits = [e for e in page.evaluate("() => window.linkEvents") if e["eventName"] == "EXIT"]
         assert exits and exits[0]["metadata"]["error_code"] == "INVALID_LINK_TOKEN"
         page.screenshot(path=str(shots / "link-8-invalid-token-375.png"))
+    finally:
+        context.close()
+
+
+def test_token_invalidated_midway_exits_with_invalid_link_token(browser, emulator, shots):
+    _, session_id, token = start_session(emulator, LESLIE)
+    context, page = open_page(browser, emulator, token)
+    try:
+        page.get_by_role("button", name="Verify your identity").click()
+        link = link_frame(page)
+        expect(link.get_by_role("heading", name="Verify your identity")).to_be_visible()
+        # Plaid invalidates a token when the person takes too long; the next step then fails.
+        status, _ = call(emulator, f"/emulator/link_tokens/{token}/invalidate")
+        assert status == 200
+        link.get_by_role("button", name="I agree").click()
+        page.wait_for_function("() => window.linkExit !== undefined")
+        exit_ = page.evaluate("() => window.linkExit")
+        assert exit_["err"]["error_code"] == "INVALID_LINK_TOKEN"
+        assert exit_["metadata"]["link_session_id"] == session_id
+        expect(page.locator("[data-plaid-link-emulator]")).to_be_hidden()
+        status, session = get_session(emulator, session_id)
+        assert session["steps"]["accept_tos"] == "active"
     finally:
         context.close()

@@ -1634,9 +1634,7 @@ fn hooks(emu: &RunningEmulator, id: &str) -> Vec<String> {
 #[tokio::test]
 async fn link_standin_serves_the_sdk_and_the_flow_page() {
     let emu = start().await;
-    let r = reqwest::get(format!("{}/link/v2/stable/link-initialize.js", emu.url()))
-        .await
-        .unwrap();
+    let r = reqwest::get(emu.link_initialize_url()).await.unwrap();
     assert_eq!(r.status(), 200);
     let ct = r.headers()["content-type"].to_str().unwrap().to_string();
     assert!(ct.starts_with("text/javascript"), "{ct}");
@@ -1915,6 +1913,40 @@ async fn link_flow_refuses_an_unknown_token_with_invalid_link_token() {
         assert_eq!(v["display_message"], Value::Null);
         assert!(v["request_id"].is_string());
     }
+    // A token Plaid invalidated (too long in Link, too many failures) is refused from then on.
+    let token = link_token(&emu, "u-inval", json!({})).await;
+    let (status, v) = flow(&emu, "open", json!({"link_token": token})).await;
+    assert_eq!(status, 200, "{v}");
+    let (status, rec) = control(
+        &emu,
+        "POST",
+        &format!("/emulator/link_tokens/{token}/invalidate"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{rec}");
+    assert!(rec["invalidated_at"].is_string());
+    for (path, body) in [
+        ("open", json!({"link_token": token})),
+        ("step", json!({"link_token": token, "step": "accept_tos"})),
+    ] {
+        let (status, v) = flow(&emu, path, body).await;
+        assert_eq!(
+            (status, v["error_code"].as_str()),
+            (400, Some("INVALID_LINK_TOKEN")),
+            "{path}"
+        );
+    }
+    let (status, _) = control(
+        &emu,
+        "POST",
+        &format!("/emulator/link_tokens/{token}/open"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert!(emu.invalidate_link_token("link-sandbox-nope").is_err());
+
     // A reset forgets tokens: Link then treats them as invalid too.
     let token = link_token(&emu, "u-reset", json!({})).await;
     emu.reset();

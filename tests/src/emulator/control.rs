@@ -5,7 +5,9 @@
 use super::details::sandbox_outcome;
 use super::errors::ControlError;
 use super::signing::Jwk;
-use super::state::{Event, Fault, Outcome, Status, Step, StepStatus, Template, WebhookRecord};
+use super::state::{
+    Event, Fault, LinkTokenRecord, Outcome, Status, Step, StepStatus, Template, WebhookRecord,
+};
 use super::{Inner, validate, webhooks};
 use axum::Router;
 use axum::body::Bytes;
@@ -151,6 +153,12 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
                     Some(r) => axum::Json(json!(r)).into_response(),
                     None => ControlError::NotFound(format!("link token {t}")).into_response(),
                 }
+            }),
+        )
+        .route(
+            "/emulator/link_tokens/{token}/invalidate",
+            post(|AxState(i): S, Path(t): Path<String>| async move {
+                reply(invalidate_link_token(&i, &t).map(|r| json!(r)))
             }),
         )
         .route(
@@ -436,6 +444,8 @@ pub(crate) fn submit_user(inner: &Inner, id: &str, user: Value) -> Result<Value,
 pub(crate) enum OpenRefusal {
     /// The emulator never issued this token (or forgot it on reset).
     UnknownToken,
+    /// The token was invalidated (`POST /emulator/link_tokens/{token}/invalidate`).
+    Invalidated,
     /// The user's latest session for the token's template has ended; Link serves a new one
     /// only after a retry.
     Ended { id: String, status: Status },
@@ -460,6 +470,9 @@ pub(crate) fn open_session(inner: &Inner, token: &str) -> Result<Opened, OpenRef
         .get(token)
         .cloned()
         .ok_or(OpenRefusal::UnknownToken)?;
+    if rec.invalidated_at.is_some() {
+        return Err(OpenRefusal::Invalidated);
+    }
     if let Some(latest) = state
         .sessions_of(&rec.client_user_id, Some(&rec.template_id))
         .first()
@@ -511,6 +524,22 @@ pub(crate) fn open_session(inner: &Inner, token: &str) -> Result<Opened, OpenRef
     })
 }
 
+/// What Plaid does when a person takes too long in Link or fails too often: the token stops
+/// working, and Link exits with `INVALID_LINK_TOKEN`. Idempotent.
+pub(crate) fn invalidate_link_token(
+    inner: &Inner,
+    token: &str,
+) -> Result<LinkTokenRecord, ControlError> {
+    let mut state = inner.lock();
+    let rec = state
+        .link_tokens
+        .get_mut(token)
+        .ok_or_else(|| ControlError::NotFound(format!("link token {token}")))?;
+    rec.invalidated_at
+        .get_or_insert_with(|| super::state::ts(chrono::Utc::now()));
+    Ok(rec.clone())
+}
+
 /// `POST /emulator/link_tokens/{token}/open`: [`open_session`] as a control call.
 pub(crate) fn open_link(inner: &Inner, token: &str) -> Result<Value, ControlError> {
     match open_session(inner, token) {
@@ -518,6 +547,9 @@ pub(crate) fn open_link(inner: &Inner, token: &str) -> Result<Value, ControlErro
         Err(OpenRefusal::UnknownToken) => {
             Err(ControlError::NotFound(format!("link token {token}")))
         }
+        Err(OpenRefusal::Invalidated) => Err(ControlError::Conflict(format!(
+            "link token {token} was invalidated; create a new one"
+        ))),
         Err(OpenRefusal::UnknownTemplate(t)) => {
             Err(ControlError::NotFound(format!("template {t}")))
         }

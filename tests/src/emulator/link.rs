@@ -287,7 +287,9 @@ async fn open(inner: &Inner, token: &str) -> Response {
     let request_id = ids::request_id();
     let opened = match control::open_session(inner, token) {
         Ok(o) => o,
-        Err(OpenRefusal::UnknownToken) | Err(OpenRefusal::UnknownTemplate(_)) => {
+        Err(OpenRefusal::UnknownToken)
+        | Err(OpenRefusal::Invalidated)
+        | Err(OpenRefusal::UnknownTemplate(_)) => {
             return invalid_link_token(&request_id);
         }
         Err(OpenRefusal::Ended { id, status }) => {
@@ -368,7 +370,11 @@ async fn step(inner: &Inner, req: StepBody) -> Response {
     // The token must still resolve to an open session (Link never reopens an ended one).
     let id = {
         let state = inner.lock();
-        let Some(rec) = state.link_tokens.get(&req.link_token) else {
+        let Some(rec) = state
+            .link_tokens
+            .get(&req.link_token)
+            .filter(|r| r.invalidated_at.is_none())
+        else {
             return invalid_link_token(&request_id);
         };
         match state
@@ -502,15 +508,14 @@ async fn step(inner: &Inner, req: StepBody) -> Response {
                 *n += 1;
                 if *n < SMS_ATTEMPTS {
                     let left = SMS_ATTEMPTS - *n;
+                    let plural = if left == 1 { "" } else { "s" };
                     return flow_error(
                         StatusCode::BAD_REQUEST,
                         "incorrect_code",
-                        format!("incorrect code ({left} attempts left)"),
-                        Some(if left == 1 {
-                            "That code is incorrect. 1 attempt left."
-                        } else {
-                            "That code is incorrect. 2 attempts left."
-                        }),
+                        format!("incorrect code ({left} attempt{plural} left)"),
+                        Some(&format!(
+                            "That code is incorrect. {left} attempt{plural} left."
+                        )),
                         &request_id,
                         json!({"field": "code", "attempts_left": left}),
                     );

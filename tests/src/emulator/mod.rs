@@ -259,6 +259,12 @@ impl RunningEmulator {
         format!("http://{}", self.addr)
     }
 
+    /// The Link stand-in's SDK, to put where a page loads
+    /// `https://cdn.plaid.com/link/v2/stable/link-initialize.js`.
+    pub fn link_initialize_url(&self) -> String {
+        format!("{}/link/v2/stable/link-initialize.js", self.url())
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -321,6 +327,12 @@ impl RunningEmulator {
 
     pub fn link_token(&self, token: &str) -> Option<LinkTokenRecord> {
         self.inner.lock().link_tokens.get(token).cloned()
+    }
+
+    /// Makes Link refuse the token (`INVALID_LINK_TOKEN`), as Plaid does when a person takes
+    /// too long or fails too often.
+    pub fn invalidate_link_token(&self, token: &str) -> Result<LinkTokenRecord, ControlError> {
+        control::invalidate_link_token(&self.inner, token)
     }
 
     /// Every signed delivery so far, in firing order.

@@ -715,6 +715,7 @@ fn link_token_create(
             gave_consent,
             created_at: ts(now),
             expiration: expiration.clone(),
+            invalidated_at: None,
             user: prefill,
         },
     );

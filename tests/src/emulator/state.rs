@@ -502,6 +502,10 @@ pub struct LinkTokenRecord {
     pub gave_consent: Option<bool>,
     pub created_at: String,
     pub expiration: String,
+    /// Set by `POST /emulator/link_tokens/{token}/invalidate`: Link then answers
+    /// `INVALID_LINK_TOKEN`, as when Plaid invalidates a token mid-flow.
+    #[serde(default)]
+    pub invalidated_at: Option<String>,
     /// The token's `user` prefill (validated), given to a session Link starts with it. Not
     /// shown by `GET /emulator/link_tokens/{token}`: it is identity data.
     #[serde(skip)]
