@@ -327,3 +327,29 @@ async fn serve(front: Front) -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(method: Method, path: &str) -> Option<u16> {
+        unrouted(&method, path).map(|r| r.status().as_u16())
+    }
+
+    #[test]
+    fn the_front_refuses_what_no_function_is_routed_for() {
+        // Routed to a function (which refuses other methods on its own paths itself).
+        assert_eq!(status(Method::POST, "/sessions"), None);
+        assert_eq!(status(Method::GET, "/sessions"), None);
+        assert_eq!(status(Method::GET, "/sessions/idv_1"), None);
+        assert_eq!(status(Method::DELETE, "/sessions/idv_1"), None);
+        assert_eq!(status(Method::POST, "/sessions/idv_1/link-token"), None);
+        assert_eq!(status(Method::POST, "/webhooks/plaid"), None);
+        // Answered here, as API Gateway would.
+        assert_eq!(status(Method::PUT, "/sessions"), Some(405));
+        assert_eq!(status(Method::GET, "/sessions/"), Some(404));
+        assert_eq!(status(Method::GET, "/sessions/x/y/z"), Some(404));
+        assert_eq!(status(Method::POST, "/webhooks/other"), Some(404));
+        assert_eq!(status(Method::POST, "/sessions//link-token"), Some(404));
+    }
+}
