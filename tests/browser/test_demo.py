@@ -60,7 +60,7 @@ def browser():
 def page(browser):
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=10_000)
+    expect.set_options(timeout=20_000)
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     errors: list[str] = []
