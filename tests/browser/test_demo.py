@@ -72,9 +72,9 @@ def page(browser):
     assert not errors, errors
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"demo-{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"demo-{name}.png"), full_page=full_page)
 
 
 def api(method: str, path: str, user: str, body: dict | None = None) -> tuple[int, dict]:
@@ -130,6 +130,8 @@ def test_alice_is_verified_with_the_sandbox_identity(page):
 
     as_user(page, "alice")
     page.get_by_role("button", name="Start verification").click()
+    expect(link(page).get_by_role("heading", name="Verify your phone number")).to_be_visible()
+    shot(page, "0-alice-link-open", full_page=False)  # Link is a fixed overlay
     through_sms(page)
     identity(page, LESLIE)
     frame = link(page)
