@@ -20,10 +20,10 @@ $(VENV)/.installed: tests/requirements.txt
 	$(VENV_BIN)/pip install --quiet -r tests/requirements.txt
 	touch $@
 
-run: venv ## the whole stack locally: moto, Plaid emulator (or real sandbox), functions under cargo lambda watch
+run: venv ## the whole stack locally (moto, Plaid emulator or real sandbox, functions under cargo lambda watch) and the demo app, on one URL
 	bash tests/scripts/run.sh
 
-test: venv ## fmt, clippy, template lint and security scan, all tests against moto + emulator, contract tests
+test: venv ## fmt, clippy, template lint and security scan, all tests against moto + emulator, browser tests, contract tests
 	bash tests/scripts/test.sh
 
 contract: venv ## requests and emulator answers judged by Plaid's OpenAPI spec (needs ../shared)

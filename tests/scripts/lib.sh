@@ -50,3 +50,107 @@ start_moto() {
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
   echo "moto (DynamoDB, Secrets Manager) on $AWS_ENDPOINT_URL"
 }
+
+# ---- the local stack's pieces, shared by `make run` (run.sh) and the browser tests (browser.sh)
+
+# build_stack: the Plaid emulator, the test kit's binaries and the five functions, debug profile.
+build_stack() {
+  cargo build -q -p plaid-emulator -p testkit --bins
+  cargo build -q -p create-session -p link-token -p get-session -p webhook -p reconcile
+}
+
+# first_line FILE SECONDS: wait for the first line a process writes to FILE, print it.
+first_line() {
+  local file="$1" secs="${2:-10}" line="" i
+  for ((i = 0; i < secs * 10; i++)); do
+    line="$(head -n1 "$file" 2>/dev/null || true)"
+    [ -n "$line" ] && break
+    sleep 0.1
+  done
+  printf '%s\n' "$line"
+}
+
+# start_plaid RUN_DIR WEBHOOK_URL: the Plaid emulator on a free port, firing webhooks at
+# WEBHOOK_URL; or real Plaid when PLAID_CLIENT_ID and PLAID_SECRET are set (then IDV_TEMPLATE_ID
+# is required). Sets PLAID_MODE (emulator | plaid), EMULATOR_URL, LINK_SCRIPT_URL, LOCAL_CLIENT_ID,
+# LOCAL_SECRET, and exports PLAID_ENV, PLAID_BASE_URL (emulator only) and IDV_TEMPLATE_ID.
+start_plaid() {
+  local run_dir="$1" webhook_url="$2" line
+  if [ -n "${PLAID_CLIENT_ID:-}" ] && [ -n "${PLAID_SECRET:-}" ]; then
+    PLAID_MODE=plaid
+    : "${IDV_TEMPLATE_ID:?with real Plaid credentials, set IDV_TEMPLATE_ID to an IDV template of that environment}"
+    export PLAID_ENV="${PLAID_ENV:-sandbox}"
+    unset PLAID_BASE_URL
+    EMULATOR_URL=""
+    LINK_SCRIPT_URL="https://cdn.plaid.com/link/v2/stable/link-initialize.js"
+    LOCAL_CLIENT_ID="$PLAID_CLIENT_ID" LOCAL_SECRET="$PLAID_SECRET"
+    return 0
+  fi
+  PLAID_MODE=emulator
+  export IDV_TEMPLATE_ID="${IDV_TEMPLATE_ID:-idvtmp_emulator_default}"
+  export PLAID_ENV=sandbox
+  LOCAL_CLIENT_ID=emulator-client-id LOCAL_SECRET=emulator-secret
+  setsid env PLAID_CLIENT_ID="$LOCAL_CLIENT_ID" PLAID_SECRET="$LOCAL_SECRET" \
+    "$ROOT/target/debug/plaid-emulator" --port 0 --webhook-url "$webhook_url" \
+    >"$run_dir/emulator.out" 2>"$run_dir/emulator.log" &
+  PIDS+=("$!")
+  line="$(first_line "$run_dir/emulator.out" 10)"
+  case "$line" in
+    "listening on "*) EMULATOR_URL="${line#listening on }" ;;
+    *) echo "the emulator did not start; see $run_dir/emulator.log" >&2; return 1 ;;
+  esac
+  export PLAID_BASE_URL="$EMULATOR_URL"
+  LINK_SCRIPT_URL="$EMULATOR_URL/link/v2/stable/link-initialize.js"
+}
+
+# setup_local_aws: the sessions table and the Plaid secret in moto (TABLE_NAME, PLAID_SECRET_ID),
+# then drops Plaid's credentials from the environment: the functions read them from the secret
+# only, as deployed.
+setup_local_aws() {
+  "$ROOT/target/debug/idv-local" setup --table "$TABLE_NAME" --secret-id "$PLAID_SECRET_ID" \
+    --client-id "$LOCAL_CLIENT_ID" --secret "$LOCAL_SECRET"
+  unset PLAID_CLIENT_ID PLAID_SECRET
+}
+
+# start_functions RUN_DIR PORT: the five functions under `cargo lambda watch` on PORT, routed by
+# path and method (Cargo.toml, workspace.metadata.lambda.watch.router). Local identity only:
+# without a JWT authorizer the caller names itself in `x-local-user`, a switch the functions
+# refuse unless DynamoDB is on loopback. Returns once each function has answered once.
+start_functions() {
+  local run_dir="$1" port="$2" base status
+  export IDV_LOCAL_IDENTITY=insecure-local-only
+  export RUST_LOG="${RUST_LOG:-info}"
+  (cd "$ROOT" && exec setsid cargo lambda watch -q -A 127.0.0.1 -P "$port") >"$run_dir/functions.log" 2>&1 &
+  PIDS+=("$!")
+  base="http://127.0.0.1:$port"
+  wait_http "$base/" 60
+  # The first call to each function compiles and starts it: warm each one up with a call it
+  # refuses (no caller, no signature: 401, nothing written), with a long timeout (short ones
+  # leave orphan invocations behind, see tooling notes).
+  curl -s -o /dev/null -m 300 -X POST "$base/sessions" || true
+  curl -s -o /dev/null -m 300 "$base/sessions" || true
+  curl -s -o /dev/null -m 300 -X POST "$base/sessions/idv_warmup/link-token" || true
+  curl -s -o /dev/null -m 300 -X POST "$base/webhooks/plaid" -H 'content-type: application/json' -d '{}' || true
+  status="$(curl -s -o /dev/null -w '%{http_code}' -m 60 -H 'x-local-user: probe' "$base/sessions")"
+  if [ "$status" != 200 ]; then
+    echo "GET /sessions answered $status; see $run_dir/functions.log" >&2
+    return 1
+  fi
+}
+
+# start_front RUN_DIR PORT FUNCTIONS_PORT: `idv-local serve`, the one origin a person opens: the
+# demo app at / and the API's routes forwarded to cargo lambda watch. Sets FRONT_URL.
+start_front() {
+  local run_dir="$1" port="$2" functions_port="$3" line
+  setsid "$ROOT/target/debug/idv-local" serve --port "$port" \
+    --functions "http://127.0.0.1:$functions_port" --demo-dir "$ROOT/tests/demo" \
+    --link-script "$LINK_SCRIPT_URL" --plaid-mode "$PLAID_MODE" \
+    >"$run_dir/front.out" 2>"$run_dir/front.log" &
+  PIDS+=("$!")
+  line="$(first_line "$run_dir/front.out" 10)"
+  # shellcheck disable=SC2034 # FRONT_URL is for the caller
+  case "$line" in
+    "listening on "*) FRONT_URL="${line#listening on }" ;;
+    *) echo "idv-local serve did not start; see $run_dir/front.log" >&2; return 1 ;;
+  esac
+}

@@ -2,6 +2,7 @@
 # `make test`: formatting, lints, template checks and the whole test suite against moto and the
 # Plaid emulator, all on loopback, and the emulator judged by Plaid's own Python clients. Stops everything it started, also on failure.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 trap cleanup EXIT INT TERM
@@ -18,6 +19,8 @@ echo "== cargo test"
 cargo test --workspace
 echo "== emulator client contract (plaid-python 40.0.0 and 46.0.0)"
 bash tests/plaid-emulator/contract/run.sh
+echo "== browser tests (demo app and Link stand-in, headless Chromium)"
+bash tests/scripts/browser.sh
 echo "== schemathesis"
 bash tests/scripts/schemathesis.sh
 echo "== contract tests against Plaid's spec"

@@ -703,3 +703,215 @@ async fn a_retry_plaid_refused_frees_the_next_start_at_once() {
     assert_eq!(b.json["previous_attempt_id"], id.as_str());
     assert_eq!(s.emulator.request_count(RETRY), 2);
 }
+
+/// Each function answers only its own routes: any other path is 404 and any other method on its
+/// paths 405 (with `Allow`), in the error shape, before any store access or Plaid call, whether
+/// API Gateway names the route (`routeKey`) or hands over `$default` with a raw path.
+#[tokio::test]
+async fn each_function_answers_only_its_own_routes() {
+    use shared::handlers;
+    use shared::store::DynamoStore;
+    use testkit::apigw::Answer;
+    use testkit::faulty_store::{FaultyStore, Op};
+
+    const OPS: [Op; 9] = [
+        Op::Get,
+        Op::LatestFor,
+        Op::ListForUser,
+        Op::Insert,
+        Op::SaveSnapshot,
+        Op::OpenSessions,
+        Op::MarkAppExpired,
+        Op::ClaimRetry,
+        Op::ReleaseRetry,
+    ];
+    let s: Stack<FaultyStore<DynamoStore>> =
+        Stack::builder().start_with_store(FaultyStore::new).await;
+    let id = s.start_session("alice").await;
+    let store_calls = |s: &Stack<FaultyStore<DynamoStore>>| OPS.map(|op| s.ctx.store.calls(op));
+    let plaid_before = s.emulator.requests().len();
+    let store_before = store_calls(&s);
+
+    #[derive(Clone, Copy, Debug)]
+    enum F {
+        Create,
+        Get,
+        Link,
+        Webhook,
+    }
+    let link_path = format!("/sessions/{id}/link-token");
+    let one_path = format!("/sessions/{id}");
+    // (function, method, raw path, routeKey, expected status, Allow)
+    type Case = (
+        F,
+        &'static str,
+        String,
+        &'static str,
+        u16,
+        Option<&'static str>,
+    );
+    let cases: Vec<Case> = vec![
+        (F::Create, "POST", "/nope".into(), "$default", 404, None),
+        (F::Create, "GET", "/nope".into(), "$default", 404, None),
+        (
+            F::Create,
+            "POST",
+            "/sessions/".into(),
+            "$default",
+            404,
+            None,
+        ),
+        (F::Create, "POST", one_path.clone(), "$default", 404, None),
+        (
+            F::Create,
+            "PUT",
+            "/sessions".into(),
+            "$default",
+            405,
+            Some("POST"),
+        ),
+        (
+            F::Create,
+            "GET",
+            "/sessions".into(),
+            "GET /sessions",
+            405,
+            Some("POST"),
+        ),
+        (
+            F::Get,
+            "GET",
+            format!("{one_path}/y/z"),
+            "$default",
+            404,
+            None,
+        ),
+        (
+            F::Get,
+            "GET",
+            "/sessions/x/y/z".into(),
+            "$default",
+            404,
+            None,
+        ),
+        (
+            F::Get,
+            "DELETE",
+            one_path.clone(),
+            "$default",
+            405,
+            Some("GET"),
+        ),
+        (
+            F::Get,
+            "POST",
+            "/sessions".into(),
+            "$default",
+            405,
+            Some("GET"),
+        ),
+        (
+            F::Get,
+            "POST",
+            link_path.clone(),
+            "POST /sessions/{id}/link-token",
+            404,
+            None,
+        ),
+        (
+            F::Link,
+            "GET",
+            link_path.clone(),
+            "$default",
+            405,
+            Some("POST"),
+        ),
+        (F::Link, "POST", one_path.clone(), "$default", 404, None),
+        (
+            F::Link,
+            "POST",
+            format!("{link_path}/x"),
+            "$default",
+            404,
+            None,
+        ),
+        (
+            F::Link,
+            "POST",
+            "/sessions".into(),
+            "POST /sessions",
+            404,
+            None,
+        ),
+        (
+            F::Webhook,
+            "GET",
+            "/webhooks/plaid".into(),
+            "$default",
+            405,
+            Some("POST"),
+        ),
+        (
+            F::Webhook,
+            "POST",
+            "/webhooks/other".into(),
+            "$default",
+            404,
+            None,
+        ),
+        (
+            F::Webhook,
+            "POST",
+            "/sessions".into(),
+            "POST /sessions",
+            404,
+            None,
+        ),
+    ];
+    for (f, method, path, route_key, want, allow) in cases {
+        let mut e = ApiEvent::new(method, path.clone(), route_key).user("alice");
+        if method != "GET" {
+            e = e.json(&json!({"gave_consent": true}));
+        }
+        if path.starts_with("/sessions/") && path.len() > "/sessions/".len() {
+            e = e.path_id(&id);
+        }
+        let req = e.request();
+        let resp = match f {
+            F::Create => handlers::create_session::handle(&s.ctx, req).await,
+            F::Get => handlers::get_session::handle(&s.ctx, req).await,
+            F::Link => handlers::link_token::handle(&s.ctx, req).await,
+            F::Webhook => handlers::webhook::handle(&s.ctx, &s.verifier, req).await,
+        };
+        let a = Answer::from_response(resp);
+        let what = format!("{f:?} given {route_key} {method} {path}");
+        assert_eq!(a.status, want, "{what}: {}", a.json);
+        let code = if want == 404 {
+            "route_not_found"
+        } else {
+            "method_not_allowed"
+        };
+        assert_eq!(a.error_code(), code, "{what}");
+        assert!(a.json["error"]["message"].is_string(), "{what}");
+        assert_eq!(
+            a.headers.get("allow").and_then(|v| v.to_str().ok()),
+            allow,
+            "{what}"
+        );
+    }
+    assert_eq!(
+        s.emulator.requests().len(),
+        plaid_before,
+        "no Plaid call for a route the function does not serve"
+    );
+    assert_eq!(
+        store_calls(&s),
+        store_before,
+        "no store access for a route the function does not serve"
+    );
+    // The real routes still answer as before.
+    let a = s.call(ApiEvent::get_session(&id).user("alice")).await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let list = s.call(ApiEvent::list_sessions().user("alice")).await;
+    assert_eq!(list.json["sessions"].as_array().unwrap().len(), 1);
+}

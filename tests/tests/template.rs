@@ -1989,3 +1989,79 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
     assert!(saw("webhook", Op::SaveSnapshot), "{used:?}");
     assert!(saw("reconcile", Op::OpenSessions) && saw("reconcile", Op::MarkAppExpired));
 }
+
+/// `make run` serves the deployed routes through cargo lambda watch's router
+/// (`[workspace.metadata.lambda.watch.router]` in Cargo.toml): the same paths, each method to the
+/// same function as in the template, and nothing else. (A path with one function may name it
+/// for every method: the function refuses the others itself.)
+#[test]
+fn the_local_router_serves_the_deployed_routes() {
+    let manifest = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
+    let header = "[workspace.metadata.lambda.watch.router]";
+    let start = manifest
+        .find(header)
+        .expect("a cargo lambda watch router in Cargo.toml")
+        + header.len();
+    let section = &manifest[start..];
+    let section = &section[..section.find("\n[").unwrap_or(section.len())];
+    let quoted =
+        |s: &str| -> Vec<String> { s.split('"').skip(1).step_by(2).map(str::to_owned).collect() };
+    // Entries start at lines beginning with a quoted path.
+    let mut entries: Vec<String> = Vec::new();
+    for line in section
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        if line.starts_with('"') {
+            entries.push(line.to_owned());
+        } else if let Some(last) = entries.last_mut() {
+            last.push_str(line);
+        }
+    }
+    // (method or "*", path) → function
+    let mut router: BTreeMap<(String, String), String> = BTreeMap::new();
+    for entry in &entries {
+        let (key, value) = entry.split_once('=').expect("path = route");
+        let path = quoted(key).remove(0);
+        let value = value.trim();
+        if value.starts_with('"') {
+            router.insert(("*".into(), path), quoted(value).remove(0));
+        } else {
+            for item in value.split('{').skip(1) {
+                let field = |name: &str| {
+                    let at = item
+                        .find(name)
+                        .unwrap_or_else(|| panic!("{name} in {item}"));
+                    quoted(&item[at..]).remove(0)
+                };
+                router.insert((field("method"), path.clone()), field("function"));
+            }
+        }
+    }
+    let expected = expected_routes();
+    let expected_paths: BTreeSet<&String> = expected.keys().map(|(_, p)| p).collect();
+    for (method, path) in router.keys() {
+        assert!(
+            expected_paths.contains(path),
+            "the router serves {method} {path}, which is not deployed"
+        );
+    }
+    for ((method, path), (binary, _)) in &expected {
+        let routed = router
+            .get(&(method.clone(), path.clone()))
+            .or_else(|| router.get(&("*".to_owned(), path.clone())));
+        assert_eq!(routed, Some(binary), "{method} {path} locally");
+    }
+    for ((method, path), function) in &router {
+        if method != "*" {
+            assert_eq!(
+                expected
+                    .get(&(method.clone(), path.clone()))
+                    .map(|(b, _)| b),
+                Some(function),
+                "{method} {path}"
+            );
+        }
+    }
+}

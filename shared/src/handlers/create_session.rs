@@ -46,6 +46,9 @@ pub struct Started {
 const RETRY_CLAIM: chrono::Duration = chrono::Duration::seconds(15);
 
 pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Response<Body> {
+    if let Some(refused) = super::refuse_other_routes(&req, &[("POST", "/sessions")]) {
+        return refused;
+    }
     let mut log = RequestLog::new("POST /sessions", &req);
     let result = run(ctx, &req, &mut log).await;
     finish(log, result)

@@ -18,6 +18,11 @@ pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
 
 pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Response<Body> {
+    if let Some(refused) =
+        super::refuse_other_routes(&req, &[("GET", "/sessions"), ("GET", "/sessions/{id}")])
+    {
+        return refused;
+    }
     let id = session_id(&req);
     let route = match id {
         Ok(None) => "GET /sessions",

@@ -31,6 +31,11 @@ struct LinkTokenAnswer {
 }
 
 pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Response<Body> {
+    if let Some(refused) =
+        super::refuse_other_routes(&req, &[("POST", "/sessions/{id}/link-token")])
+    {
+        return refused;
+    }
     let mut log = RequestLog::new("POST /sessions/{id}/link-token", &req);
     let result = run(ctx, &req, &mut log).await;
     finish(log, result)

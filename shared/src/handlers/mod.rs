@@ -55,6 +55,16 @@ impl RequestLog {
     }
 }
 
+/// The 404 / 405 answer (logged like any other) when `req` is not one of the calling function's
+/// `own` routes; `None` when it is. Every handler asks this first, before any store or Plaid call.
+pub fn refuse_other_routes(
+    req: &Request,
+    own: &[crate::http::route::Route],
+) -> Option<Response<Body>> {
+    let refusal = crate::http::route::matched(req, own).err()?;
+    Some(finish(RequestLog::new("unmatched", req), Err(refusal)))
+}
+
 /// Turn a handler's result into the response and write the request's log line.
 ///
 /// The one place errors become answers: an error body's `request_id` is the invocation's Lambda

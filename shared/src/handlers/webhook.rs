@@ -38,6 +38,9 @@ pub async fn handle<S: SessionStore, F: KeyFetcher>(
     verifier: &WebhookVerifier<F>,
     req: Request,
 ) -> Response<Body> {
+    if let Some(refused) = super::refuse_other_routes(&req, &[("POST", "/webhooks/plaid")]) {
+        return refused;
+    }
     let mut log = RequestLog::new("POST /webhooks/plaid", &req);
     let result = run(ctx, verifier, &req, &mut log).await;
     finish(log, result)

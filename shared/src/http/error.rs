@@ -62,6 +62,10 @@ error_codes! {
     InvalidWebhook = ("invalid_webhook", 401),
     Forbidden = ("forbidden", 403),
     SessionNotFound = ("session_not_found", 404),
+    /// A path this function does not serve.
+    RouteNotFound = ("route_not_found", 404),
+    /// One of this function's paths with a method it does not serve (`Allow` lists those it does).
+    MethodNotAllowed = ("method_not_allowed", 405),
     SessionFinished = ("session_finished", 409),
     SessionInReview = ("session_in_review", 409),
     StartInProgress = ("start_in_progress", 409),
@@ -110,6 +114,12 @@ pub enum ApiError {
     /// The caller's token lacks the scope this answer needs (`view=full`: the reviewer scope).
     #[error("{message}")]
     Forbidden { message: &'static str },
+    /// A path this function does not serve.
+    #[error("no such route")]
+    RouteNotFound,
+    /// One of this function's paths, with a method it does not serve; `allow` lists those it does.
+    #[error("method not allowed; use {allow}")]
+    MethodNotAllowed { allow: String },
     #[error("{message}")]
     Conflict {
         code: ErrorCode,
@@ -185,6 +195,8 @@ impl ApiError {
             ApiError::InvalidWebhook => ErrorCode::InvalidWebhook,
             ApiError::Forbidden { .. } => ErrorCode::Forbidden,
             ApiError::NotFound => ErrorCode::SessionNotFound,
+            ApiError::RouteNotFound => ErrorCode::RouteNotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             ApiError::Gone => ErrorCode::SessionExpired,
             ApiError::PlaidRejected { .. } => ErrorCode::PlaidRejectedData,
             ApiError::RateLimited { .. } | ApiError::ReadCooldown { .. } => ErrorCode::RateLimited,
@@ -223,6 +235,11 @@ impl ApiError {
             }
         });
         let mut resp = super::response::json(self.status(), &body);
+        if let ApiError::MethodNotAllowed { allow } = &self
+            && let Ok(v) = http::HeaderValue::from_str(allow)
+        {
+            resp.headers_mut().insert(http::header::ALLOW, v);
+        }
         if let Some(after) = self.retry_after() {
             let secs = after.as_secs().max(1).to_string();
             if let Ok(v) = http::HeaderValue::from_str(&secs) {

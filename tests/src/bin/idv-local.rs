@@ -1,8 +1,23 @@
-//! `idv-local setup`: prepares the local AWS side for `make run` — the sessions table, created
-//! from `infra/template.yaml` (the one definition), and the Plaid secret — in whatever endpoint
-//! the standard AWS variables name (moto on loopback under `make run`).
+//! The local stack's helper (`make run`, the browser tests):
+//!
+//! - `idv-local setup`: the sessions table, created from `infra/template.yaml` (the one
+//!   definition), and the Plaid secret, in whatever endpoint the standard AWS variables name
+//!   (moto on loopback under `make run`).
+//! - `idv-local serve`: the one local origin a person opens. It serves the demo app
+//!   (`tests/demo/`) at `/`, a small `/demo/config.json` (which Link script the page loads), and
+//!   forwards the API's paths (`/sessions…`, `/webhooks/…`) as they are to `cargo lambda watch`,
+//!   whose router (Cargo.toml, `workspace.metadata.lambda.watch.router`) hands each route to
+//!   its function. Loopback only; any other path is a 404 in the API's error shape.
+//! - `idv-local expire`: moves one session's `expires_at` into the past in the local table, as
+//!   if the app's expiry window had passed (the browser test of an expired session uses it).
+//!   Refused unless the AWS endpoint is set (moto).
 
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use clap::{Parser, Subcommand};
+use std::io::Write as _;
+use std::path::PathBuf;
 use testkit::localstack::{
     LocalStackError, create_plaid_secret, create_sessions_table_from, template_path,
 };
@@ -27,21 +42,80 @@ enum Command {
         #[arg(long, env = "PLAID_SECRET", hide_env_values = true)]
         secret: String,
     },
+    /// Serve the demo app and forward the API routes to `cargo lambda watch`, on one origin.
+    /// Prints `listening on http://127.0.0.1:PORT` once it accepts connections.
+    Serve {
+        /// Port on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Where `cargo lambda watch` listens (its router serves the API's paths).
+        #[arg(long, default_value = "http://127.0.0.1:9000")]
+        functions: String,
+        /// The demo app's files.
+        #[arg(long, default_value = "tests/demo")]
+        demo_dir: PathBuf,
+        /// The Link web SDK the page loads: the emulator's stand-in, or Plaid's own.
+        #[arg(long)]
+        link_script: String,
+        /// `emulator` or `plaid`: shown on the page.
+        #[arg(long, default_value = "emulator")]
+        plaid_mode: String,
+    },
+    /// Move a session's `expires_at` (the app's expiry window) into the past, in the local table.
+    Expire {
+        #[arg(long, env = "TABLE_NAME")]
+        table: String,
+        /// The session's id (`idv_…`).
+        id: String,
+    },
+}
+
+fn local_endpoint() -> Result<String, Box<dyn std::error::Error>> {
+    Ok(std::env::var("AWS_ENDPOINT_URL")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL_DYNAMODB"))
+        .map_err(
+            |_| "refusing to run without AWS_ENDPOINT_URL: this tool works on a local stack only",
+        )?)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let Command::Setup {
-        table,
-        secret_id,
-        client_id,
-        secret,
-    } = Cli::parse().command;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL_DYNAMODB"))
-        .map_err(
-            |_| "refusing to run without AWS_ENDPOINT_URL: this tool sets up a local stack only",
-        )?;
+    match Cli::parse().command {
+        Command::Setup {
+            table,
+            secret_id,
+            client_id,
+            secret,
+        } => setup(table, secret_id, client_id, secret).await,
+        Command::Serve {
+            port,
+            functions,
+            demo_dir,
+            link_script,
+            plaid_mode,
+        } => {
+            serve(Front {
+                port,
+                functions: functions.trim_end_matches('/').to_owned(),
+                demo_dir,
+                config: serde_json::json!({ "link_script": link_script, "plaid": plaid_mode }),
+                http: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()?,
+            })
+            .await
+        }
+        Command::Expire { table, id } => expire(table, id).await,
+    }
+}
+
+async fn setup(
+    table: String,
+    secret_id: String,
+    client_id: String,
+    secret: String,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let endpoint = local_endpoint()?;
     let sdk = shared::bootstrap::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     match create_sessions_table_from(&dynamo, &table, &template_path()).await {
@@ -58,4 +132,229 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(e) => return Err(e.into()),
     }
     Ok(())
+}
+
+async fn expire(table: String, id: String) -> Result<(), Box<dyn std::error::Error>> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    local_endpoint()?;
+    let sdk = shared::bootstrap::sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .key("id", AttributeValue::S(id.clone()))
+        .update_expression("SET expires_at = :past")
+        .condition_expression("attribute_exists(id)")
+        .expression_attribute_values(":past", AttributeValue::S(past.clone()))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot expire {id}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        })?;
+    println!("{id}: expires_at is now {past}");
+    Ok(())
+}
+
+struct Front {
+    port: u16,
+    functions: String,
+    demo_dir: PathBuf,
+    config: serde_json::Value,
+    http: reqwest::Client,
+}
+
+/// The demo's files, read per request (edits show on reload). Only these names are served.
+const DEMO_FILES: &[(&str, &str, &str)] = &[
+    ("/", "index.html", "text/html; charset=utf-8"),
+    ("/index.html", "index.html", "text/html; charset=utf-8"),
+    ("/app.js", "app.js", "text/javascript; charset=utf-8"),
+    ("/app.css", "app.css", "text/css; charset=utf-8"),
+];
+
+fn is_api_path(path: &str) -> bool {
+    path == "/sessions" || path.starts_with("/sessions/") || path.starts_with("/webhooks/")
+}
+
+/// What API Gateway answers itself for what the router (Cargo.toml) cannot hand to a function:
+/// an API path that matches no route (404), or `/sessions`, which two functions share by method,
+/// with another method (405). A path one function owns goes to it with any method, and the
+/// function answers 405 itself.
+fn unrouted(method: &Method, path: &str) -> Option<Response> {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let routed = match segments.as_slice() {
+        ["sessions"] => {
+            if method == Method::GET || method == Method::POST {
+                return None;
+            }
+            let mut resp = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed; use GET, POST",
+            );
+            resp.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+            return Some(resp);
+        }
+        ["sessions", id] | ["sessions", id, "link-token"] => !id.is_empty(),
+        ["webhooks", "plaid"] => true,
+        _ => false,
+    };
+    (!routed).then(not_found)
+}
+
+/// The API's error shape. No Lambda ran, so the request id is the front's own, as API
+/// Gateway's would be.
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let request_id = format!("local-{:016x}", fastrand::u64(..));
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(serde_json::json!({
+            "error": {"code": code, "message": message, "request_id": request_id}
+        })),
+    )
+        .into_response()
+}
+
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+}
+
+async fn handle(
+    front: std::sync::Arc<Front>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path();
+    if is_api_path(path) {
+        if let Some(refused) = unrouted(&method, path) {
+            return refused;
+        }
+        return forward(&front, method, &uri, headers, body).await;
+    }
+    if method != Method::GET && method != Method::HEAD {
+        return not_found();
+    }
+    if path == "/demo/config.json" {
+        return (
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(front.config.clone()),
+        )
+            .into_response();
+    }
+    let Some((_, file, content_type)) = DEMO_FILES.iter().find(|(p, _, _)| *p == path) else {
+        return not_found();
+    };
+    match tokio::fs::read(front.demo_dir.join(file)).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => not_found(),
+    }
+}
+
+/// The request as it came (method, path, query, headers, body) to `cargo lambda watch`, and its
+/// answer back as it is.
+async fn forward(
+    front: &Front,
+    method: Method,
+    uri: &Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = format!(
+        "{}{}",
+        front.functions,
+        uri.path_and_query().map_or("/", |p| p.as_str())
+    );
+    let mut req = front.http.request(method, target).body(body);
+    for (name, value) in &headers {
+        if name != header::HOST && name != header::CONNECTION && name != header::CONTENT_LENGTH {
+            req = req.header(name, value);
+        }
+    }
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status();
+            let mut out_headers = HeaderMap::new();
+            for (name, value) in resp.headers() {
+                if name != header::CONNECTION && name != header::TRANSFER_ENCODING {
+                    out_headers.append(name, value.clone());
+                }
+            }
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let mut out = Response::new(axum::body::Body::from(bytes));
+            *out.status_mut() = status;
+            *out.headers_mut() = out_headers;
+            out
+        }
+        Err(e) => {
+            eprintln!("idv-local serve: the functions did not answer: {e}");
+            error(
+                StatusCode::BAD_GATEWAY,
+                "functions_unavailable",
+                "the local functions (cargo lambda watch) did not answer",
+            )
+        }
+    }
+}
+
+async fn serve(front: Front) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", front.port)).await?;
+    let addr = listener.local_addr()?;
+    let front = std::sync::Arc::new(front);
+    let app = axum::Router::new().fallback(
+        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+            handle(front.clone(), method, uri, headers, body)
+        },
+    );
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{addr}")?;
+    out.flush()?;
+    drop(out);
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(method: Method, path: &str) -> Option<u16> {
+        unrouted(&method, path).map(|r| r.status().as_u16())
+    }
+
+    #[test]
+    fn the_front_refuses_what_no_function_is_routed_for() {
+        // Routed to a function (which refuses other methods on its own paths itself).
+        assert_eq!(status(Method::POST, "/sessions"), None);
+        assert_eq!(status(Method::GET, "/sessions"), None);
+        assert_eq!(status(Method::GET, "/sessions/idv_1"), None);
+        assert_eq!(status(Method::DELETE, "/sessions/idv_1"), None);
+        assert_eq!(status(Method::POST, "/sessions/idv_1/link-token"), None);
+        assert_eq!(status(Method::POST, "/webhooks/plaid"), None);
+        // Answered here, as API Gateway would.
+        assert_eq!(status(Method::PUT, "/sessions"), Some(405));
+        assert_eq!(status(Method::GET, "/sessions/"), Some(404));
+        assert_eq!(status(Method::GET, "/sessions/x/y/z"), Some(404));
+        assert_eq!(status(Method::POST, "/webhooks/other"), Some(404));
+        assert_eq!(status(Method::POST, "/sessions//link-token"), Some(404));
+    }
 }
