@@ -170,7 +170,7 @@ where
 fn invocation_deadline(req: &lambda_http::Request) -> Option<std::time::Instant> {
     use lambda_http::RequestExt;
     req.lambda_context_ref()
-        .map(|c| crate::plaid::deadline::from_lambda_deadline_ms(c.deadline))
+        .and_then(|c| crate::plaid::deadline::from_lambda_deadline_ms(c.deadline))
 }
 
 /// Run the scheduled reconciliation as this process's Lambda function. The event's content is
@@ -179,10 +179,12 @@ pub async fn serve_reconcile() -> Result<(), lambda_http::Error> {
     let ctx = leaked_context(Budget::Background).await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let deadline = crate::plaid::deadline::from_lambda_deadline_ms(event.context.deadline);
-            crate::plaid::deadline::within(deadline, crate::handlers::reconcile::reconcile(ctx))
-                .await
-                .map_err(lambda_runtime::Error::from)
+            let run = crate::handlers::reconcile::reconcile(ctx);
+            match crate::plaid::deadline::from_lambda_deadline_ms(event.context.deadline) {
+                Some(deadline) => crate::plaid::deadline::within(deadline, run).await,
+                None => run.await,
+            }
+            .map_err(lambda_runtime::Error::from)
         },
     ))
     .await

@@ -27,12 +27,20 @@ pub fn current() -> Option<Instant> {
 }
 
 /// Lambda's deadline (milliseconds since the Unix epoch) as an `Instant`, less [`RESERVE`].
-pub fn from_lambda_deadline_ms(deadline_ms: u64) -> Instant {
+///
+/// `None` when the deadline has already passed as the invocation starts: Lambda never hands out
+/// such an invocation, but local runtimes do (`cargo lambda watch` sends the constant 600000,
+/// ten minutes after the epoch). Those invocations are bounded by `ClientOptions::budget` alone,
+/// as tests calling handlers directly are, instead of never calling Plaid at all.
+pub fn from_lambda_deadline_ms(deadline_ms: u64) -> Option<Instant> {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms)).saturating_sub(RESERVE);
-    Instant::now() + left
+    if deadline_ms <= now_ms {
+        return None;
+    }
+    let left = Duration::from_millis(deadline_ms - now_ms).saturating_sub(RESERVE);
+    Some(Instant::now() + left)
 }
 
 #[cfg(test)]
@@ -45,13 +53,20 @@ mod tests {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_millis() as u64;
-        let d = from_lambda_deadline_ms(now_ms + 10_000);
+        let d = from_lambda_deadline_ms(now_ms + 10_000).expect("a deadline ahead");
         let left = d.saturating_duration_since(Instant::now());
         assert!(left <= Duration::from_millis(9_000), "{left:?}");
         assert!(left >= Duration::from_millis(8_500), "{left:?}");
-        // A deadline already past (or a clock that disagrees) leaves nothing, never panics.
-        let past = from_lambda_deadline_ms(0);
-        assert!(past <= Instant::now());
+        // Less than the reserve ahead: nothing left, never a panic.
+        let close = from_lambda_deadline_ms(now_ms + 500).expect("a deadline ahead");
+        assert!(close <= Instant::now() + Duration::from_millis(1));
+    }
+
+    #[test]
+    fn a_deadline_already_past_is_no_deadline() {
+        // What `cargo lambda watch` sends for every invocation.
+        assert_eq!(from_lambda_deadline_ms(600_000), None);
+        assert_eq!(from_lambda_deadline_ms(0), None);
     }
 
     #[tokio::test]
