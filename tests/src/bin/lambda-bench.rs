@@ -346,13 +346,19 @@ struct Subject {
     store: DynamoStore,
     /// Distinguishes users across runs sharing one table.
     tag: String,
-    /// The session and owner that get-session and link-token read.
-    existing: Option<(String, String)>,
+    /// The sessions (id, owner) that get-session and link-token read; invocation `n` reads the
+    /// `n`-th (modulo). link-token gets one per invocation: a session read from Plaid moments
+    /// ago is under the live-read cool-down, and would answer 429 or a reused token.
+    existing: Vec<(String, String)>,
 }
 
 impl Subject {
+    fn existing_for(&self, n: usize) -> Option<&(String, String)> {
+        (!self.existing.is_empty()).then(|| &self.existing[n % self.existing.len()])
+    }
+
     fn event(&self, i: usize) -> (Value, &'static [u16]) {
-        match (self.flow, &self.existing) {
+        match (self.flow, self.existing_for(i)) {
             (Flow::CreateSession, _) => (
                 ApiEvent::post_sessions()
                     .user(&format!("bench-{}-{i}", self.tag))
@@ -379,7 +385,7 @@ impl Services {
     /// The same calls the handler makes for one warm invocation, with bare clients; returns
     /// their summed time. `i` picks a user no one has used, as the handler's event does.
     async fn round_trips(&self, subject: &Subject, i: usize) -> Result<Duration, String> {
-        match (subject.flow, &subject.existing) {
+        match (subject.flow, subject.existing_for(i)) {
             (Flow::CreateSession, _) => {
                 let user = ClientUserId::parse(format!("rt-{}-{i}", subject.tag))
                     .map_err(|e| e.to_string())?;
@@ -771,7 +777,7 @@ async fn seed_session(s: &Services, table: &str, owner: &str) -> Result<String, 
         flow: Flow::CreateSession,
         store: DynamoStore::new(s.dynamo.clone(), table),
         tag: format!("seed-{owner}"),
-        existing: None,
+        existing: Vec::new(),
     };
     // Reuse the create round trip, then look the record up to learn its id.
     s.round_trips(&subject, 0)
@@ -828,7 +834,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
             flow: Flow::CreateSession,
             store: DynamoStore::new(dynamo.clone(), TABLE),
             tag: "warmup".into(),
-            existing: None,
+            existing: Vec::new(),
         };
         services
             .round_trips(&warmup, i)
@@ -859,9 +865,16 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     let (get_store, get_table) = table("rust-get").await?;
     let (link_store, link_table) = table("rust-link").await?;
     let (py_store, py_table) = table("python-create").await?;
-    let seeded_get = seed_session(&services, &get_table, owner).await?;
-    let seeded_link = seed_session(&services, &link_table, owner).await?;
-    let seeded_owner = format!("rt-seed-{owner}-0");
+    let seeded_get = vec![(
+        seed_session(&services, &get_table, owner).await?,
+        format!("rt-seed-{owner}-0"),
+    )];
+    let mut seeded_link = Vec::new();
+    for k in 0..args.cold_starts.max(1) + args.warm {
+        let owner = format!("{owner}-link-{k}");
+        let id = seed_session(&services, &link_table, &owner).await?;
+        seeded_link.push((id, format!("rt-seed-{owner}-0")));
+    }
     // A read of a session synced within the freshness window is one GetItem; the window is
     // widened so that the whole run stays inside it and every read measures the same path.
     let table_env = |t: &str| ("TABLE_NAME".to_owned(), t.to_owned());
@@ -879,7 +892,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
                 flow: Flow::CreateSession,
                 store: create_store,
                 tag: "rust".into(),
-                existing: None,
+                existing: Vec::new(),
             },
         ),
         (
@@ -888,7 +901,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
                 flow: Flow::GetSession,
                 store: get_store,
                 tag: "rust-get".into(),
-                existing: Some((seeded_get, seeded_owner.clone())),
+                existing: seeded_get,
             },
         ),
         (
@@ -897,7 +910,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
                 flow: Flow::LinkToken,
                 store: link_store,
                 tag: "rust-link".into(),
-                existing: Some((seeded_link, seeded_owner)),
+                existing: seeded_link,
             },
         ),
     ];
@@ -942,7 +955,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
             flow: Flow::CreateSession,
             store: py_store,
             tag: "python".into(),
-            existing: None,
+            existing: Vec::new(),
         };
         if !args.skip_moto {
             results.push(measure(&services, &launch, &subject, args.cold_starts, args.warm).await?);
