@@ -2,14 +2,14 @@
 //! `?refresh=true` or `?view=full`) and `GET /sessions` (the caller's sessions, newest first).
 
 use super::session_body::{FullResult, SessionBody};
-use super::sync::{record_snapshot, repair_review};
+use super::sync::{refresh_owned, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
-use crate::session::lifecycle::{LIVE_READ_COOLDOWN, needs_refresh};
+use crate::session::lifecycle::{LIVE_READ_COOLDOWN, LIVE_READ_RETRY_AFTER, needs_refresh};
 use crate::store::SessionStore;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -38,13 +38,6 @@ pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Respo
     }
     .await;
     finish(log, result)
-}
-
-/// `Retry-After` for a caller inside the read cool-down.
-pub(crate) fn cooldown_wait() -> std::time::Duration {
-    LIVE_READ_COOLDOWN
-        .to_std()
-        .unwrap_or(std::time::Duration::from_secs(5))
 }
 
 fn flag(req: &Request, name: &'static str) -> Result<bool, ApiError> {
@@ -129,33 +122,22 @@ async fn one<S: SessionStore>(
         };
     if live && !claimed && full {
         return Err(ApiError::ReadCooldown {
-            retry_after: cooldown_wait(),
+            retry_after: LIVE_READ_RETRY_AFTER,
         });
     }
     if claimed {
-        // Stamped before the request (see `record_snapshot`).
-        let read_at = ctx.now();
-        match ctx.plaid.get(id).await {
-            Ok(iv) => {
-                log.plaid_request_id = iv.request_id.clone();
-                if iv.client_user_id != owner {
-                    tracing::error!(idv_id = %id, "plaid and the store disagree on the session's user");
-                    return Err(ApiError::NotFound);
-                }
-                record = record_snapshot(ctx, &iv, read_at).await?;
+        match refresh_owned(ctx, id, &owner, log).await? {
+            Ok((iv, stored)) => {
+                record = stored;
                 if full {
                     result = Some(FullResult::from(&iv));
                 }
             }
             // An opportunistic refresh must not make a good answer fail: serve what we have.
             Err(e) if !(refresh || full) => {
-                log.plaid_error(&e);
                 tracing::warn!(idv_id = %id, error = %e, "refresh from plaid failed; answering from the store");
             }
-            Err(e) => {
-                log.plaid_error(&e);
-                return Err(e.into());
-            }
+            Err(e) => return Err(e.into()),
         }
     }
     let mut body = SessionBody::new(&record, ctx.now());

@@ -1,15 +1,16 @@
 //! `POST /sessions/{id}/link-token`: a Plaid Link token for the caller's own session, made with
 //! the session's own template and user, never with values from the request.
 
-use super::get_session::cooldown_wait;
-use super::sync::{record_snapshot, repair_review};
+use super::sync::{refresh_owned, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::http::request::{caller, json_body, session_id};
 use crate::http::response::json;
 use crate::http::{ApiError, ErrorCode};
 use crate::plaid::types::{LinkTokenCreateRequest, LinkTokenIdentityVerification, LinkTokenUser};
-use crate::session::lifecycle::{LIVE_READ_COOLDOWN, LinkRefusal, link_allowed, needs_refresh};
+use crate::session::lifecycle::{
+    LIVE_READ_COOLDOWN, LIVE_READ_RETRY_AFTER, LinkRefusal, link_allowed, needs_refresh,
+};
 use crate::store::SessionStore;
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -103,22 +104,16 @@ async fn run<S: SessionStore>(
         return match recent::recall(&record.id, &body, now) {
             Some(answer) => Ok(json(200, &answer)),
             None => Err(ApiError::ReadCooldown {
-                retry_after: cooldown_wait(),
+                retry_after: LIVE_READ_RETRY_AFTER,
             }),
         };
     }
     if refresh_first {
-        // Stamped before the request (see `record_snapshot`).
-        let read_at = ctx.now();
-        match ctx.plaid.get(&record.id).await {
-            Ok(iv) if iv.client_user_id != record.client_user_id => {
-                tracing::error!(idv_id = %record.id, "plaid and the store disagree on the session's user");
-                return Err(ApiError::NotFound);
-            }
-            Ok(iv) => record = record_snapshot(ctx, &iv, read_at).await?,
+        let owner = record.client_user_id.clone();
+        match refresh_owned(ctx, &id, &owner, log).await? {
+            Ok((_, stored)) => record = stored,
             // Plaid is unreachable: the token request below will tell; answer from the store.
             Err(e) => {
-                log.plaid_error(&e);
                 tracing::warn!(idv_id = %record.id, error = %e, "refresh from plaid failed; deciding from the store");
             }
         }

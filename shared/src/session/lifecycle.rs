@@ -86,7 +86,12 @@ pub fn link_allowed(record: &SessionRecord, now: DateTime<Utc>) -> Result<(), Li
 /// made (same instance) and anything else answers 429 `rate_limited`. One account looping must
 /// not spend the Plaid rate limits that webhooks and reconcile depend on. Webhook and reconcile
 /// reads are not subject to it. A constant: it protects Plaid, not a product choice.
-pub const LIVE_READ_COOLDOWN: chrono::Duration = chrono::Duration::seconds(5);
+pub const LIVE_READ_COOLDOWN: chrono::Duration = chrono::Duration::seconds(LIVE_READ_COOLDOWN_SECS);
+const LIVE_READ_COOLDOWN_SECS: i64 = 5;
+
+/// `Retry-After` for a caller refused inside the cool-down: the whole cool-down.
+pub const LIVE_READ_RETRY_AFTER: std::time::Duration =
+    std::time::Duration::from_secs(LIVE_READ_COOLDOWN_SECS.unsigned_abs());
 
 /// A non-final session read from Plaid longer ago than `window` is worth re-reading before we
 /// answer: webhooks can be late or lost.
