@@ -7,7 +7,11 @@ VENV ?= .venv
 VENV_BIN := $(abspath $(VENV))/bin
 export VENV_BIN
 
-.PHONY: help venv run test contract client-contract plaid-drift fmt clippy bench emulator
+.PHONY: help venv run test lint shellcheck contract client-contract plaid-drift fmt clippy bench emulator
+
+# Every shell script of the repository, for shellcheck.
+SHELLCHECK ?= $(VENV_BIN)/shellcheck
+SH_SCRIPTS := $(wildcard tests/scripts/*.sh tests/plaid-emulator/contract/*.sh) .ci/run
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -25,6 +29,11 @@ run: venv ## the whole stack locally (moto, Plaid emulator or real sandbox, func
 
 test: venv ## fmt, clippy, template lint and security scan, all tests against moto + emulator, browser tests, contract tests
 	bash tests/scripts/test.sh
+
+lint: shellcheck ## shellcheck, template lint and checkov (infra-lint)
+
+shellcheck: venv ## shellcheck on every shell script (.shellcheckrc), zero findings
+	$(SHELLCHECK) $(SH_SCRIPTS)
 
 contract: venv ## requests and emulator answers judged by Plaid's OpenAPI spec (needs ../shared)
 	bash tests/scripts/contract.sh

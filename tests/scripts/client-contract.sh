@@ -9,31 +9,24 @@
 #      PLAID_PRISM (path to the plaid-prism tool, for checkouts such as git worktrees that do
 #      not sit beside the team kit).
 set -euo pipefail
-
-root="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+root="$ROOT"
 prism="${PLAID_PRISM:-$root/../shared/tools/plaid-prism}"
 if [ ! -f "$prism" ]; then
   echo "client-contract: skipped: $prism does not exist (the team kit ../shared is not beside this checkout)"
   exit 0
 fi
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-log="$(mktemp -t plaid-prism.XXXXXX.log)"
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    # Prism (and npm during its first install) run in their own process group.
-    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -f "$log"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+port="$(free_port)"
+log="$(mktemp "${TMPDIR:-/tmp}/plaid-prism.XXXXXX")"
+stop_on_exit
+trap 'cleanup; rm -f "$log"' EXIT
 
 echo "client-contract: starting plaid-prism on 127.0.0.1:$port"
-setsid bash "$prism" "$port" >"$log" 2>&1 &
-pid=$!
+# Its own process group: Prism, and npm during its first install, are stopped with it.
+spawn bash "$prism" "$port" >"$log" 2>&1
+pid="${PIDS[0]}"
 
 deadline=$(( $(date +%s) + ${PRISM_START_TIMEOUT:-600} ))
 until code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/webhook_verification_key/get" || true)" \

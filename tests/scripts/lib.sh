@@ -29,13 +29,54 @@ wait_http() {
 }
 
 PIDS=()
-# Kill every background process we started, also on failure or Ctrl-C.
+
+# spawn CMD [ARG...]: CMD in the background in a process group of its own, whose id is CMD's pid,
+# added to PIDS. Job control is on for this one `&` only: bash's portable way to a new group,
+# where setsid(1) is Linux-only (macOS has none). A group lets cleanup stop CMD's children too
+# (cargo lambda watch's functions, Prism's node under npm). Stdin is /dev/null: a background
+# group that read the terminal would be stopped (SIGTTIN). Redirect the call to redirect CMD.
+spawn() {
+  set -m
+  "$@" </dev/null &
+  PIDS+=("$!")
+  set +m
+}
+
+# group_alive PGID: a process of that group still runs (zombies, left for init to reap, do not).
+group_alive() {
+  ps -A -o pgid= -o stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+}
+
+# cleanup: SIGTERM to every group spawn started, SIGKILL to any still running 10 s later.
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  local pid i alive
+  for pid in ${PIDS[@]+"${PIDS[@]}"}; do
+    kill -TERM -- "-$pid" 2>/dev/null || true
   done
-  wait 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    alive=""
+    for pid in ${PIDS[@]+"${PIDS[@]}"}; do
+      if group_alive "$pid"; then alive="$pid"; break; fi
+    done
+    [ -n "$alive" ] || break
+    sleep 0.1
+  done
+  for pid in ${PIDS[@]+"${PIDS[@]}"}; do
+    if group_alive "$pid"; then
+      echo "cleanup: process group $pid ignored SIGTERM; killing it" >&2
+      kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+}
+
+# stop_on_exit: cleanup whenever the script ends; Ctrl-C and SIGTERM end it (130, 143), so a
+# signal never lets it go on to its next step.
+stop_on_exit() {
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 }
 
 # start_moto: moto on a free loopback port, handling one request at a time so that conditional
@@ -44,8 +85,7 @@ start_moto() {
   local port log="$ROOT/target/moto.log"
   port="$(free_port)"
   mkdir -p "$ROOT/target"
-  setsid "$VENV_BIN/python" "$ROOT/tests/scripts/moto_serialized.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-  PIDS+=("$!")
+  spawn "$VENV_BIN/python" "$ROOT/tests/scripts/moto_serialized.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1
   wait_http "http://127.0.0.1:$port/moto-api/" 30
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
   echo "moto (DynamoDB, Secrets Manager) on $AWS_ENDPOINT_URL"
@@ -90,10 +130,9 @@ start_plaid() {
   export IDV_TEMPLATE_ID="${IDV_TEMPLATE_ID:-idvtmp_emulator_default}"
   export PLAID_ENV=sandbox
   LOCAL_CLIENT_ID=emulator-client-id LOCAL_SECRET=emulator-secret
-  setsid env PLAID_CLIENT_ID="$LOCAL_CLIENT_ID" PLAID_SECRET="$LOCAL_SECRET" \
+  spawn env PLAID_CLIENT_ID="$LOCAL_CLIENT_ID" PLAID_SECRET="$LOCAL_SECRET" \
     "$ROOT/target/debug/plaid-emulator" --port 0 --webhook-url "$webhook_url" \
-    >"$run_dir/emulator.out" 2>"$run_dir/emulator.log" &
-  PIDS+=("$!")
+    >"$run_dir/emulator.out" 2>"$run_dir/emulator.log"
   line="$(first_line "$run_dir/emulator.out" 10)"
   case "$line" in
     "listening on "*) EMULATOR_URL="${line#listening on }" ;;
@@ -120,8 +159,9 @@ start_functions() {
   local run_dir="$1" port="$2" base status
   export IDV_LOCAL_IDENTITY=insecure-local-only
   export RUST_LOG="${RUST_LOG:-info}"
-  (cd "$ROOT" && exec setsid cargo lambda watch -q -A 127.0.0.1 -P "$port") >"$run_dir/functions.log" 2>&1 &
-  PIDS+=("$!")
+  # From the workspace root, where cargo lambda watch finds the functions and its router.
+  cd "$ROOT" || return
+  spawn cargo lambda watch -q -A 127.0.0.1 -P "$port" >"$run_dir/functions.log" 2>&1
   base="http://127.0.0.1:$port"
   wait_http "$base/" 60
   # The first call to each function compiles and starts it: warm each one up with a call it
@@ -142,11 +182,10 @@ start_functions() {
 # demo app at / and the API's routes forwarded to cargo lambda watch. Sets FRONT_URL.
 start_front() {
   local run_dir="$1" port="$2" functions_port="$3" line
-  setsid "$ROOT/target/debug/idv-local" serve --port "$port" \
+  spawn "$ROOT/target/debug/idv-local" serve --port "$port" \
     --functions "http://127.0.0.1:$functions_port" --demo-dir "$ROOT/tests/demo" \
     --link-script "$LINK_SCRIPT_URL" --plaid-mode "$PLAID_MODE" \
-    >"$run_dir/front.out" 2>"$run_dir/front.log" &
-  PIDS+=("$!")
+    >"$run_dir/front.out" 2>"$run_dir/front.log"
   line="$(first_line "$run_dir/front.out" 10)"
   # shellcheck disable=SC2034 # FRONT_URL is for the caller
   case "$line" in

@@ -8,7 +8,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-trap cleanup EXIT INT TERM
+stop_on_exit
 local_aws_env
 
 RUN_DIR="$ROOT/target/run"

@@ -5,7 +5,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-trap cleanup EXIT INT TERM
+stop_on_exit
 local_aws_env
 
 echo "== cargo fmt --check"
