@@ -12,13 +12,13 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 root="$ROOT"
-prism_tool="${PLAID_PRISM:-$root/../shared/tools/plaid-prism}"
+contract_prerequisites emulator-contract
+prism_tool="$PLAID_PRISM"
 target="${CARGO_TARGET_DIR:-$root/target}"
 bin="${EMULATOR_BIN:-$target/debug/plaid-emulator}"
 if [ -z "${EMULATOR_BIN:-}" ]; then
   (cd "$root" && cargo build -q -p plaid-emulator)
 fi
-command -v jq >/dev/null || { echo "emulator-contract: jq is required" >&2; exit 2; }
 
 work="$(mktemp -d)"
 stop_on_exit

@@ -91,6 +91,33 @@ start_moto() {
   echo "moto (DynamoDB, Secrets Manager) on $AWS_ENDPOINT_URL"
 }
 
+# ---- contract checks against Plaid's spec (the team kit's plaid-prism)
+
+# The kit's plaid-prism: $PLAID_PRISM, else ../shared/tools/plaid-prism beside this checkout.
+PLAID_PRISM="${PLAID_PRISM:-$ROOT/../shared/tools/plaid-prism}"
+
+# contract_skip WHO WHY: a contract check cannot run here. Says so and exits 0, unless
+# REQUIRE_CONTRACT=1 (CI sets it): then a check that did not run is a failure, exit 1.
+contract_skip() {
+  if [ "${REQUIRE_CONTRACT:-}" = 1 ]; then
+    echo "$1: FAILED: $2; REQUIRE_CONTRACT=1 (CI) allows no skipped contract check" >&2
+    exit 1
+  fi
+  echo "$1: SKIPPED: $2 (set REQUIRE_CONTRACT=1 to make this an error)"
+  exit 0
+}
+
+# contract_prerequisites WHO: the kit and the tools the contract checks run on (Prism is a
+# Node program, installed from npm on first use), or contract_skip naming what is missing.
+contract_prerequisites() {
+  local who="$1" tool
+  [ -f "$PLAID_PRISM" ] ||
+    contract_skip "$who" "$PLAID_PRISM not found (the team kit ../shared is not beside this checkout; set PLAID_PRISM to its tools/plaid-prism)"
+  for tool in node npm curl jq python3; do
+    command -v "$tool" >/dev/null || contract_skip "$who" "$tool is not installed"
+  done
+}
+
 # ---- the local stack's pieces, shared by `make run` (run.sh) and the browser tests (browser.sh)
 
 # build_stack: the Plaid emulator, the test kit's binaries and the five functions, debug profile.
