@@ -42,32 +42,52 @@ spawn() {
   set +m
 }
 
-# group_alive PGID: a process of that group still runs (zombies, left for init to reap, do not).
-group_alive() {
-  ps -A -o pgid= -o stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+# descendants PID...: every process below these, by parent pid. Some leave our groups:
+# cargo lambda watch starts each function in a session of its own.
+descendants() {
+  ps -A -o pid= -o ppid= | awk -v roots="$*" '
+    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) seen[r[i]] = 1 }
+    { pid[NR] = $1; parent[NR] = $2 }
+    END {
+      do {
+        added = 0
+        for (i = 1; i <= NR; i++)
+          if (!(pid[i] in seen) && (parent[i] in seen)) { seen[pid[i]] = 1; added = 1; print pid[i] }
+      } while (added)
+    }'
 }
 
-# cleanup: SIGTERM to every group spawn started, SIGKILL to any still running 10 s later.
+# running GROUPS PIDS: the ids of the groups (space-separated) and of the processes in PIDS that
+# still run. Zombies, left for init to reap, do not.
+running() {
+  ps -A -o pid= -o pgid= -o stat= | awk -v groups="$1" -v pids="$2" '
+    BEGIN {
+      n = split(groups, g, " "); for (i = 1; i <= n; i++) group[g[i]] = 1
+      n = split(pids, p, " "); for (i = 1; i <= n; i++) proc[p[i]] = 1
+    }
+    $3 !~ /^Z/ && ($2 in group) { print $2 }
+    $3 !~ /^Z/ && ($1 in proc) { print $1 }' | sort -u
+}
+
+# cleanup: SIGTERM to every group spawn started and to every process below them, SIGKILL to any
+# still running 10 s later.
 cleanup() {
-  local pid i alive
-  for pid in ${PIDS[@]+"${PIDS[@]}"}; do
-    kill -TERM -- "-$pid" 2>/dev/null || true
-  done
+  local groups="${PIDS[*]:-}" procs pid i left
+  [ -n "$groups" ] || return 0
+  procs="$(descendants "$groups" | tr '\n' ' ')"
+  for pid in $groups; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in $procs; do kill -TERM "$pid" 2>/dev/null || true; done
   for ((i = 0; i < 100; i++)); do
-    alive=""
-    for pid in ${PIDS[@]+"${PIDS[@]}"}; do
-      if group_alive "$pid"; then alive="$pid"; break; fi
-    done
-    [ -n "$alive" ] || break
+    left="$(running "$groups" "$procs")"
+    [ -n "$left" ] || break
     sleep 0.1
   done
-  for pid in ${PIDS[@]+"${PIDS[@]}"}; do
-    if group_alive "$pid"; then
-      echo "cleanup: process group $pid ignored SIGTERM; killing it" >&2
-      kill -KILL -- "-$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-  done
+  left="$(running "$groups" "$procs")"
+  if [ -n "$left" ]; then
+    echo "cleanup: still running 10 s after SIGTERM, killing: ${left//$'\n'/ }" >&2
+    for pid in $left; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+  fi
+  for pid in $groups; do wait "$pid" 2>/dev/null || true; done
   PIDS=()
 }
 
