@@ -12,7 +12,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "== template lint (cfn-lint, sam validate --lint, checkov)"
+echo "== lint (shellcheck, make help complete, cfn-lint, sam validate --lint, checkov)"
 make --no-print-directory lint
 start_moto
 echo "== cargo test"
