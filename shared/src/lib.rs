@@ -5,6 +5,7 @@
 //! `credentials` and `webhook_verify` talk to the outside; `handlers` and `http` are the edge;
 //! `bootstrap` wires it all once per cold start.
 
+pub mod aws;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;

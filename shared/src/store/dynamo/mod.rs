@@ -31,8 +31,6 @@ use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, Upda
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::IdvStatus;
 use crate::session::record::SessionRecord;
-use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -42,7 +40,6 @@ use chrono::{DateTime, Utc};
 use cursor::{UserIndex, decode_cursor, encode_cursor, index_key_of};
 use sdk_error::{sdk_error, service_error};
 use std::collections::HashMap;
-use std::time::Duration;
 
 pub const INDEX_BY_USER_TEMPLATE: &str = "by_user_template";
 pub const INDEX_BY_USER: &str = "by_user";
@@ -53,30 +50,6 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// How often a write that raced with a concurrent creator of the same item is tried again.
 const RACE_ATTEMPTS: usize = 3;
-
-/// Timeouts for every AWS client the functions build (pass to
-/// `aws_config::defaults(..).timeout_config(sdk_timeouts())`). The SDK sets none by default, so a
-/// stalled connection would hold a Lambda until its own timeout. DynamoDB answers in
-/// milliseconds in-region; these bounds leave room for a cold TLS handshake and the SDK's
-/// standard retries while keeping a request that cannot succeed well inside an API Gateway
-/// timeout.
-pub fn sdk_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .read_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
-        .build()
-}
-
-/// Stalled-stream protection off, for every AWS client the functions build (pass to
-/// `aws_config::defaults(..).stalled_stream_protection(..)`). It could never act: it cuts a
-/// transfer only after a 20-second grace period (aws-smithy-runtime-api 1.20), and
-/// [`sdk_timeouts`] ends every attempt after 2 seconds; yet it wraps every request and response
-/// body in a throughput monitor.
-pub fn sdk_stalled_stream_protection() -> StalledStreamProtectionConfig {
-    StalledStreamProtectionConfig::disabled()
-}
 
 /// The session store on one DynamoDB table laid out as `infra/template.yaml` defines it.
 /// Cheap to clone (the SDK client is reference-counted); build one per cold start.
@@ -95,7 +68,7 @@ impl std::fmt::Debug for DynamoStore {
 }
 
 impl DynamoStore {
-    /// `client` should come from an `SdkConfig` with [`sdk_timeouts`] applied.
+    /// `client` should come from an `SdkConfig` with [`crate::aws::sdk_timeouts`] applied.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
@@ -666,21 +639,5 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":until", item::timestamp_value(until)?);
         // Rejected: the claim lapsed and another start holds it now; leave theirs alone.
         self.conditional_update(req).await.map(drop)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timeouts_are_bounded() {
-        let t = sdk_timeouts();
-        assert!(
-            t.operation_timeout()
-                .is_some_and(|d| d <= Duration::from_secs(10))
-        );
-        assert!(t.operation_attempt_timeout().is_some());
-        assert!(t.connect_timeout().is_some());
     }
 }
