@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod credentials;
+pub mod flows;
 pub mod handlers;
 pub mod http;
 pub mod ids;

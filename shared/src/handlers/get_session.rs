@@ -2,9 +2,9 @@
 //! `?refresh=true` or `?view=full`) and `GET /sessions` (the caller's sessions, newest first).
 
 use super::session_body::{FullResult, SessionBody};
-use super::sync::{refresh_owned, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
+use crate::flows::sync::{refresh_owned, repair_review};
 use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
 use crate::http::{ApiError, ErrorCode};

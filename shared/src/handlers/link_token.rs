@@ -1,9 +1,9 @@
 //! `POST /sessions/{id}/link-token`: a Plaid Link token for the caller's own session, made with
 //! the session's own template and user, never with values from the request.
 
-use super::sync::{refresh_owned, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
+use crate::flows::sync::{refresh_owned, repair_review};
 use crate::http::request::{caller, json_body, session_id};
 use crate::http::response::json;
 use crate::http::{ApiError, ErrorCode};

@@ -8,7 +8,6 @@ pub mod get_session;
 pub mod link_token;
 pub mod reconcile;
 pub mod session_body;
-pub mod sync;
 pub mod webhook;
 
 use crate::http::ApiError;

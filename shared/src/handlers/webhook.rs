@@ -7,9 +7,9 @@
 //! Deliveries are never de-duplicated by body: two genuine `STATUS_UPDATED` webhooks for one
 //! session have identical bodies, and each must re-read the session.
 
-use super::sync::{plaid_attempts, record_snapshot};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
+use crate::flows::sync::{plaid_attempts, record_snapshot};
 use crate::http::ApiError;
 use crate::http::request::body_bytes;
 use crate::http::response::json;

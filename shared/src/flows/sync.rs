@@ -1,8 +1,8 @@
 //! Recording what Plaid says about a session, under the store's ordering rules. Used by every
 //! path that reads a session from Plaid: start, get with refresh, webhook, reconcile.
 
-use super::RequestLog;
 use crate::context::AppContext;
+use crate::handlers::RequestLog;
 use crate::http::ApiError;
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::PlaidError;
