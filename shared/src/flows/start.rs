@@ -1,13 +1,14 @@
 //! Starting a verification: start, resume or retry the caller's session (see
 //! `session::lifecycle::decide_start`), with the Plaid and store I/O around the decision.
 
-use super::sync::{newer_than, plaid_attempts, record_snapshot, repair_review};
+use super::sync::{plaid_attempts, record_snapshot, repair_review};
 use crate::context::AppContext;
 use crate::handlers::RequestLog;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::{CreateRequest, IdentityVerification, RequestUser, RetryRequest};
 use crate::session::SessionRecord;
+use crate::session::attempt_order::newer_than;
 use crate::session::lifecycle::{StartDecision, decide_start, retry_strategy};
 use crate::store::{InsertOutcome, SessionStore};
 use chrono::{DateTime, Utc};

@@ -14,6 +14,7 @@ use crate::http::ApiError;
 use crate::http::request::body_bytes;
 use crate::http::response::json;
 use crate::plaid::types::{IdvWebhook, WebhookCode, WebhookEnvelope};
+use crate::session::attempt_order::not_older_than;
 use crate::store::SessionStore;
 use crate::webhook_verify::{KeyFetcher, WebhookVerifier, find_header};
 use lambda_http::request::RequestContext;
@@ -128,7 +129,7 @@ async fn run<S: SessionStore, F: KeyFetcher>(
         // recording an older same-second attempt again is harmless: it is Plaid's own state.)
         for newer in attempts
             .iter()
-            .filter(|a| a.id != iv.id && a.created_at >= iv.created_at)
+            .filter(|a| not_older_than(*a, &iv.id, iv.created_at))
         {
             record_snapshot(ctx, newer, now).await?;
         }

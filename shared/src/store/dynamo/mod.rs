@@ -30,6 +30,7 @@ use super::item::{self, Item, OPEN, attr};
 use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::IdvStatus;
+use crate::session::attempt_order;
 use crate::session::record::SessionRecord;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -287,7 +288,7 @@ impl DynamoStore {
             .into_iter()
             .map(item::decode)
             .collect::<Result<Vec<_>, _>>()?;
-        order_same_second_retries(&mut items);
+        attempt_order::order_newest_first(&mut items);
         let next_cursor = next_key.map(|k| encode_cursor(&k)).transpose()?;
         Ok(Page { items, next_cursor })
     }
@@ -307,50 +308,8 @@ enum SnapshotUpdate {
     NoItemReturned,
 }
 
-/// Within a newest-first page, a retry that ties with its predecessor on Plaid's whole-second
-/// `created_at` is moved ahead of it (the index cannot order them).
-fn order_same_second_retries(items: &mut [SessionRecord]) {
-    for _ in 0..items.len() {
-        let mut swapped = false;
-        for i in 1..items.len() {
-            let (before, after) = (&items[i - 1], &items[i]);
-            if before.created_at == after.created_at
-                && after.previous_attempt_id.as_ref() == Some(&before.id)
-            {
-                items.swap(i - 1, i);
-                swapped = true;
-            }
-        }
-        if !swapped {
-            break;
-        }
-    }
-}
-
 /// How many of a user's newest attempts `latest_for` reads to break `created_at` ties.
 const LATEST_TIE_WINDOW: i32 = 5;
-
-/// The newest of `records` (newest `created_at` first, as the index returns them): among those
-/// sharing the newest `created_at`, the one that no other names as `previous_attempt_id`.
-fn newest_attempt(records: Vec<SessionRecord>) -> Option<SessionRecord> {
-    let newest = records.first()?.created_at;
-    let tied: Vec<SessionRecord> = records
-        .into_iter()
-        .filter(|r| r.created_at == newest)
-        .collect();
-    let superseded: Vec<IdvId> = tied
-        .iter()
-        .filter_map(|r| r.previous_attempt_id.clone())
-        .collect();
-    let mut tied = tied.into_iter();
-    let first = tied.next()?;
-    let mut candidates = std::iter::once(first.clone()).chain(tied);
-    Some(
-        candidates
-            .find(|r| !superseded.contains(&r.id))
-            .unwrap_or(first),
-    )
-}
 
 impl SessionStore for DynamoStore {
     async fn get(&self, id: &IdvId) -> Result<Option<SessionRecord>, StoreError> {
@@ -394,7 +353,7 @@ impl SessionStore for DynamoStore {
             .into_iter()
             .map(item::decode)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(newest_attempt(records))
+        Ok(attempt_order::newest(records))
     }
 
     async fn list_for_user(
