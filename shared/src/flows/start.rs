@@ -1,9 +1,9 @@
 //! Starting a verification: start, resume or retry the caller's session (see
 //! `session::lifecycle::decide_start`), with the Plaid and store I/O around the decision.
 
+use super::plaid_calls::PlaidCalls;
 use super::sync::{plaid_attempts, record_snapshot, repair_review};
 use crate::context::AppContext;
-use crate::handlers::RequestLog;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::{CreateRequest, IdentityVerification, RequestUser, RetryRequest};
@@ -22,11 +22,34 @@ pub struct StartOptions {
     pub gave_consent: bool,
 }
 
+/// What a start did, for the answer's status and for counting starts by outcome. Refusals
+/// (attempt budget, a concurrent start holding the retry) are errors, not outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// This start made the user's first session for the template (Plaid `/create`).
+    Created,
+    /// This start made a new attempt after a finished one: Plaid `/retry`, or a retry an earlier
+    /// start made that reached Plaid but not our table, found and recorded instead of billing
+    /// another.
+    Retried,
+    /// An unfinished session handed back: the stored one, Plaid's existing one for an idempotent
+    /// create, or the one a concurrent start just made.
+    Resumed,
+    /// The user is verified already; the successful session handed back.
+    AlreadyVerified,
+}
+
+impl StartOutcome {
+    /// This start made a session (answered 201), rather than handing back one (200).
+    pub fn made_session(self) -> bool {
+        matches!(self, StartOutcome::Created | StartOutcome::Retried)
+    }
+}
+
 #[derive(Debug)]
 pub struct Started {
     pub record: SessionRecord,
-    /// True when this call made the session (201), false when it handed back one (200).
-    pub created: bool,
+    pub outcome: StartOutcome,
     pub shareable_url: Option<String>,
 }
 
@@ -39,21 +62,26 @@ pub async fn start_session<S: SessionStore>(
     user: &ClientUserId,
     template: &TemplateId,
     opts: &StartOptions,
-    log: &mut RequestLog,
+    plaid: &mut PlaidCalls,
 ) -> Result<Started, ApiError> {
     let latest = match ctx.store.latest_for(user, template).await? {
         Some(r) => Some(repair_review(ctx, r).await),
         None => None,
     };
     match decide_start(latest, ctx.now()) {
-        StartDecision::Resume(record) | StartDecision::AlreadyVerified(record) => Ok(Started {
+        StartDecision::Resume(record) => Ok(Started {
             record,
-            created: false,
+            outcome: StartOutcome::Resumed,
             shareable_url: None,
         }),
-        StartDecision::Create => create(ctx, user, template, opts, log).await,
+        StartDecision::AlreadyVerified(record) => Ok(Started {
+            record,
+            outcome: StartOutcome::AlreadyVerified,
+            shareable_url: None,
+        }),
+        StartDecision::Create => create(ctx, user, template, opts, plaid).await,
         StartDecision::Retry(previous) => {
-            retry_after(ctx, user, template, opts, previous, log).await
+            retry_after(ctx, user, template, opts, previous, plaid).await
         }
     }
 }
@@ -75,7 +103,7 @@ async fn create<S: SessionStore>(
     user: &ClientUserId,
     template: &TemplateId,
     opts: &StartOptions,
-    log: &mut RequestLog,
+    plaid: &mut PlaidCalls,
 ) -> Result<Started, ApiError> {
     // Idempotent: concurrent starts, and a start after one whose write to our table failed,
     // all get Plaid's one session for (user, template) back. Stamped before the request (see
@@ -92,8 +120,8 @@ async fn create<S: SessionStore>(
             user: opts.prefill.clone(),
         })
         .await
-        .inspect_err(|e| log.plaid_error(e))?;
-    log.plaid_request_id = iv.request_id.clone();
+        .inspect_err(|e| plaid.failed(e))?;
+    plaid.answered(iv.request_id.as_deref());
     check_owner(&iv, user, template)?;
     let fresh = SessionRecord::from_plaid(&iv, now, ctx.config.session_ttl);
     let (record, created) = match ctx.store.insert(&fresh).await? {
@@ -104,11 +132,15 @@ async fn create<S: SessionStore>(
     // (made in the Dashboard, or one our table lost): then this start is a retry.
     match decide_start(Some(record.clone()), now) {
         StartDecision::Retry(previous) => {
-            Box::pin(retry_after(ctx, user, template, opts, previous, log)).await
+            Box::pin(retry_after(ctx, user, template, opts, previous, plaid)).await
         }
-        _ => Ok(Started {
+        decision => Ok(Started {
             record,
-            created,
+            outcome: match decision {
+                _ if created => StartOutcome::Created,
+                StartDecision::AlreadyVerified(_) => StartOutcome::AlreadyVerified,
+                _ => StartOutcome::Resumed,
+            },
             shareable_url: iv.shareable_url,
         }),
     }
@@ -120,7 +152,7 @@ async fn retry_after<S: SessionStore>(
     template: &TemplateId,
     opts: &StartOptions,
     mut previous: SessionRecord,
-    log: &mut RequestLog,
+    plaid: &mut PlaidCalls,
 ) -> Result<Started, ApiError> {
     let now = ctx.now();
     let until = now + RETRY_CLAIM;
@@ -140,7 +172,7 @@ async fn retry_after<S: SessionStore>(
     // instead of billing another.
     let attempts = plaid_attempts(ctx, user, template)
         .await
-        .inspect_err(|e| log.plaid_error(e))?;
+        .inspect_err(|e| plaid.failed(e))?;
     if let Some(newer) = newer_than(&attempts, &previous.id, previous.created_at) {
         let record = record_snapshot(ctx, newer, now).await?;
         match decide_start(Some(record.clone()), now) {
@@ -158,7 +190,7 @@ async fn retry_after<S: SessionStore>(
             _ => {
                 return Ok(Started {
                     record,
-                    created: true,
+                    outcome: StartOutcome::Retried,
                     shareable_url: None,
                 });
             }
@@ -179,7 +211,7 @@ async fn retry_after<S: SessionStore>(
     let iv = match iv {
         Ok(iv) => iv,
         Err(e) => {
-            log.plaid_error(&e);
+            plaid.failed(&e);
             // A 4xx (429 included) means Plaid made nothing: give the claim back so the
             // caller's next start can retry at once. After a 5xx, a timeout or a lost answer
             // the retry may exist: the claim stays until it lapses, and the next start adopts
@@ -190,7 +222,7 @@ async fn retry_after<S: SessionStore>(
             return Err(e.into());
         }
     };
-    log.plaid_request_id = iv.request_id.clone();
+    plaid.answered(iv.request_id.as_deref());
     check_owner(&iv, user, template)?;
     let mut record = SessionRecord::from_plaid(&iv, sent_at, ctx.config.session_ttl);
     if record.previous_attempt_id.is_none() {
@@ -202,7 +234,7 @@ async fn retry_after<S: SessionStore>(
     }
     Ok(Started {
         record,
-        created: true,
+        outcome: StartOutcome::Retried,
         shareable_url: iv.shareable_url,
     })
 }
@@ -269,7 +301,7 @@ async fn wait_for_other_start<S: SessionStore>(
         {
             return Ok(Started {
                 record: latest,
-                created: false,
+                outcome: StartOutcome::Resumed,
                 shareable_url: None,
             });
         }

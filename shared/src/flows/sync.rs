@@ -1,8 +1,8 @@
 //! Recording what Plaid says about a session, under the store's ordering rules. Used by every
 //! path that reads a session from Plaid: start, get with refresh, webhook, reconcile.
 
+use super::plaid_calls::PlaidCalls;
 use crate::context::AppContext;
-use crate::handlers::RequestLog;
 use crate::http::ApiError;
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::PlaidError;
@@ -34,23 +34,23 @@ pub async fn record_snapshot<S: SessionStore>(
 
 /// Re-read a session a caller owns from Plaid and record it, stamped when the request was sent.
 /// Plaid naming another user than `owner` is answered as an unknown session (the store and Plaid
-/// disagree; nothing is recorded). A Plaid failure is logged on `log` and handed back for the
+/// disagree; nothing is recorded). A Plaid failure is noted on `plaid` and handed back for the
 /// caller to decide whether its answer can do without the read.
 pub async fn refresh_owned<S: SessionStore>(
     ctx: &AppContext<S>,
     id: &IdvId,
     owner: &ClientUserId,
-    log: &mut RequestLog,
+    plaid: &mut PlaidCalls,
 ) -> Result<Result<(IdentityVerification, SessionRecord), PlaidError>, ApiError> {
     let read_at = ctx.now();
     let iv = match ctx.plaid.get(id).await {
         Ok(iv) => iv,
         Err(e) => {
-            log.plaid_error(&e);
+            plaid.failed(&e);
             return Ok(Err(e));
         }
     };
-    log.plaid_request_id = iv.request_id.clone();
+    plaid.answered(iv.request_id.as_deref());
     if &iv.client_user_id != owner {
         tracing::error!(idv_id = %id, "plaid and the store disagree on the session's user");
         return Err(ApiError::NotFound);

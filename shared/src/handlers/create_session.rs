@@ -59,12 +59,16 @@ async fn run<S: SessionStore>(
         is_shareable: body.is_shareable.unwrap_or(false),
         gave_consent: body.gave_consent.unwrap_or(false),
     };
-    let started = start_session(ctx, &user, &template, &opts, log).await?;
+    let started = start_session(ctx, &user, &template, &opts, &mut log.plaid).await?;
     log.idv_id = Some(started.record.id.to_string());
     let mut out = SessionBody::new(&started.record, ctx.now());
     out.shareable_url = started.shareable_url;
     Ok(crate::http::response::json(
-        if started.created { 201 } else { 200 },
+        if started.outcome.made_session() {
+            201
+        } else {
+            200
+        },
         &out,
     ))
 }

@@ -126,7 +126,7 @@ async fn one<S: SessionStore>(
         });
     }
     if claimed {
-        match refresh_owned(ctx, id, &owner, log).await? {
+        match refresh_owned(ctx, id, &owner, &mut log.plaid).await? {
             Ok((iv, stored)) => {
                 record = stored;
                 if full {

@@ -115,7 +115,7 @@ async fn run<S: SessionStore, F: KeyFetcher>(
             return Ok(ack("ignored"));
         }
     };
-    log.plaid_request_id = iv.request_id.clone();
+    log.plaid.answered(iv.request_id.as_deref());
     record_snapshot(ctx, &iv, now).await?;
 
     if hook.webhook_code == WebhookCode::Retried {
