@@ -3,3 +3,4 @@
 
 mod contract;
 mod plaid_client;
+mod tls_roots;
