@@ -19,6 +19,7 @@
 
 mod control;
 pub mod details;
+pub mod endpoints;
 pub mod errors;
 mod ids;
 pub mod link;

@@ -1,6 +1,9 @@
 //! Plaid's endpoints: `/identity_verification/{create,get,list,retry}`, `/link/token/create`
 //! and `/webhook_verification_key/get`, with Plaid's authentication, validation and errors.
 
+use super::endpoints::{
+    IDV_CREATE, IDV_GET, IDV_LIST, IDV_RETRY, LINK_TOKEN_CREATE, WEBHOOK_KEY_GET,
+};
 use super::errors::PlaidApiError;
 use super::ids;
 use super::state::{LinkTokenRecord, RequestLogEntry, Session, State, Status, Step, ts};
@@ -29,30 +32,15 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         )
     }
     Router::new()
+        .route(IDV_CREATE, route(IDV_CREATE, create))
+        .route(IDV_GET, route(IDV_GET, get))
+        .route(IDV_LIST, route(IDV_LIST, list))
+        .route(IDV_RETRY, route(IDV_RETRY, retry))
         .route(
-            "/identity_verification/create",
-            route("/identity_verification/create", create),
+            LINK_TOKEN_CREATE,
+            route(LINK_TOKEN_CREATE, link_token_create),
         )
-        .route(
-            "/identity_verification/get",
-            route("/identity_verification/get", get),
-        )
-        .route(
-            "/identity_verification/list",
-            route("/identity_verification/list", list),
-        )
-        .route(
-            "/identity_verification/retry",
-            route("/identity_verification/retry", retry),
-        )
-        .route(
-            "/link/token/create",
-            route("/link/token/create", link_token_create),
-        )
-        .route(
-            "/webhook_verification_key/get",
-            route("/webhook_verification_key/get", key_get),
-        )
+        .route(WEBHOOK_KEY_GET, route(WEBHOOK_KEY_GET, key_get))
         .fallback(|uri: Uri| async move {
             if uri.path().starts_with("/emulator/") {
                 super::errors::ControlError::NotFound(format!("control route {}", uri.path()))

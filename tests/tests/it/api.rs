@@ -3,12 +3,11 @@
 
 use serde_json::json;
 use testkit::apigw::ApiEvent;
+use testkit::emulator::endpoints::{
+    IDV_CREATE as CREATE, IDV_RETRY as RETRY, LINK_TOKEN_CREATE as LINK,
+};
 use testkit::emulator::{Fault, FinishOutcome};
 use testkit::stack::{OTHER_TEMPLATE, Stack, TEMPLATE};
-
-const CREATE: &str = "/identity_verification/create";
-const RETRY: &str = "/identity_verification/retry";
-const LINK: &str = "/link/token/create";
 
 #[tokio::test]
 async fn no_claims_is_401_on_every_route() {

@@ -8,6 +8,9 @@ use p256::ecdsa::{Signature, VerifyingKey, signature::Verifier as _};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::sync::{Arc, Mutex};
+use testkit::emulator::endpoints::{
+    IDV_CREATE, IDV_GET, IDV_LIST, IDV_RETRY, LINK_TOKEN_CREATE, WEBHOOK_KEY_GET,
+};
 use testkit::emulator::{
     Emulator, Fault, Outcome, RunningEmulator, Step, StepRequest, Template, TemplateSteps,
     WebhookRecord,
@@ -90,7 +93,7 @@ async fn create(emu: &RunningEmulator, cuid: &str, extra: Value) -> Value {
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);
     }
-    let (status, v) = plaid(emu, "/identity_verification/create", body).await;
+    let (status, v) = plaid(emu, IDV_CREATE, body).await;
     assert_eq!(status, 200, "{v}");
     v
 }
@@ -140,7 +143,7 @@ async fn idempotent_create_returns_the_session_unchanged_and_a_duplicate_is_400(
 
     let (status, again) = plaid(
         &emu,
-        "/identity_verification/create",
+        IDV_CREATE,
         json!({"client_user_id": "user-1", "template_id": TPL, "gave_consent": false, "is_shareable": false, "is_idempotent": true}),
     )
     .await;
@@ -152,7 +155,7 @@ async fn idempotent_create_returns_the_session_unchanged_and_a_duplicate_is_400(
 
     let (status, dup) = plaid(
         &emu,
-        "/identity_verification/create",
+        IDV_CREATE,
         json!({"client_user_id": "user-1", "template_id": TPL, "gave_consent": false, "is_shareable": false}),
     )
     .await;
@@ -162,7 +165,7 @@ async fn idempotent_create_returns_the_session_unchanged_and_a_duplicate_is_400(
     // Another template for the same user is another session.
     let (status, other) = plaid(
         &emu,
-        "/identity_verification/create",
+        IDV_CREATE,
         json!({"client_user_id": "user-1", "template_id": TPL2, "gave_consent": false, "is_shareable": false}),
     )
     .await;
@@ -244,7 +247,7 @@ async fn credentials_headers_or_body_and_plaid_error_bodies() {
 
     let (status, v) = plaid(
         &emu,
-        "/identity_verification/get",
+        IDV_GET,
         json!({"identity_verification_id": "idv_nope"}),
     )
     .await;
@@ -339,7 +342,7 @@ async fn create_validates_fields_as_plaid_does() {
         ),
     ];
     for (body, code, field) in cases {
-        let (status, v) = plaid(&emu, "/identity_verification/create", body.clone()).await;
+        let (status, v) = plaid(&emu, IDV_CREATE, body.clone()).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(v["error_code"], code, "{body} → {v}");
         assert!(
@@ -347,12 +350,7 @@ async fn create_validates_fields_as_plaid_does() {
             "{body} → {v}"
         );
     }
-    let (_, v) = plaid(
-        &emu,
-        "/identity_verification/create",
-        json!({"client_user_id": "u"}),
-    )
-    .await;
+    let (_, v) = plaid(&emu, IDV_CREATE, json!({"client_user_id": "u"})).await;
     let msg = v["error_message"].as_str().unwrap();
     assert!(
         msg.contains("gave_consent") && msg.contains("is_shareable"),
@@ -365,7 +363,7 @@ async fn create_validates_fields_as_plaid_does() {
         json!({"user": {"address": {"country": "GB"}}}),
     )
     .await;
-    assert_eq!(emu.request_count("/identity_verification/create"), 15);
+    assert_eq!(emu.request_count(IDV_CREATE), 15);
 }
 
 async fn finished(emu: &RunningEmulator, cuid: &str, user: Value) -> Value {
@@ -530,7 +528,7 @@ async fn retry_strategies_and_their_refusals() {
     let emu = start().await;
     let retry = |body: Value| {
         let emu = &emu;
-        async move { plaid(emu, "/identity_verification/retry", body).await }
+        async move { plaid(emu, IDV_RETRY, body).await }
     };
 
     // No session yet: nothing to retry.
@@ -681,7 +679,7 @@ async fn list_pages_newest_first_with_a_cursor() {
     for _ in 0..4 {
         let (status, v) = plaid(
             &emu,
-            "/identity_verification/retry",
+            IDV_RETRY,
             json!({"client_user_id": "u-list", "template_id": TPL, "strategy": "reset"}),
         )
         .await;
@@ -699,7 +697,7 @@ async fn list_pages_newest_first_with_a_cursor() {
         if let Some(c) = &cursor {
             body["cursor"] = json!(c);
         }
-        let (status, v) = plaid(&emu, "/identity_verification/list", body).await;
+        let (status, v) = plaid(&emu, IDV_LIST, body).await;
         assert_eq!(status, 200, "{v}");
         pages += 1;
         let items = v["identity_verifications"].as_array().unwrap();
@@ -725,7 +723,7 @@ async fn list_pages_newest_first_with_a_cursor() {
 
     let (status, v) = plaid(
         &emu,
-        "/identity_verification/list",
+        IDV_LIST,
         json!({"template_id": TPL, "client_user_id": "u-list", "cursor": "garbage"}),
     )
     .await;
@@ -733,19 +731,14 @@ async fn list_pages_newest_first_with_a_cursor() {
         (status, v["error_code"].as_str()),
         (400, Some("INVALID_FIELD"))
     );
-    let (status, v) = plaid(
-        &emu,
-        "/identity_verification/list",
-        json!({"client_user_id": "u-list"}),
-    )
-    .await;
+    let (status, v) = plaid(&emu, IDV_LIST, json!({"client_user_id": "u-list"})).await;
     assert_eq!(
         (status, v["error_code"].as_str()),
         (400, Some("MISSING_FIELDS"))
     );
     let (_, v) = plaid(
         &emu,
-        "/identity_verification/list",
+        IDV_LIST,
         json!({"template_id": TPL2, "client_user_id": "u-list"}),
     )
     .await;
@@ -767,7 +760,7 @@ fn link_body(cuid: &str, template: &str) -> Value {
 #[tokio::test]
 async fn link_token_validations_and_record() {
     let emu = start().await;
-    let (status, v) = plaid(&emu, "/link/token/create", link_body("u-link", TPL2)).await;
+    let (status, v) = plaid(&emu, LINK_TOKEN_CREATE, link_body("u-link", TPL2)).await;
     assert_eq!(status, 200, "{v}");
     let token = v["link_token"].as_str().unwrap();
     assert!(
@@ -818,7 +811,7 @@ async fn link_token_validations_and_record() {
     b["user"]["phone_number"] = json!("5551234");
     cases.push((b, "INVALID_FIELD", "user.phone_number"));
     for (body, code, field) in cases {
-        let (status, v) = plaid(&emu, "/link/token/create", body.clone()).await;
+        let (status, v) = plaid(&emu, LINK_TOKEN_CREATE, body.clone()).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(v["error_code"], code, "{body} → {v}");
         assert!(
@@ -875,7 +868,7 @@ async fn verify_delivery(
         "only iat and request_body_sha256: {claims}"
     );
 
-    let (status, key) = plaid(emu, "/webhook_verification_key/get", json!({"key_id": kid})).await;
+    let (status, key) = plaid(emu, WEBHOOK_KEY_GET, json!({"key_id": kid})).await;
     assert_eq!(status, 200);
     let key = &key["key"];
     assert_eq!(
@@ -1083,12 +1076,7 @@ async fn key_rotation_and_expiry() {
     let r = &emu.outbox()[0];
     let (kid, _) = verify_delivery(&emu, &r.headers, r.body.as_bytes()).await;
     assert_eq!(kid, new_kid);
-    let (status, v) = plaid(
-        &emu,
-        "/webhook_verification_key/get",
-        json!({"key_id": old.kid}),
-    )
-    .await;
+    let (status, v) = plaid(&emu, WEBHOOK_KEY_GET, json!({"key_id": old.kid})).await;
     assert_eq!(status, 200);
     assert_eq!(v["key"]["expired_at"], Value::Null);
     assert_eq!(v["key"]["x"], old.x.as_str());
@@ -1101,12 +1089,7 @@ async fn key_rotation_and_expiry() {
     )
     .await;
     assert_eq!(status, 200);
-    let (_, v) = plaid(
-        &emu,
-        "/webhook_verification_key/get",
-        json!({"key_id": old.kid}),
-    )
-    .await;
+    let (_, v) = plaid(&emu, WEBHOOK_KEY_GET, json!({"key_id": old.kid})).await;
     assert!(
         v["key"]["expired_at"]
             .as_i64()
@@ -1115,7 +1098,7 @@ async fn key_rotation_and_expiry() {
 
     let (status, v) = plaid(
         &emu,
-        "/webhook_verification_key/get",
+        WEBHOOK_KEY_GET,
         json!({"key_id": "00000000-0000-4000-8000-000000000000"}),
     )
     .await;
@@ -1133,26 +1116,16 @@ async fn faults_answer_plaid_errors_or_delay_and_the_request_log_counts_calls() 
         &emu,
         "POST",
         "/emulator/faults",
-        Some(json!({"endpoint": "/identity_verification/get", "status": 429, "count": 2})),
+        Some(json!({"endpoint": IDV_GET, "status": 429, "count": 2})),
     )
     .await;
     assert_eq!(status, 200);
     for _ in 0..2 {
-        let (status, v) = plaid(
-            &emu,
-            "/identity_verification/get",
-            json!({"identity_verification_id": id}),
-        )
-        .await;
+        let (status, v) = plaid(&emu, IDV_GET, json!({"identity_verification_id": id})).await;
         assert_eq!(status, 429);
         assert_plaid_error(&v, "RATE_LIMIT_EXCEEDED", "RATE_LIMIT");
     }
-    let (status, _) = plaid(
-        &emu,
-        "/identity_verification/get",
-        json!({"identity_verification_id": id}),
-    )
-    .await;
+    let (status, _) = plaid(&emu, IDV_GET, json!({"identity_verification_id": id})).await;
     assert_eq!(status, 200, "the fault is used up");
 
     emu.inject_fault(Fault {
@@ -1164,56 +1137,48 @@ async fn faults_answer_plaid_errors_or_delay_and_the_request_log_counts_calls() 
     .unwrap();
     let (status, v) = plaid(
         &emu,
-        "/identity_verification/retry",
+        IDV_RETRY,
         json!({"client_user_id": "u-fault", "template_id": TPL, "strategy": "reset"}),
     )
     .await;
     assert_eq!(status, 500);
     assert_plaid_error(&v, "API_ERROR", "INTERNAL_SERVER_ERROR");
     emu.inject_fault(Fault {
-        endpoint: "/link/token/create".into(),
+        endpoint: LINK_TOKEN_CREATE.into(),
         status: Some(503),
         count: 1,
         delay_ms: 0,
     })
     .unwrap();
-    let (status, v) = plaid(&emu, "/link/token/create", link_body("u-fault", TPL)).await;
+    let (status, v) = plaid(&emu, LINK_TOKEN_CREATE, link_body("u-fault", TPL)).await;
     assert_eq!(status, 503);
     assert_eq!(v["error_type"], "API_ERROR");
 
     emu.inject_fault(Fault {
-        endpoint: "/identity_verification/get".into(),
+        endpoint: IDV_GET.into(),
         status: None,
         count: 1,
         delay_ms: 300,
     })
     .unwrap();
     let t = std::time::Instant::now();
-    let (status, _) = plaid(
-        &emu,
-        "/identity_verification/get",
-        json!({"identity_verification_id": id}),
-    )
-    .await;
+    let (status, _) = plaid(&emu, IDV_GET, json!({"identity_verification_id": id})).await;
     assert_eq!(status, 200);
     assert!(t.elapsed() >= std::time::Duration::from_millis(300));
 
     for bad in [
         json!({"endpoint": "/nope", "status": 500}),
-        json!({"endpoint": "/identity_verification/get", "status": 404}),
-        json!({"endpoint": "/identity_verification/get"}),
+        json!({"endpoint": IDV_GET, "status": 404}),
+        json!({"endpoint": IDV_GET}),
     ] {
         let (status, _) = control(&emu, "POST", "/emulator/faults", Some(bad.clone())).await;
         assert_eq!(status, 400, "{bad}");
     }
 
     let log = emu.requests();
-    assert_eq!(emu.request_count("/identity_verification/get"), 4);
-    assert_eq!(emu.request_count("/identity_verification/retry"), 1);
-    let get = log
-        .iter()
-        .find(|r| r.endpoint == "/identity_verification/get")
-        .unwrap();
+    assert_eq!(emu.request_count(IDV_GET), 4);
+    assert_eq!(emu.request_count(IDV_RETRY), 1);
+    let get = log.iter().find(|r| r.endpoint == IDV_GET).unwrap();
     assert_eq!(get.status, 429);
     assert_eq!(get.error_code.as_deref(), Some("RATE_LIMIT"));
     assert_eq!(get.identity_verification_id.as_deref(), id.as_str());
@@ -1256,12 +1221,7 @@ async fn reset_forgets_everything_but_keys() {
     assert_eq!(status, 200);
     assert!(emu.outbox().is_empty());
     assert!(emu.requests().is_empty());
-    let (status, _) = plaid(
-        &emu,
-        "/identity_verification/get",
-        json!({"identity_verification_id": id}),
-    )
-    .await;
+    let (status, _) = plaid(&emu, IDV_GET, json!({"identity_verification_id": id})).await;
     assert_eq!(status, 400);
     assert_eq!(emu.current_key().kid, kid);
     // After a reset the user can be created afresh.
@@ -1281,7 +1241,7 @@ async fn templates_without_steps_mark_them_not_applicable() {
     }));
     let (status, s) = plaid(
         &emu,
-        "/identity_verification/create",
+        IDV_CREATE,
         json!({"client_user_id": "u-kyc", "template_id": "idvtmp_kyc_only", "gave_consent": true, "is_shareable": false, "user": leslie()}),
     )
     .await;
@@ -1303,7 +1263,7 @@ async fn templates_without_steps_mark_them_not_applicable() {
     other["date_of_birth"] = json!("1980-01-01");
     let (_, s) = plaid(
         &emu,
-        "/identity_verification/create",
+        IDV_CREATE,
         json!({"client_user_id": "u-kyc2", "template_id": "idvtmp_kyc_only", "gave_consent": true, "is_shareable": false, "user": other}),
     )
     .await;
@@ -1365,25 +1325,22 @@ async fn malformed_values_anywhere_get_plaid_400s_never_a_crash() {
     let kid = emu.current_key().kid;
     let valid: Vec<(&str, Value)> = vec![
         (
-            "/identity_verification/create",
+            IDV_CREATE,
             json!({"client_user_id": "u-fuzz-new", "template_id": TPL, "gave_consent": true, "is_shareable": true, "is_idempotent": true, "user": leslie()}),
         ),
+        (IDV_GET, json!({"identity_verification_id": seeded["id"]})),
         (
-            "/identity_verification/get",
-            json!({"identity_verification_id": seeded["id"]}),
-        ),
-        (
-            "/identity_verification/list",
+            IDV_LIST,
             json!({"template_id": TPL, "client_user_id": "u-fuzz", "cursor": null}),
         ),
         (
-            "/identity_verification/retry",
+            IDV_RETRY,
             json!({"client_user_id": "u-fuzz", "template_id": TPL, "strategy": "custom", "is_shareable": false,
                    "steps": {"verify_sms": true, "kyc_check": true, "documentary_verification": false, "selfie_check": false},
                    "user": {"email_address": "a@example.com"}}),
         ),
-        ("/link/token/create", link_body("u-fuzz", TPL)),
-        ("/webhook_verification_key/get", json!({"key_id": kid})),
+        (LINK_TOKEN_CREATE, link_body("u-fuzz", TPL)),
+        (WEBHOOK_KEY_GET, json!({"key_id": kid})),
     ];
     let junk = [
         Value::Null,
@@ -1428,7 +1385,7 @@ async fn malformed_values_anywhere_get_plaid_400s_never_a_crash() {
     // The server is still healthy and consistent afterwards.
     let (status, _) = plaid(
         &emu,
-        "/identity_verification/get",
+        IDV_GET,
         json!({"identity_verification_id": seeded["id"]}),
     )
     .await;
@@ -1460,18 +1417,13 @@ async fn responses_parse_into_the_shared_plaid_types() {
     assert_eq!(parsed.steps.accept_tos, t::StepStatus::Active);
     let id = s["id"].as_str().unwrap();
     emu.finish(id, None, None).await.unwrap();
-    let (_, got) = plaid(
-        &emu,
-        "/identity_verification/get",
-        json!({"identity_verification_id": id}),
-    )
-    .await;
+    let (_, got) = plaid(&emu, IDV_GET, json!({"identity_verification_id": id})).await;
     let parsed: t::IdentityVerification = serde_json::from_value(got).expect("get response");
     assert_eq!(parsed.status, t::IdvStatus::Success);
     assert!(parsed.completed_at.is_some() && parsed.kyc_check.is_some());
     let (_, retried) = plaid(
         &emu,
-        "/identity_verification/retry",
+        IDV_RETRY,
         json!({"client_user_id": "u-types", "template_id": TPL, "strategy": "reset"}),
     )
     .await;
@@ -1482,20 +1434,20 @@ async fn responses_parse_into_the_shared_plaid_types() {
     );
     let (_, list) = plaid(
         &emu,
-        "/identity_verification/list",
+        IDV_LIST,
         json!({"template_id": TPL, "client_user_id": "u-types"}),
     )
     .await;
     let list: t::ListResponse = serde_json::from_value(list).expect("list response");
     assert_eq!(list.identity_verifications.len(), 2);
     assert_eq!(list.next_cursor, None);
-    let (_, token) = plaid(&emu, "/link/token/create", link_body("u-types", TPL)).await;
+    let (_, token) = plaid(&emu, LINK_TOKEN_CREATE, link_body("u-types", TPL)).await;
     let token: t::LinkTokenCreateResponse =
         serde_json::from_value(token).expect("link token response");
     assert!(token.link_token.starts_with("link-production-"));
     let (_, key) = plaid(
         &emu,
-        "/webhook_verification_key/get",
+        WEBHOOK_KEY_GET,
         json!({"key_id": emu.current_key().kid}),
     )
     .await;
@@ -1504,7 +1456,7 @@ async fn responses_parse_into_the_shared_plaid_types() {
     assert_eq!(key.key.alg, "ES256");
     let (_, err) = plaid(
         &emu,
-        "/identity_verification/get",
+        IDV_GET,
         json!({"identity_verification_id": "idv_none"}),
     )
     .await;
@@ -1538,7 +1490,7 @@ async fn link_token(emu: &RunningEmulator, cuid: &str, user: Value) -> String {
     if let (Value::Object(u), Value::Object(extra)) = (&mut body["user"], user) {
         u.extend(extra);
     }
-    let (status, v) = plaid(emu, "/link/token/create", body).await;
+    let (status, v) = plaid(emu, LINK_TOKEN_CREATE, body).await;
     assert_eq!(status, 200, "{v}");
     v["link_token"].as_str().unwrap().to_string()
 }
@@ -1735,7 +1687,7 @@ async fn link_flow_other_data_fails_kyc_and_three_wrong_codes_fail_sms() {
     // Link starts the session itself (no /create), with the token's prefill and consent.
     let mut body = link_body("u-other", TPL);
     body["user"]["phone_number"] = json!("+12345678909");
-    let (_, tok) = plaid(&emu, "/link/token/create", body).await;
+    let (_, tok) = plaid(&emu, LINK_TOKEN_CREATE, body).await;
     let token = tok["link_token"].as_str().unwrap();
     let (status, opened) = flow(&emu, "open", json!({"link_token": token})).await;
     assert_eq!(status, 200, "{opened}");

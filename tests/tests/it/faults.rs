@@ -12,18 +12,15 @@ use shared::store::{DynamoStore, SessionStore};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use testkit::apigw::{Answer, ApiEvent};
+use testkit::emulator::endpoints::{
+    IDV_CREATE as CREATE, IDV_GET as GET, IDV_LIST as LIST, IDV_RETRY as RETRY,
+    LINK_TOKEN_CREATE as LINK, WEBHOOK_KEY_GET as KEY,
+};
 use testkit::emulator::{Fault, FinishOutcome};
 use testkit::faulty_store::{FaultKind, FaultyStore, Op};
 use testkit::stack::{Stack, TEMPLATE};
 
 type FStack = Stack<FaultyStore<DynamoStore>>;
-
-const CREATE: &str = "/identity_verification/create";
-const RETRY: &str = "/identity_verification/retry";
-const LIST: &str = "/identity_verification/list";
-const GET: &str = "/identity_verification/get";
-const KEY: &str = "/webhook_verification_key/get";
-const LINK: &str = "/link/token/create";
 
 /// Client timeout short enough that a delay fault trips it quickly.
 const TIMEOUT: Duration = Duration::from_millis(300);

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use testkit::apigw::ApiEvent;
 use testkit::emulator::FinishOutcome;
+use testkit::emulator::endpoints::{IDV_CREATE, IDV_RETRY, WEBHOOK_KEY_GET as KEY_GET};
 use testkit::stack::{Stack, TEMPLATE};
 use tokio::task::JoinSet;
 
@@ -71,10 +72,7 @@ async fn many_users_concurrent_webhooks_converge() {
         let (i, id) = r.unwrap();
         ids[i] = id;
     }
-    assert_eq!(
-        s.emulator.request_count("/identity_verification/create"),
-        USERS
-    );
+    assert_eq!(s.emulator.request_count(IDV_CREATE), USERS);
 
     // 2. Plaid finishes each: every third user fails, the rest pass.
     let failed = |i: usize| i.is_multiple_of(3);
@@ -151,10 +149,7 @@ async fn many_users_concurrent_webhooks_converge() {
         );
         assert_ne!(got[0], ids[*i]);
     }
-    assert_eq!(
-        s.emulator.request_count("/identity_verification/retry"),
-        retrying.len()
-    );
+    assert_eq!(s.emulator.request_count(IDV_RETRY), retrying.len());
     // The retries' webhooks (RETRIED, STATUS_UPDATED), again duplicated and shuffled.
     let hooks = s.take_new_webhooks();
     deliver_all(hooks, 2, 11).await;
@@ -172,7 +167,6 @@ const FORGERIES: usize = 240;
 const FLOOD_USERS: usize = 12;
 /// The verifier's budget of key fetches for new kids, per instance and minute.
 const NEW_KID_BUDGET: usize = 10;
-const KEY_GET: &str = "/webhook_verification_key/get";
 
 /// One forged delivery: a kind of forgery, picked by `i`, made from a genuine `hook`.
 fn forgery(i: usize, hook: &testkit::emulator::WebhookRecord) -> ApiEvent {

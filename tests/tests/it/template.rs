@@ -14,6 +14,7 @@ use shared::config::Config;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use testkit::emulator::endpoints::IDV_RETRY;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -1891,7 +1892,7 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
     s.finish_and_deliver(&carol, FinishOutcome::Failed).await;
     s.emulator
         .inject_fault(Fault {
-            endpoint: "/identity_verification/retry".into(),
+            endpoint: IDV_RETRY.into(),
             // Any 4xx means Plaid made nothing, so the claim is given back.
             status: Some(429),
             count: 1,

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use shared::config::{LOCAL_IDENTITY_VALUE, LOCAL_IDENTITY_VAR};
 use shared::handlers;
 use testkit::apigw::{Answer, ApiEvent};
+use testkit::emulator::endpoints::{IDV_CREATE as CREATE, IDV_RETRY as RETRY};
 use testkit::emulator::{Fault, FinishOutcome};
 use testkit::stack::Stack;
 
@@ -378,9 +379,6 @@ async fn a_create_with_full_user_data_logs_no_pii_at_the_most_verbose_offered_le
         );
     }
 }
-
-const CREATE: &str = "/identity_verification/create";
-const RETRY: &str = "/identity_verification/retry";
 
 /// The stack with the Plaid client the API functions really get.
 async fn api_stack() -> Stack {

@@ -4,11 +4,9 @@
 
 use serde_json::json;
 use testkit::apigw::ApiEvent;
+use testkit::emulator::endpoints::{IDV_GET as GET, WEBHOOK_KEY_GET as KEY};
 use testkit::emulator::{Fault, FinishOutcome};
 use testkit::stack::Stack;
-
-const GET: &str = "/identity_verification/get";
-const KEY: &str = "/webhook_verification_key/get";
 
 fn header(headers: &[(String, String)], name: &str) -> String {
     headers
