@@ -4,3 +4,7 @@
 
 mod audit;
 mod errors;
+
+/// The capture tests take turns, so that no other test registers the same call sites while one
+/// captures (each holds it for its whole run).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
