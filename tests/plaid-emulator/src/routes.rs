@@ -19,6 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 type Handler =
     fn(&Inner, &mut State, &Obj) -> Result<(Value, Vec<super::state::Event>), PlaidApiError>;
@@ -112,6 +113,23 @@ fn log_ids(body: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
     (cuid, template, s(o.get("identity_verification_id")))
 }
 
+/// Counts a Plaid call in flight while it lives; dropped on answer or when axum drops the
+/// call because its caller hung up.
+struct InFlight(Arc<Inner>);
+
+impl InFlight {
+    fn enter(inner: &Arc<Inner>) -> Self {
+        inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(inner.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn handle(
     inner: Arc<Inner>,
     endpoint: &'static str,
@@ -119,6 +137,7 @@ async fn handle(
     body: Bytes,
     h: Handler,
 ) -> Response {
+    let _in_flight = InFlight::enter(&inner);
     let request_id = ids::request_id();
     let fault = inner.lock().take_fault(endpoint);
     let mut forced = None;
