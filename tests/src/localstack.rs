@@ -424,23 +424,22 @@ struct TtlSpec {
     enabled: bool,
 }
 
-/// Reads `Resources.SessionsTable.Properties`. CloudFormation short-form tags (`!Ref`,
-/// `!GetAtt`, `!Sub`…) elsewhere in the template parse as tagged values and are never looked
-/// at; inside the table's Properties they are an error, since nothing resolves them locally.
+/// Reads `Resources.SessionsTable.Properties` through the test kit's CloudFormation reader
+/// ([`crate::cfn`]). Intrinsics (`!Ref`, `!GetAtt`, `!Sub`…) elsewhere in the template are
+/// never looked at; inside the table's Properties they are an error, since nothing resolves
+/// them locally.
 fn table_properties(path: &Path) -> Result<TableProperties, LocalStackError> {
     let err = |reason: String| LocalStackError::Template {
         path: path.display().to_string(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let doc: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&text).map_err(|e| err(format!("not YAML: {e}")))?;
+    let doc = crate::cfn::read(path).map_err(err)?;
     let props = doc
         .get("Resources")
         .and_then(|r| r.get(SESSIONS_TABLE_RESOURCE))
         .and_then(|t| t.get("Properties"))
         .ok_or_else(|| err(format!("no Resources.{SESSIONS_TABLE_RESOURCE}.Properties")))?;
-    serde_yaml_ng::from_value(props.clone())
+    serde_json::from_value(props.clone())
         .map_err(|e| err(format!("{SESSIONS_TABLE_RESOURCE} Properties: {e}")))
 }
 

@@ -154,10 +154,9 @@ async fn x_local_user_is_ignored_behind_an_authorizer_even_when_the_switch_is_on
 
 /// The most verbose `ApplicationLogLevel` the deployed template lets an operator pick.
 fn most_verbose_offered_log_level() -> String {
-    let text = std::fs::read_to_string(testkit::localstack::template_path()).unwrap();
-    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
-    let offered: Vec<String> = yaml["Parameters"]["LogLevel"]["AllowedValues"]
-        .as_sequence()
+    let template = testkit::cfn::workspace_template();
+    let offered: Vec<String> = template["Parameters"]["LogLevel"]["AllowedValues"]
+        .as_array()
         .expect("LogLevel.AllowedValues")
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
