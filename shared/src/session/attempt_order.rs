@@ -75,22 +75,49 @@ pub fn not_older_than(
     candidate.id() != known && candidate.created_at() >= known_created_at
 }
 
-/// Within a newest-first list (as the index returns it: `created_at` descending), move each
-/// attempt ahead of a same-second attempt it is newer than by [`compare`], so that ties follow
-/// the chain too.
+/// Within a newest-first list (as the index returns it: `created_at` descending), order each run
+/// of same-second attempts by the chain: an attempt comes before every attempt of that second it
+/// descends from (a retry of a retry included), unlinked ones keep their order.
 pub fn order_newest_first<T: Attempt>(items: &mut [T]) {
-    for _ in 0..items.len() {
-        let mut swapped = false;
-        for i in 1..items.len() {
-            if compare(&items[i], &items[i - 1]) == Some(Ordering::Greater) {
-                items.swap(i - 1, i);
-                swapped = true;
-            }
+    let mut start = 0;
+    while start < items.len() {
+        let second = items[start].created_at();
+        let end = start
+            + items[start..]
+                .iter()
+                .take_while(|x| x.created_at() == second)
+                .count();
+        let run = &mut items[start..end];
+        if run.len() > 1 {
+            let depth: std::collections::HashMap<IdvId, usize> = run
+                .iter()
+                .map(|x| (x.id().clone(), links_back(x, run)))
+                .collect();
+            // Stable: attempts with no link between them stay as the index gave them.
+            run.sort_by_key(|x| std::cmp::Reverse(depth[x.id()]));
         }
-        if !swapped {
+        start = end;
+    }
+}
+
+/// How many retries back from `x` the chain stays within `run` (bounded: a cycle in bad data
+/// must not hang us).
+fn links_back<T: Attempt>(x: &T, run: &[T]) -> usize {
+    let mut depth = 0;
+    let mut cursor = x.previous_attempt_id();
+    while let Some(prev) = cursor {
+        if depth >= run.len() {
             break;
         }
+        match run.iter().find(|r| r.id() == prev) {
+            Some(r) => {
+                depth += 1;
+                cursor = r.previous_attempt_id();
+            }
+            None => break,
+        }
     }
+    depth
 }
 
 /// The newest of `records`, given newest `created_at` first: among those sharing the first's

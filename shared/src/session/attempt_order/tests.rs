@@ -104,12 +104,12 @@ fn a_page_puts_a_same_second_retry_ahead_of_its_predecessor() {
 }
 
 #[test]
-fn a_page_orders_adjacent_links_only() {
-    // Pinned behaviour, as the store has always had it: only a retry directly after its
-    // predecessor is moved, so in [a, b, c] (c retries b retries a) c is not reached.
+fn a_page_orders_a_whole_same_second_chain() {
+    // [a, b, c] with c retrying b retrying a, all in one second: the tip comes first. (The
+    // store's old adjacent-swap gave [b, a, c], leaving the newest attempt last.)
     let mut page = chain(3);
     order_newest_first(&mut page);
-    assert_eq!(ids(&page), ["idv_1", "idv_0", "idv_2"]);
+    assert_eq!(ids(&page), ["idv_2", "idv_1", "idv_0"]);
 }
 
 #[test]
@@ -216,9 +216,9 @@ proptest! {
     }
 
     /// The comparator is antisymmetric, and ordering a page keeps its members and its seconds
-    /// newest first, leaving no retry directly behind its same-second predecessor.
+    /// newest first, leaving no retry anywhere behind its same-second predecessor.
     #[test]
-    fn ordering_a_page_only_fixes_same_second_links(
+    fn ordering_a_page_puts_each_retry_before_what_it_retried(
         mut seconds in prop::collection::vec(0i64..3, 1..8),
         links in prop::collection::vec(0u8..3, 8),
     ) {
@@ -253,7 +253,22 @@ proptest! {
         prop_assert_eq!(before, after);
         for w in ordered.windows(2) {
             prop_assert!(w[0].created_at >= w[1].created_at);
-            prop_assert_ne!(compare(&w[1], &w[0]), Some(Ordering::Greater));
         }
+        for (i, earlier) in ordered.iter().enumerate() {
+            for later in &ordered[i + 1..] {
+                prop_assert_ne!(compare(later, earlier), Some(Ordering::Greater));
+            }
+        }
+    }
+
+    /// One second's chain, listed in any order, comes out tip first, back to its root.
+    #[test]
+    fn a_shuffled_chain_is_ordered_tip_first(
+        shuffled in (1usize..7).prop_flat_map(|n| Just(chain(n)).prop_shuffle()),
+    ) {
+        let mut ordered = shuffled.clone();
+        order_newest_first(&mut ordered);
+        let expected: Vec<String> = (0..shuffled.len()).rev().map(|i| format!("idv_{i}")).collect();
+        prop_assert_eq!(ids(&ordered), expected);
     }
 }
