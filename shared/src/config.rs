@@ -3,6 +3,7 @@
 
 use crate::ids::TemplateId;
 use crate::plaid::types::PlaidEnvironment;
+use crate::store::shard::{DEFAULT_OPEN_SHARDS, OPEN_SHARDS_VAR, OpenShards};
 use crate::webhook_verify::{SOURCE_IPS_VAR, SourceAllowList};
 use chrono::Duration;
 use url::Url;
@@ -53,6 +54,9 @@ pub struct Config {
     pub reconcile_stale_after: Duration,
     /// reconcile: at most this many Plaid calls per run.
     pub reconcile_max_calls: u32,
+    /// How many partitions of the open-sessions index writers spread sessions over
+    /// (`OPEN_SESSION_SHARDS`, 1 to 16, default 4); reconcile reads all 16 whatever this is.
+    pub open_session_shards: OpenShards,
     pub local_identity: LocalIdentity,
     /// The token scope (`IDV_REVIEWER_SCOPE`, default `idv/review`) that lets a caller read
     /// Plaid's full result and any user's session by id (audited).
@@ -291,6 +295,15 @@ impl Config {
             local_identity,
             reviewer_scope: reviewer_scope(&get)?,
             max_attempts_per_day: positive_count(&get, "MAX_ATTEMPTS_PER_DAY", 5)?,
+            open_session_shards: OpenShards::new(positive_count(
+                &get,
+                OPEN_SHARDS_VAR,
+                DEFAULT_OPEN_SHARDS,
+            )?)
+            .map_err(|reason| ConfigError::Invalid {
+                var: OPEN_SHARDS_VAR,
+                reason,
+            })?,
         })
     }
 
@@ -326,6 +339,30 @@ mod tests {
         assert_eq!(c.local_identity, LocalIdentity::Disabled);
         assert_eq!(c.reviewer_scope, "idv/review");
         assert_eq!(c.max_attempts_per_day, 5);
+        assert_eq!(c.open_session_shards.count(), DEFAULT_OPEN_SHARDS);
+    }
+
+    #[test]
+    fn open_session_shards_are_one_to_the_maximum() {
+        use crate::store::shard::MAX_OPEN_SHARDS;
+        let mut v = base();
+        for ok in ["1", "7", &MAX_OPEN_SHARDS.to_string()] {
+            v.insert(OPEN_SHARDS_VAR, ok.to_owned());
+            assert_eq!(
+                parse(&v).unwrap().open_session_shards.count().to_string(),
+                ok
+            );
+        }
+        let too_many = (MAX_OPEN_SHARDS + 1).to_string();
+        for bad in ["0", "-2", "four", "2.5", too_many.as_str()] {
+            v.insert(OPEN_SHARDS_VAR, bad.into());
+            let err = parse(&v).map(|c| c.open_session_shards).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("OPEN_SESSION_SHARDS is invalid"),
+                "{bad:?}: {err}"
+            );
+        }
     }
 
     #[test]
