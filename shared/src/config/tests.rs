@@ -42,7 +42,8 @@ fn open_session_shards_are_one_to_the_maximum() {
         v.insert(OPEN_SHARDS_VAR, bad.into());
         let err = parse(&v).map(|c| c.open_session_shards).unwrap_err();
         assert!(
-            err.to_string().starts_with("OPEN_SESSION_SHARDS is invalid"),
+            err.to_string()
+                .starts_with("OPEN_SESSION_SHARDS is invalid"),
             "{bad:?}: {err}"
         );
     }
