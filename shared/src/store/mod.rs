@@ -133,8 +133,9 @@ pub trait SessionStore: Send + Sync {
     /// Open sessions (not final, not app-expired) last synced before `synced_before`, at most
     /// `limit`, from every shard of the sparse `open_sessions` index (no scan; see [`shard`]).
     /// Fair across shards: the shards take turns, each giving its oldest sync first (the first
-    /// of every shard, then the second of every shard, ...), and a shard with fewer leaves its
-    /// share to the others, so one big shard cannot fill a whole batch.
+    /// of every shard, then the second of every shard, ...), from a shard picked at random per
+    /// batch, and a shard with fewer leaves its share to the others, so one big shard cannot
+    /// fill a whole batch (`dynamo/open_index.rs`).
     fn open_sessions(
         &self,
         synced_before: DateTime<Utc>,
