@@ -6,10 +6,9 @@ use shared::ids::IdvId;
 use shared::plaid::types::IdvStatus;
 use shared::store::OpenShards;
 use std::collections::HashSet;
+use testkit::emulator::endpoints::IDV_GET as GET;
 use testkit::emulator::{Fault, FinishOutcome};
 use testkit::stack::Stack;
-
-const GET: &str = "/identity_verification/get";
 
 #[tokio::test]
 async fn a_lost_webhook_is_recovered() {

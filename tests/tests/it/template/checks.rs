@@ -1,244 +1,12 @@
-//! Checks on `infra/template.yaml` that cfn-lint and `sam validate` cannot make: the template
-//! deploys exactly the binaries the workspace builds, routes and authorizes exactly the design's
-//! API, grants each function only the DynamoDB actions its code performs, gives the functions an
-//! environment the real `Config` parser accepts, and keeps local-only switches out of the cloud.
-//!
-//! Every check returns the list of problems it found; the `catches_*` tests break a copy of the
-//! template on purpose and assert that the check notices, so no check passes vacuously. The
-//! other direction, that the grants cover what the code asks of DynamoDB, is checked by running
-//! every function's paths against moto through a call-counting store.
+//! The checks: each returns the problems it finds in a template.
 
-use serde_json::{Map, Value, json};
-use serde_yaml_ng::Value as Yaml;
-use shared::config::Config;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use super::*;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits inside the repository")
-        .to_path_buf()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Loading: CloudFormation YAML into JSON with long-form intrinsics.
-// ---------------------------------------------------------------------------------------------
-
-fn key_string(k: &Yaml) -> String {
-    match k {
-        Yaml::String(s) => s.clone(),
-        other => serde_yaml_ng::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
-    }
-}
-
-/// `!Ref X` → `{"Ref": "X"}`, `!GetAtt A.B` → `{"Fn::GetAtt": ["A", "B"]}`, `!Sub s` →
-/// `{"Fn::Sub": s}` and so on, so that the checks see one shape whichever form the template uses.
-fn to_json(y: &Yaml) -> Value {
-    match y {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(*b),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                json!(i)
-            } else if let Some(u) = n.as_u64() {
-                json!(u)
-            } else {
-                json!(n.as_f64())
-            }
-        }
-        Yaml::String(s) => Value::String(s.clone()),
-        Yaml::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
-        Yaml::Mapping(m) => {
-            Value::Object(m.iter().map(|(k, v)| (key_string(k), to_json(v))).collect())
-        }
-        Yaml::Tagged(t) => {
-            let tag = t.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let inner = to_json(&t.value);
-            match (name, inner) {
-                ("Ref", v) => json!({ "Ref": v }),
-                ("Condition", v) => json!({ "Condition": v }),
-                ("GetAtt", Value::String(s)) => match s.split_once('.') {
-                    Some((resource, attr)) => json!({ "Fn::GetAtt": [resource, attr] }),
-                    None => json!({ "Fn::GetAtt": s }),
-                },
-                (other, v) => {
-                    let mut m = Map::new();
-                    m.insert(format!("Fn::{other}"), v);
-                    Value::Object(m)
-                }
-            }
-        }
-    }
-}
-
-fn load_template() -> Value {
-    let path = repo_root().join("infra/template.yaml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let yaml: Yaml = serde_yaml_ng::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", path.display()));
-    to_json(&yaml)
-}
-
-/// Cargo's own view of the workspace: `(package manifest path, bin target name)`.
-fn workspace_bins() -> Vec<(PathBuf, String)> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
-    let out = std::process::Command::new(cargo)
-        .args([
-            "metadata",
-            "--no-deps",
-            "--offline",
-            "--format-version",
-            "1",
-        ])
-        .arg("--manifest-path")
-        .arg(repo_root().join("Cargo.toml"))
-        .output()
-        .expect("cargo metadata runs");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: Value = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
-    let mut bins = Vec::new();
-    for pkg in meta["packages"].as_array().into_iter().flatten() {
-        let manifest = PathBuf::from(pkg["manifest_path"].as_str().unwrap_or_default());
-        for target in pkg["targets"].as_array().into_iter().flatten() {
-            let is_bin = target["kind"]
-                .as_array()
-                .is_some_and(|k| k.iter().any(|k| k == "bin"));
-            if is_bin {
-                bins.push((
-                    manifest.clone(),
-                    target["name"].as_str().unwrap_or_default().to_owned(),
-                ));
-            }
-        }
-    }
-    bins
-}
-
-/// The Lambda binaries: every bin target of a package under `functions/`.
-fn lambda_bins() -> BTreeSet<String> {
-    let functions_dir = repo_root().join("functions");
-    workspace_bins()
-        .into_iter()
-        .filter(|(manifest, _)| manifest.starts_with(&functions_dir))
-        .map(|(_, name)| name)
-        .collect()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Template navigation.
-// ---------------------------------------------------------------------------------------------
-
-fn resources(t: &Value) -> &Map<String, Value> {
-    t["Resources"].as_object().expect("Resources is a mapping")
-}
-
-fn resources_of_type<'a>(t: &'a Value, ty: &str) -> Vec<(&'a str, &'a Value)> {
-    resources(t)
-        .iter()
-        .filter(|(_, r)| r["Type"] == ty)
-        .map(|(k, r)| (k.as_str(), r))
-        .collect()
-}
-
-fn functions(t: &Value) -> Vec<(&str, &Value)> {
-    resources_of_type(t, "AWS::Serverless::Function")
-}
-
-fn binary_of(f: &Value) -> Option<&str> {
-    f["Metadata"]["BuildProperties"]["Binary"].as_str()
-}
-
-/// A function property as SAM resolves it: the function's own value, else `Globals.Function`.
-fn fn_prop<'a>(t: &'a Value, f: &'a Value, key: &str) -> Option<&'a Value> {
-    f["Properties"]
-        .get(key)
-        .or_else(|| t["Globals"]["Function"].get(key))
-}
-
-/// Environment variables as SAM merges them: globals first, the function's own win.
-fn env_of(t: &Value, f: &Value) -> BTreeMap<String, Value> {
-    let mut env = BTreeMap::new();
-    for source in [
-        &t["Globals"]["Function"]["Environment"]["Variables"],
-        &f["Properties"]["Environment"]["Variables"],
-    ] {
-        if let Some(vars) = source.as_object() {
-            for (k, v) in vars {
-                env.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    env
-}
-
-fn function_by_binary<'a>(t: &'a Value, bin: &str) -> Option<&'a Value> {
-    functions(t)
-        .into_iter()
-        .find(|(_, f)| binary_of(f) == Some(bin))
-        .map(|(_, f)| f)
-}
-
-fn as_strings(v: &Value) -> Vec<String> {
-    match v {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(items) => items.iter().flat_map(as_strings).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn is_no_value(v: &Value) -> bool {
-    v == &json!({ "Ref": "AWS::NoValue" })
-}
-
-/// Statements of a policy document, with `Fn::If` alternatives flattened: a statement behind a
-/// condition is still granted in some deployment, so each branch is checked.
-fn statements(doc: &Value) -> Vec<Value> {
-    fn flatten(v: &Value, out: &mut Vec<Value>) {
-        if let Some(branches) = v.get("Fn::If").and_then(Value::as_array) {
-            for b in branches.iter().skip(1) {
-                flatten(b, out);
-            }
-        } else if let Some(items) = v.as_array() {
-            for i in items {
-                flatten(i, out);
-            }
-        } else if v.is_object() && !is_no_value(v) {
-            out.push(v.clone());
-        }
-    }
-    let mut out = Vec::new();
-    flatten(&doc["Statement"], &mut out);
-    out
-}
-
-fn resource_list(stmt: &Value) -> Vec<Value> {
-    match &stmt["Resource"] {
-        Value::Array(items) => items.clone(),
-        Value::Null => Vec::new(),
-        other => vec![other.clone()],
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The checks.
-// ---------------------------------------------------------------------------------------------
-
-const SESSIONS_TABLE: &str = "SessionsTable";
+pub(super) const SESSIONS_TABLE: &str = "SessionsTable";
 
 /// Every function builds a real workspace binary through cargo-lambda for Graviton, and every
 /// binary under `functions/` is deployed by exactly one function.
-fn check_binaries(t: &Value, bins: &BTreeSet<String>) -> Vec<String> {
+pub(super) fn check_binaries(t: &Value, bins: &BTreeSet<String>) -> Vec<String> {
     let mut problems = Vec::new();
     let mut deployed: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (id, f) in functions(t) {
@@ -288,11 +56,11 @@ fn check_binaries(t: &Value, bins: &BTreeSet<String>) -> Vec<String> {
     problems
 }
 
-const JWT: &str = "jwt";
-const NO_AUTH: &str = "none";
+pub(super) const JWT: &str = "jwt";
+pub(super) const NO_AUTH: &str = "none";
 
 /// The design's routes: (method, path) → (binary, authorization).
-fn expected_routes() -> BTreeMap<(String, String), (String, String)> {
+pub(super) fn expected_routes() -> BTreeMap<(String, String), (String, String)> {
     [
         ("POST", "/sessions", "create-session", JWT),
         ("GET", "/sessions", "get-session", JWT),
@@ -307,7 +75,7 @@ fn expected_routes() -> BTreeMap<(String, String), (String, String)> {
 
 /// Exactly the design's routes on one HTTP API; every /sessions route behind a JWT authorizer
 /// (configured with an issuer and an audience), the webhook without one; no other way in.
-fn check_routes(t: &Value) -> Vec<String> {
+pub(super) fn check_routes(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let apis = resources_of_type(t, "AWS::Serverless::HttpApi");
     if apis.len() != 1 {
@@ -415,17 +183,17 @@ fn check_routes(t: &Value) -> Vec<String> {
 }
 
 /// A DynamoDB action on the sessions table, as `expected_dynamo` lists it.
-fn table_action(action: &str) -> (String, String) {
+pub(super) fn table_action(action: &str) -> (String, String) {
     (format!("dynamodb:{action}"), "table".to_owned())
 }
 
 /// A Query of one of the table's indexes, as `expected_dynamo` lists it.
-fn index_query(index: &str) -> (String, String) {
+pub(super) fn index_query(index: &str) -> (String, String) {
     ("dynamodb:Query".to_owned(), format!("index/{index}"))
 }
 
 /// DynamoDB grants per binary: (action, "table" | "index/<name>").
-fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
+pub(super) fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
     let (t, q) = (table_action, index_query);
     BTreeMap::from([
         (
@@ -461,7 +229,7 @@ fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, String)>> {
 
 /// What a DynamoDB resource expression points at, if it is the sessions table or one of its
 /// indexes.
-fn dynamo_target(resource: &Value) -> Option<String> {
+pub(super) fn dynamo_target(resource: &Value) -> Option<String> {
     if resource == &json!({ "Fn::GetAtt": [SESSIONS_TABLE, "Arn"] }) {
         return Some("table".into());
     }
@@ -472,7 +240,7 @@ fn dynamo_target(resource: &Value) -> Option<String> {
 
 /// Least privilege: inline statements only, no wildcard actions, no `Resource: "*"` for data
 /// or secrets, exactly the DynamoDB actions each function's code uses, and only the Plaid secret.
-fn check_iam(t: &Value) -> Vec<String> {
+pub(super) fn check_iam(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let expected = expected_dynamo();
     for (id, f) in functions(t) {
@@ -566,7 +334,7 @@ fn check_iam(t: &Value) -> Vec<String> {
     problems
 }
 
-fn as_array(v: Option<&Value>) -> Vec<Value> {
+pub(super) fn as_array(v: Option<&Value>) -> Vec<Value> {
     match v {
         Some(Value::Array(items)) => items.clone(),
         Some(other) => vec![other.clone()],
@@ -576,7 +344,7 @@ fn as_array(v: Option<&Value>) -> Vec<Value> {
 
 /// The table the store code queries: key, index names and keys, TTL attribute, and the
 /// properties local set-up copies verbatim, free of intrinsic functions.
-fn check_table(t: &Value) -> Vec<String> {
+pub(super) fn check_table(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let table = &t["Resources"][SESSIONS_TABLE];
     if table["Type"] != "AWS::DynamoDB::Table" {
@@ -693,7 +461,7 @@ fn check_table(t: &Value) -> Vec<String> {
 /// Resolve a template value the way a deploy with default parameters would, far enough to feed
 /// the real config parser: parameter defaults (or a sample for required parameters), logical
 /// ids for resource references, the first branch of a condition.
-fn resolve(t: &Value, v: &Value) -> Option<String> {
+pub(super) fn resolve(t: &Value, v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -719,7 +487,7 @@ fn resolve(t: &Value, v: &Value) -> Option<String> {
 }
 
 /// Values for parameters without a default, as an operator would pass them.
-fn sample_for(param: &str) -> String {
+pub(super) fn sample_for(param: &str) -> String {
     match param {
         "IdvTemplateId" => "idvtmp_4FrXJvfQU3zGUR".into(),
         "JwtIssuer" => "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_example".into(),
@@ -727,7 +495,7 @@ fn sample_for(param: &str) -> String {
     }
 }
 
-const REQUIRED_ENV: [&str; 4] = [
+pub(super) const REQUIRED_ENV: [&str; 4] = [
     "TABLE_NAME",
     "PLAID_SECRET_ID",
     "IDV_TEMPLATE_ID",
@@ -735,13 +503,13 @@ const REQUIRED_ENV: [&str; 4] = [
 ];
 
 /// Local-only switches: an emulator URL, endpoint overrides, the header identity.
-fn is_local_only(var: &str) -> bool {
+pub(super) fn is_local_only(var: &str) -> bool {
     var == "PLAID_BASE_URL" || var == "IDV_LOCAL_IDENTITY" || var.starts_with("AWS_ENDPOINT_URL")
 }
 
 /// Each function's environment has what the code requires, nothing local-only, only variables
 /// the code reads, and (with default parameters) values the real `Config` parser accepts.
-fn check_env(t: &Value) -> Vec<String> {
+pub(super) fn check_env(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     for (id, f) in functions(t) {
         let env = env_of(t, f);
@@ -781,7 +549,7 @@ fn check_env(t: &Value) -> Vec<String> {
     problems
 }
 
-fn timeout(t: &Value, f: &Value) -> Option<i64> {
+pub(super) fn timeout(t: &Value, f: &Value) -> Option<i64> {
     fn_prop(t, f, "Timeout")
         .and_then(|v| resolve(t, v))
         .and_then(|s| s.parse().ok())
@@ -789,7 +557,7 @@ fn timeout(t: &Value, f: &Value) -> Option<i64> {
 
 /// Plaid gives up on a webhook after 10 s; API calls fit in 10 s; reconcile finishes well
 /// inside its 10-minute schedule.
-fn check_timeouts(t: &Value) -> Vec<String> {
+pub(super) fn check_timeouts(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     for (id, f) in functions(t) {
         let Some(secs) = timeout(t, f) else {
@@ -808,7 +576,7 @@ fn check_timeouts(t: &Value) -> Vec<String> {
     problems
 }
 
-fn log_group_with_retention(t: &Value, reference: &Value) -> bool {
+pub(super) fn log_group_with_retention(t: &Value, reference: &Value) -> bool {
     let logical = reference
         .get("Ref")
         .or_else(|| reference.get("Fn::GetAtt").and_then(|g| g.get(0)))
@@ -821,7 +589,7 @@ fn log_group_with_retention(t: &Value, reference: &Value) -> bool {
 
 /// JSON logs into log groups that expire; API access logs without headers, bodies or client
 /// addresses; a metric on the webhook's rejections.
-fn check_logging(t: &Value) -> Vec<String> {
+pub(super) fn check_logging(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let mut webhook_group = None;
     for (id, f) in functions(t) {
@@ -903,11 +671,11 @@ fn check_logging(t: &Value) -> Vec<String> {
 }
 
 /// The webhook route and function may be flooded by anyone on the internet (issue #12).
-const WEBHOOK_ROUTE: &str = "POST /webhooks/plaid";
-const SOURCE_IPS_VAR: &str = "PLAID_WEBHOOK_SOURCE_IPS";
+pub(super) const WEBHOOK_ROUTE: &str = "POST /webhooks/plaid";
+pub(super) const SOURCE_IPS_VAR: &str = "PLAID_WEBHOOK_SOURCE_IPS";
 
 /// A parameter's numeric default, when `v` is `!Ref` to a Number parameter with one.
-fn number_param(t: &Value, v: &Value) -> Option<(String, i64)> {
+pub(super) fn number_param(t: &Value, v: &Value) -> Option<(String, i64)> {
     let name = v["Ref"].as_str()?;
     let p = &t["Parameters"][name];
     if p["Type"] != "Number" {
@@ -925,7 +693,7 @@ fn number_param(t: &Value, v: &Value) -> Option<(String, i64)> {
 /// function a reserved concurrency (which also caps the per-instance key-fetch budget's total),
 /// each a template parameter with a default; the webhook source allow-list is a parameter
 /// given to the webhook function alone, off by default.
-fn check_webhook_limits(t: &Value) -> Vec<String> {
+pub(super) fn check_webhook_limits(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(webhook) = function_by_binary(t, "webhook") else {
         return vec!["no webhook function".into()];
@@ -1017,7 +785,12 @@ fn check_webhook_limits(t: &Value) -> Vec<String> {
 /// An optional customer managed key: `!If [Cond, !Ref Param, !Ref AWS::NoValue]` where `Param`
 /// is a String parameter that defaults to empty and `Cond` is true exactly when it is set.
 /// Returns the parameter's name.
-fn optional_key(t: &Value, v: &Value, what: &str, problems: &mut Vec<String>) -> Option<String> {
+pub(super) fn optional_key(
+    t: &Value,
+    v: &Value,
+    what: &str,
+    problems: &mut Vec<String>,
+) -> Option<String> {
     let branches = v.get("Fn::If").and_then(Value::as_array);
     let Some([cond, set, unset]) = branches.map(Vec::as_slice) else {
         problems.push(format!(
@@ -1057,7 +830,7 @@ fn optional_key(t: &Value, v: &Value, what: &str, problems: &mut Vec<String>) ->
 }
 
 /// A policy's statements with the condition each one is granted under (`None`: always).
-fn conditional_statements(doc: &Value) -> Vec<(Option<String>, Value)> {
+pub(super) fn conditional_statements(doc: &Value) -> Vec<(Option<String>, Value)> {
     let mut out = Vec::new();
     for item in doc["Statement"].as_array().into_iter().flatten() {
         match item.get("Fn::If").and_then(Value::as_array) {
@@ -1077,7 +850,7 @@ fn conditional_statements(doc: &Value) -> Vec<(Option<String>, Value)> {
 
 /// Table key actions a function may hold: DynamoDB decrypts the table key with the caller's
 /// rights (reads) and has data keys made and encrypted under it (writes). Nothing wider.
-const TABLE_KEY_ACTIONS: [&str; 4] = [
+pub(super) const TABLE_KEY_ACTIONS: [&str; 4] = [
     "kms:Decrypt",
     "kms:DescribeKey",
     "kms:Encrypt",
@@ -1088,7 +861,7 @@ const TABLE_KEY_ACTIONS: [&str; 4] = [
 /// through DynamoDB in this region, only when it is set), the log groups' and the alarm
 /// topic's. Every KMS grant names one of the stack's key parameters and the service that key
 /// serves, so no function can use a key directly.
-fn check_kms(t: &Value) -> Vec<String> {
+pub(super) fn check_kms(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let sse = &t["Resources"][SESSIONS_TABLE]["Properties"]["SSESpecification"];
     let table_key = optional_key(
@@ -1198,7 +971,7 @@ fn check_kms(t: &Value) -> Vec<String> {
 /// A failed reconcile run is not retried but kept: an on-failure destination on an encrypted
 /// SQS queue with a retention, and an alarm on its depth that notifies the alarm topic when
 /// the stack has one.
-fn check_reconcile_failures(t: &Value) -> Vec<String> {
+pub(super) fn check_reconcile_failures(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let Some(f) = function_by_binary(t, "reconcile") else {
         return vec!["no reconcile function".into()];
@@ -1264,7 +1037,7 @@ fn check_reconcile_failures(t: &Value) -> Vec<String> {
 
 /// Every function's reserved concurrency is a Number parameter (0 = none, through a condition
 /// and AWS::NoValue): one for the three API functions, the webhook's own and reconcile's own.
-fn check_reserved_concurrency(t: &Value) -> Vec<String> {
+pub(super) fn check_reserved_concurrency(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     let mut params: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for (id, f) in functions(t) {
@@ -1311,7 +1084,7 @@ fn check_reserved_concurrency(t: &Value) -> Vec<String> {
 }
 
 /// checkov findings accepted in the template: each skip names a check and says why.
-fn check_scanner_suppressions(t: &Value) -> Vec<String> {
+pub(super) fn check_scanner_suppressions(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     for (id, r) in resources(t) {
         let skips = &r["Metadata"]["checkov"]["skip"];
@@ -1333,735 +1106,4 @@ fn check_scanner_suppressions(t: &Value) -> Vec<String> {
         }
     }
     problems
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tests on the real template.
-// ---------------------------------------------------------------------------------------------
-
-fn assert_clean(what: &str, problems: Vec<String>) {
-    assert!(problems.is_empty(), "{what}:\n  {}", problems.join("\n  "));
-}
-
-#[test]
-fn every_function_builds_a_workspace_binary_and_every_binary_is_deployed() {
-    let bins = lambda_bins();
-    assert_eq!(
-        bins,
-        BTreeSet::from(
-            [
-                "create-session",
-                "link-token",
-                "get-session",
-                "webhook",
-                "reconcile"
-            ]
-            .map(String::from)
-        ),
-        "the design's five binaries"
-    );
-    assert_clean("binaries", check_binaries(&load_template(), &bins));
-}
-
-#[test]
-fn routes_and_authorizers_are_exactly_the_designs() {
-    assert_clean("routes", check_routes(&load_template()));
-}
-
-#[test]
-fn iam_is_least_privilege() {
-    assert_clean("iam", check_iam(&load_template()));
-}
-
-#[test]
-fn table_matches_what_the_store_queries() {
-    assert_clean("table", check_table(&load_template()));
-}
-
-#[test]
-fn environment_is_complete_parseable_and_cloud_only() {
-    assert_clean("environment", check_env(&load_template()));
-}
-
-#[test]
-fn timeouts_fit_plaid_and_the_schedule() {
-    assert_clean("timeouts", check_timeouts(&load_template()));
-}
-
-#[test]
-fn logs_are_json_expire_and_hold_no_request_content() {
-    assert_clean("logging", check_logging(&load_template()));
-}
-
-#[test]
-fn the_webhook_route_is_throttled_and_its_function_reserved_on_their_own() {
-    assert_clean("webhook limits", check_webhook_limits(&load_template()));
-}
-
-#[test]
-fn customer_managed_keys_are_optional_and_granted_when_set() {
-    assert_clean("kms", check_kms(&load_template()));
-}
-
-#[test]
-fn failed_reconcile_runs_are_kept_and_alarmed() {
-    assert_clean(
-        "reconcile failures",
-        check_reconcile_failures(&load_template()),
-    );
-}
-
-#[test]
-fn every_function_has_a_reserved_concurrency_parameter() {
-    assert_clean(
-        "reserved concurrency",
-        check_reserved_concurrency(&load_template()),
-    );
-}
-
-#[test]
-fn every_scanner_suppression_says_why() {
-    assert_clean(
-        "checkov suppressions",
-        check_scanner_suppressions(&load_template()),
-    );
-}
-
-/// The README's parameter table names every template parameter (the operator's only guide to
-/// the optional keys and reservations).
-#[test]
-fn every_parameter_is_in_the_readme_table() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
-    let table: String = readme
-        .split("### Parameters")
-        .nth(1)
-        .expect("README has a Parameters section")
-        .lines()
-        .skip_while(|l| !l.starts_with('|'))
-        .take_while(|l| l.starts_with('|'))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let t = load_template();
-    let missing: Vec<&String> = t["Parameters"]
-        .as_object()
-        .expect("Parameters")
-        .keys()
-        .filter(|p| !table.contains(&format!("`{p}`")))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "not in the README's parameter table: {missing:?}"
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// The checks notice a broken template.
-// ---------------------------------------------------------------------------------------------
-
-fn function_id(t: &Value, bin: &str) -> String {
-    functions(t)
-        .into_iter()
-        .find(|(_, f)| binary_of(f) == Some(bin))
-        .map(|(id, _)| id.to_owned())
-        .unwrap_or_else(|| panic!("no function for {bin}"))
-}
-
-fn props_mut<'a>(t: &'a mut Value, bin: &str) -> &'a mut Value {
-    let id = function_id(t, bin);
-    &mut t["Resources"][id.as_str()]["Properties"]
-}
-
-fn first_statement_mut<'a>(t: &'a mut Value, bin: &str) -> &'a mut Value {
-    &mut props_mut(t, bin)["Policies"][0]["Statement"][0]
-}
-
-fn assert_caught(what: &str, problems: Vec<String>, needle: &str) {
-    assert!(
-        problems.iter().any(|p| p.contains(needle)),
-        "{what}: expected a problem mentioning {needle:?}, got {problems:?}"
-    );
-}
-
-#[test]
-fn catches_a_binary_without_function_and_a_function_without_binary() {
-    let mut bins = lambda_bins();
-    bins.insert("audit-export".into());
-    assert_caught(
-        "extra bin",
-        check_binaries(&load_template(), &bins),
-        "audit-export has no function",
-    );
-
-    let mut t = load_template();
-    let id = function_id(&t, "link-token");
-    t["Resources"][id.as_str()]["Metadata"]["BuildProperties"]["Binary"] = json!("link_token");
-    assert_caught(
-        "renamed",
-        check_binaries(&t, &lambda_bins()),
-        "\"link_token\" is not a bin",
-    );
-}
-
-#[test]
-fn catches_a_sessions_route_without_the_authorizer() {
-    let mut t = load_template();
-    let events = props_mut(&mut t, "get-session")["Events"]
-        .as_object_mut()
-        .unwrap();
-    let (_, ev) = events
-        .iter_mut()
-        .find(|(_, e)| e["Properties"]["Path"] == "/sessions/{id}")
-        .unwrap();
-    ev["Properties"]["Auth"] = json!({ "Authorizer": "NONE" });
-    assert_caught(
-        "public GET",
-        check_routes(&t),
-        "GET /sessions/{id} is not behind the JWT authorizer",
-    );
-}
-
-#[test]
-fn catches_a_webhook_behind_the_authorizer_and_an_extra_route() {
-    let mut t = load_template();
-    let events = props_mut(&mut t, "webhook")["Events"]
-        .as_object_mut()
-        .unwrap();
-    for ev in events.values_mut() {
-        ev["Properties"].as_object_mut().unwrap().remove("Auth");
-    }
-    assert_caught("webhook with JWT", check_routes(&t), "POST /webhooks/plaid");
-
-    let mut t = load_template();
-    let api = resources_of_type(&t, "AWS::Serverless::HttpApi")[0]
-        .0
-        .to_owned();
-    props_mut(&mut t, "get-session")["Events"]["Debug"] = json!({
-        "Type": "HttpApi",
-        "Properties": { "ApiId": { "Ref": api }, "Method": "GET", "Path": "/debug" }
-    });
-    assert_caught(
-        "extra route",
-        check_routes(&t),
-        "GET /debug is not in the design",
-    );
-
-    let mut t = load_template();
-    props_mut(&mut t, "create-session")["FunctionUrlConfig"] = json!({ "AuthType": "NONE" });
-    assert_caught("function URL", check_routes(&t), "function URL");
-}
-
-#[test]
-fn catches_wildcards_broad_resources_and_extra_actions() {
-    let mut t = load_template();
-    first_statement_mut(&mut t, "webhook")["Action"] = json!("dynamodb:*");
-    assert_caught("dynamodb:*", check_iam(&t), "wildcard action dynamodb:*");
-
-    let mut t = load_template();
-    first_statement_mut(&mut t, "reconcile")["Resource"] = json!("*");
-    assert_caught("Resource *", check_iam(&t), "granted on Resource \"*\"");
-
-    let mut t = load_template();
-    first_statement_mut(&mut t, "link-token")["Action"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!("dynamodb:Scan"));
-    assert_caught("Scan", check_iam(&t), "link-token): DynamoDB grants");
-
-    let mut t = load_template();
-    props_mut(&mut t, "create-session")["Policies"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({ "DynamoDBCrudPolicy": { "TableName": { "Ref": SESSIONS_TABLE } } }));
-    assert_caught(
-        "SAM policy template",
-        check_iam(&t),
-        "not an inline document",
-    );
-
-    let mut t = load_template();
-    let stmts = props_mut(&mut t, "get-session")["Policies"][0]["Statement"]
-        .as_array_mut()
-        .unwrap();
-    let secret = stmts
-        .iter_mut()
-        .find(|s| s["Action"] == "secretsmanager:GetSecretValue")
-        .unwrap();
-    secret["Resource"] = json!({ "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*" });
-    assert_caught(
-        "other secret",
-        check_iam(&t),
-        "not the PLAID_SECRET_ID secret",
-    );
-}
-
-#[test]
-fn catches_a_changed_table() {
-    let mut t = load_template();
-    t["Resources"][SESSIONS_TABLE]["Properties"]["GlobalSecondaryIndexes"][2]["KeySchema"][1]["AttributeName"] =
-        json!("updated_at");
-    assert_caught("index key", check_table(&t), "indexes");
-
-    let mut t = load_template();
-    t["Resources"][SESSIONS_TABLE]["Properties"]["TimeToLiveSpecification"]["AttributeName"] =
-        json!("expires_at");
-    assert_caught("ttl", check_table(&t), "TTL");
-}
-
-#[test]
-fn catches_local_switches_missing_and_unknown_variables() {
-    let mut t = load_template();
-    props_mut(&mut t, "webhook")["Environment"] =
-        json!({ "Variables": { "PLAID_BASE_URL": "http://127.0.0.1:4010" } });
-    assert_caught(
-        "base url",
-        check_env(&t),
-        "local-only switch PLAID_BASE_URL",
-    );
-
-    let mut t = load_template();
-    t["Globals"]["Function"]["Environment"]["Variables"]
-        .as_object_mut()
-        .unwrap()
-        .remove("PLAID_SECRET_ID");
-    assert_caught(
-        "missing secret id",
-        check_env(&t),
-        "PLAID_SECRET_ID is not set",
-    );
-
-    let mut t = load_template();
-    t["Globals"]["Function"]["Environment"]["Variables"]["PLAID_COUNTRY_CODE"] = json!("US");
-    assert_caught(
-        "typo",
-        check_env(&t),
-        "PLAID_COUNTRY_CODE, which the code never reads",
-    );
-
-    let mut t = load_template();
-    t["Parameters"]["PlaidClientName"]["Default"] = json!("A name far longer than Plaid shows");
-    assert_caught(
-        "bad default",
-        check_env(&t),
-        "Config rejects the default environment",
-    );
-}
-
-#[test]
-fn catches_a_webhook_timeout_plaid_would_not_wait_for() {
-    let mut t = load_template();
-    props_mut(&mut t, "webhook")["Timeout"] = json!(10);
-    assert_caught("timeout", check_timeouts(&t), "Timeout 10 s");
-}
-
-#[test]
-fn catches_headers_in_access_logs_and_a_missing_rejection_metric() {
-    let mut t = load_template();
-    let api = resources_of_type(&t, "AWS::Serverless::HttpApi")[0]
-        .0
-        .to_owned();
-    t["Resources"][api.as_str()]["Properties"]["AccessLogSettings"]["Format"] = json!(
-        r#"{"requestId":"$context.requestId","routeKey":"$context.routeKey","status":"$context.status","latency":"$context.responseLatency","ip":"$context.identity.sourceIp"}"#
-    );
-    assert_caught("source ip", check_logging(&t), "records sourceIp");
-
-    let mut t = load_template();
-    let ids: Vec<String> = resources_of_type(&t, "AWS::Logs::MetricFilter")
-        .into_iter()
-        .map(|(id, _)| id.to_owned())
-        .collect();
-    for id in ids {
-        t["Resources"].as_object_mut().unwrap().remove(&id);
-    }
-    assert_caught("no metric filter", check_logging(&t), "webhook_rejected");
-}
-
-#[test]
-fn catches_a_webhook_without_its_own_throttle_reservation_or_allow_list_parameter() {
-    let mut t = load_template();
-    let api = resources_of_type(&t, "AWS::Serverless::HttpApi")[0]
-        .0
-        .to_owned();
-    t["Resources"][api.as_str()]["Properties"]
-        .as_object_mut()
-        .unwrap()
-        .remove("RouteSettings");
-    for ev in props_mut(&mut t, "webhook")["Events"]
-        .as_object_mut()
-        .unwrap()
-        .values_mut()
-    {
-        ev["Properties"]
-            .as_object_mut()
-            .unwrap()
-            .remove("RouteSettings");
-    }
-    assert_caught(
-        "no route throttle",
-        check_webhook_limits(&t),
-        "ThrottlingRateLimit of its own",
-    );
-
-    let mut t = load_template();
-    props_mut(&mut t, "webhook")
-        .as_object_mut()
-        .unwrap()
-        .remove("ReservedConcurrentExecutions");
-    assert_caught(
-        "no reservation",
-        check_webhook_limits(&t),
-        "reserved concurrency",
-    );
-
-    let mut t = load_template();
-    t["Globals"]["Function"]["Environment"]["Variables"][SOURCE_IPS_VAR] = json!("");
-    assert_caught(
-        "allow-list everywhere",
-        check_webhook_limits(&t),
-        "only the webhook uses",
-    );
-}
-
-#[test]
-fn catches_a_missing_table_key_grant_a_wider_one_and_a_fixed_log_key() {
-    let mut t = load_template();
-    let policy = &mut props_mut(&mut t, "reconcile")["Policies"][0]["Statement"];
-    policy
-        .as_array_mut()
-        .unwrap()
-        .retain(|s| s["Fn::If"][0] != "HasTableKmsKey");
-    assert_caught("no grant", check_kms(&t), "cannot use the table's");
-
-    let mut t = load_template();
-    let stmts = props_mut(&mut t, "webhook")["Policies"][0]["Statement"]
-        .as_array_mut()
-        .unwrap();
-    let grant = stmts
-        .iter_mut()
-        .find(|s| s["Fn::If"][0] == "HasTableKmsKey")
-        .unwrap();
-    grant["Fn::If"][1]["Action"] = json!(["kms:Decrypt", "kms:CreateGrant"]);
-    grant["Fn::If"][1]["Condition"]["StringEquals"]["kms:ViaService"] =
-        json!({ "Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com" });
-    let problems = check_kms(&t);
-    assert_caught(
-        "wider grant",
-        problems.clone(),
-        "kms:CreateGrant on the table key",
-    );
-    assert_caught("other service", problems, "usable through");
-
-    let mut t = load_template();
-    let (lg, _) = resources_of_type(&t, "AWS::Logs::LogGroup")[0];
-    let lg = lg.to_owned();
-    t["Resources"][lg.as_str()]["Properties"]["KmsKeyId"] =
-        json!("arn:aws:kms:us-east-1:111122223333:key/fixed");
-    assert_caught("fixed key", check_kms(&t), "KmsKeyId: not !If");
-}
-
-#[test]
-fn catches_reconcile_without_its_failure_queue_or_alarm() {
-    let mut t = load_template();
-    props_mut(&mut t, "reconcile")["EventInvokeConfig"]
-        .as_object_mut()
-        .unwrap()
-        .remove("DestinationConfig");
-    assert_caught(
-        "no destination",
-        check_reconcile_failures(&t),
-        "no SQS on-failure destination",
-    );
-
-    let mut t = load_template();
-    let alarms: Vec<String> = resources_of_type(&t, "AWS::CloudWatch::Alarm")
-        .into_iter()
-        .filter(|(_, a)| a["Properties"]["Namespace"] == "AWS/SQS")
-        .map(|(id, _)| id.to_owned())
-        .collect();
-    for a in alarms {
-        t["Resources"].as_object_mut().unwrap().remove(&a);
-    }
-    assert_caught(
-        "no alarm",
-        check_reconcile_failures(&t),
-        "no alarm on its depth",
-    );
-}
-
-#[test]
-fn catches_a_fixed_or_shared_reservation_and_a_skip_without_reason() {
-    let mut t = load_template();
-    props_mut(&mut t, "reconcile")["ReservedConcurrentExecutions"] = json!(5);
-    assert_caught("fixed", check_reserved_concurrency(&t), "is not !If");
-
-    let mut t = load_template();
-    let webhook = props_mut(&mut t, "webhook")["ReservedConcurrentExecutions"].clone();
-    props_mut(&mut t, "reconcile")["ReservedConcurrentExecutions"] = webhook;
-    assert_caught(
-        "shared",
-        check_reserved_concurrency(&t),
-        "expected one for the API functions",
-    );
-
-    let mut t = load_template();
-    let id = function_id(&t, "webhook");
-    t["Resources"][id.as_str()]["Metadata"]["checkov"]["skip"][0]["comment"] = json!("");
-    assert_caught("no reason", check_scanner_suppressions(&t), "has no reason");
-}
-
-/// The DynamoDB requests one store call makes, as `DynamoStore` makes them. `save_snapshot` also
-/// puts the whole item when it is absent (a session Plaid knows and we never stored); reconcile
-/// only snapshots sessions it read from the table, so it is not granted that `PutItem`, and the
-/// other snapshotting functions are.
-fn dynamo_requests(op: testkit::faulty_store::Op) -> Vec<(String, String)> {
-    use testkit::faulty_store::Op;
-    let (t, q) = (table_action, index_query);
-    match op {
-        Op::Get => vec![t("GetItem")],
-        Op::LatestFor | Op::AttemptsSince => vec![q("by_user_template")],
-        // By template when one is given, else all of the user's sessions.
-        Op::ListForUser => vec![q("by_user"), q("by_user_template")],
-        Op::Insert => vec![t("PutItem")],
-        Op::SaveSnapshot
-        | Op::MarkAppExpired
-        | Op::ReopenReview
-        | Op::ClaimRetry
-        | Op::ReleaseRetry
-        | Op::ClaimLiveRead => {
-            vec![t("UpdateItem")]
-        }
-        Op::OpenSessions => vec![q("open_sessions")],
-    }
-}
-
-/// The grants `check_iam` holds the template to cover what each function's code really asks of
-/// DynamoDB: every path of every function is run against moto through a store that counts its
-/// calls, and each call's requests must be granted to that function.
-#[tokio::test]
-async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
-    use shared::store::DynamoStore;
-    use testkit::apigw::ApiEvent;
-    use testkit::emulator::{Fault, FinishOutcome};
-    use testkit::faulty_store::{FaultyStore, Op};
-    use testkit::stack::Stack;
-
-    const OPS: [Op; 12] = [
-        Op::ClaimLiveRead,
-        Op::Get,
-        Op::LatestFor,
-        Op::ListForUser,
-        Op::AttemptsSince,
-        Op::Insert,
-        Op::SaveSnapshot,
-        Op::OpenSessions,
-        Op::MarkAppExpired,
-        Op::ReopenReview,
-        Op::ClaimRetry,
-        Op::ReleaseRetry,
-    ];
-    let s: Stack<FaultyStore<DynamoStore>> =
-        Stack::builder().start_with_store(FaultyStore::new).await;
-    let counts = |s: &Stack<FaultyStore<DynamoStore>>| OPS.map(|op| s.ctx.store.calls(op));
-    let mut used: BTreeMap<&str, BTreeSet<Op>> = BTreeMap::new();
-    let mut note = |function: &'static str, before: [u32; 12], after: [u32; 12]| {
-        let ops = used.entry(function).or_default();
-        for (i, op) in OPS.iter().enumerate() {
-            if after[i] > before[i] {
-                ops.insert(*op);
-            }
-        }
-    };
-
-    // create-session: a first start, a resume, a retry after a failure, a retry Plaid refuses.
-    let mut b = counts(&s);
-    let alice = s.start_session("iam-alice").await;
-    let again = s.call(ApiEvent::post_sessions().user("iam-alice")).await;
-    assert_eq!(again.status, 200, "{}", again.json);
-    note("create-session", b, counts(&s));
-    let bob = s.start_session("iam-bob").await;
-    b = counts(&s);
-    for a in s.finish_and_deliver(&bob, FinishOutcome::Failed).await {
-        assert_eq!(a.status, 200, "{}", a.json);
-    }
-    note("webhook", b, counts(&s));
-    b = counts(&s);
-    let retried = s.call(ApiEvent::post_sessions().user("iam-bob")).await;
-    assert_eq!(retried.status, 201, "{}", retried.json);
-    note("create-session", b, counts(&s));
-    let carol = s.start_session("iam-carol").await;
-    s.finish_and_deliver(&carol, FinishOutcome::Failed).await;
-    s.emulator
-        .inject_fault(Fault {
-            endpoint: "/identity_verification/retry".into(),
-            // Any 4xx means Plaid made nothing, so the claim is given back.
-            status: Some(429),
-            count: 1,
-            delay_ms: 0,
-        })
-        .unwrap();
-    b = counts(&s);
-    let refused = s.call(ApiEvent::post_sessions().user("iam-carol")).await;
-    assert!(refused.status >= 400, "{}", refused.json);
-    note("create-session", b, counts(&s));
-
-    // webhook: the retry's webhooks, including RETRIED, for sessions we hold.
-    b = counts(&s);
-    for a in s.deliver_new_webhooks().await {
-        assert_eq!(a.status, 200, "{}", a.json);
-    }
-    note("webhook", b, counts(&s));
-
-    // get-session and link-token, fresh and then stale enough to refresh from Plaid.
-    for stale in [false, true] {
-        if stale {
-            s.clock.advance(chrono::Duration::seconds(901));
-        }
-        // link-token first: once get-session has refreshed the session it is fresh again.
-        b = counts(&s);
-        let a = s.call(ApiEvent::link_token(&alice).user("iam-alice")).await;
-        assert!(matches!(a.status, 200 | 201), "{}", a.json);
-        note("link-token", b, counts(&s));
-        // Past the per-session cool-down that link-token's Plaid calls started.
-        s.clock
-            .advance(shared::session::lifecycle::LIVE_READ_COOLDOWN + chrono::Duration::seconds(1));
-        b = counts(&s);
-        for event in [
-            ApiEvent::get_session(&alice).user("iam-alice"),
-            ApiEvent::get_session(&alice)
-                .user("iam-alice")
-                .query("refresh", "true"),
-            ApiEvent::list_sessions().user("iam-alice"),
-            ApiEvent::list_sessions()
-                .user("iam-bob")
-                .query("template_id", testkit::stack::TEMPLATE),
-        ] {
-            let a = s.call(event).await;
-            assert_eq!(a.status, 200, "{}", a.json);
-        }
-        note("get-session", b, counts(&s));
-    }
-
-    // reconcile: stale open sessions refreshed, then past the app window, expired.
-    for advance in [901, 172_801] {
-        s.clock.advance(chrono::Duration::seconds(advance));
-        b = counts(&s);
-        s.reconcile().await;
-        note("reconcile", b, counts(&s));
-    }
-
-    let expected = expected_dynamo();
-    let mut problems = Vec::new();
-    for (function, ops) in &used {
-        let granted = &expected[function];
-        for op in ops {
-            let requests = dynamo_requests(*op);
-            // A listing queries one index, either of the two: one grant covers the calls seen.
-            let missing: Vec<_> = if *op == Op::ListForUser {
-                if requests.iter().any(|r| granted.contains(r)) {
-                    vec![]
-                } else {
-                    requests
-                }
-            } else {
-                requests
-                    .into_iter()
-                    .filter(|r| !granted.contains(r))
-                    .collect()
-            };
-            for request in missing {
-                problems.push(format!("{function}: {op:?} needs {request:?}"));
-            }
-        }
-    }
-    assert!(
-        problems.is_empty(),
-        "code asks for more than granted: {problems:#?}"
-    );
-    // Not vacuous: every function was seen calling the store, with the calls that define it.
-    let saw = |f: &str, op: Op| used.get(f).is_some_and(|o| o.contains(&op));
-    assert!(saw("create-session", Op::Insert) && saw("create-session", Op::ClaimRetry));
-    assert!(saw("create-session", Op::ReleaseRetry), "{used:?}");
-    assert!(saw("get-session", Op::Get) && saw("get-session", Op::ListForUser));
-    assert!(saw("get-session", Op::SaveSnapshot), "{used:?}");
-    assert!(saw("link-token", Op::Get), "{used:?}");
-    // A stale session is re-read from Plaid and recorded before a token is issued: the reason
-    // link-token keeps dynamodb:UpdateItem.
-    assert!(saw("link-token", Op::SaveSnapshot), "{used:?}");
-    assert!(saw("webhook", Op::SaveSnapshot), "{used:?}");
-    assert!(saw("reconcile", Op::OpenSessions) && saw("reconcile", Op::MarkAppExpired));
-}
-
-/// `make run` serves the deployed routes through cargo lambda watch's router
-/// (`[workspace.metadata.lambda.watch.router]` in Cargo.toml): the same paths, each method to the
-/// same function as in the template, and nothing else. (A path with one function may name it
-/// for every method: the function refuses the others itself.)
-#[test]
-fn the_local_router_serves_the_deployed_routes() {
-    let manifest = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
-    let header = "[workspace.metadata.lambda.watch.router]";
-    let start = manifest
-        .find(header)
-        .expect("a cargo lambda watch router in Cargo.toml")
-        + header.len();
-    let section = &manifest[start..];
-    let section = &section[..section.find("\n[").unwrap_or(section.len())];
-    let quoted =
-        |s: &str| -> Vec<String> { s.split('"').skip(1).step_by(2).map(str::to_owned).collect() };
-    // Entries start at lines beginning with a quoted path.
-    let mut entries: Vec<String> = Vec::new();
-    for line in section
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        if line.starts_with('"') {
-            entries.push(line.to_owned());
-        } else if let Some(last) = entries.last_mut() {
-            last.push_str(line);
-        }
-    }
-    // (method or "*", path) → function
-    let mut router: BTreeMap<(String, String), String> = BTreeMap::new();
-    for entry in &entries {
-        let (key, value) = entry.split_once('=').expect("path = route");
-        let path = quoted(key).remove(0);
-        let value = value.trim();
-        if value.starts_with('"') {
-            router.insert(("*".into(), path), quoted(value).remove(0));
-        } else {
-            for item in value.split('{').skip(1) {
-                let field = |name: &str| {
-                    let at = item
-                        .find(name)
-                        .unwrap_or_else(|| panic!("{name} in {item}"));
-                    quoted(&item[at..]).remove(0)
-                };
-                router.insert((field("method"), path.clone()), field("function"));
-            }
-        }
-    }
-    let expected = expected_routes();
-    let expected_paths: BTreeSet<&String> = expected.keys().map(|(_, p)| p).collect();
-    for (method, path) in router.keys() {
-        assert!(
-            expected_paths.contains(path),
-            "the router serves {method} {path}, which is not deployed"
-        );
-    }
-    for ((method, path), (binary, _)) in &expected {
-        let routed = router
-            .get(&(method.clone(), path.clone()))
-            .or_else(|| router.get(&("*".to_owned(), path.clone())));
-        assert_eq!(routed, Some(binary), "{method} {path} locally");
-    }
-    for ((method, path), function) in &router {
-        if method != "*" {
-            assert_eq!(
-                expected
-                    .get(&(method.clone(), path.clone()))
-                    .map(|(b, _)| b),
-                Some(function),
-                "{method} {path}"
-            );
-        }
-    }
 }
