@@ -1,7 +1,6 @@
 //! The scheduled reconciliation: lost webhooks recovered, the app's expiry window applied,
 //! bounded Plaid calls, and a stop at Plaid's rate limit.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use shared::ids::IdvId;
 use shared::plaid::types::IdvStatus;
 use shared::store::OpenShards;
@@ -139,19 +138,7 @@ async fn start_three(s: &Stack) -> Vec<String> {
 
 /// The raw `open_shard` of a session's item (None once it left the open index).
 async fn open_shard_of(s: &Stack, id: &str) -> Option<String> {
-    let item = s
-        .ctx
-        .store
-        .client()
-        .get_item()
-        .table_name(s.ctx.store.table())
-        .key("id", AttributeValue::S(id.into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("item exists");
+    let item = crate::store::raw_item(s.ctx.store.client(), s.ctx.store.table(), id).await;
     item.get("open_shard")
         .map(|v| v.as_s().expect("a string shard").clone())
 }

@@ -88,7 +88,7 @@ async fn store(prefix: &str) -> (DynamoStore, aws_sdk_dynamodb::Client, String) 
     (DynamoStore::new(client.clone(), &table), client, table)
 }
 
-async fn raw_item(
+pub(crate) async fn raw_item(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     id: &str,
