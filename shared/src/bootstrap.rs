@@ -95,7 +95,8 @@ pub async fn app_context_with(
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         config.table_name.clone(),
-    );
+    )
+    .with_open_shards(config.open_session_shards);
     let credentials = Arc::new(CredentialsProvider::secrets_manager(
         aws_sdk_secretsmanager::Client::new(sdk),
         config.plaid_secret_id.clone(),
@@ -179,7 +180,10 @@ pub async fn serve_reconcile() -> Result<(), lambda_http::Error> {
     let ctx = leaked_context(Budget::Background).await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let run = crate::handlers::reconcile::reconcile(ctx);
+            // Boxed: unboxed, the run's future nests deep enough inside `main`'s that rustc's
+            // layout of it overflowed the query depth limit (a non-incremental build of the
+            // reconcile binary failed once the store read every shard). One allocation a run.
+            let run = Box::pin(crate::handlers::reconcile::reconcile(ctx));
             match crate::plaid::deadline::from_lambda_deadline_ms(event.context.deadline) {
                 Some(deadline) => crate::plaid::deadline::within(deadline, run).await,
                 None => run.await,

@@ -3,6 +3,7 @@
 
 use crate::ids::TemplateId;
 use crate::plaid::types::PlaidEnvironment;
+use crate::store::shard::{DEFAULT_OPEN_SHARDS, OPEN_SHARDS_VAR, OpenShards};
 use crate::webhook_verify::{SOURCE_IPS_VAR, SourceAllowList};
 use chrono::Duration;
 use url::Url;
@@ -53,6 +54,9 @@ pub struct Config {
     pub reconcile_stale_after: Duration,
     /// reconcile: at most this many Plaid calls per run.
     pub reconcile_max_calls: u32,
+    /// How many partitions of the open-sessions index writers spread sessions over
+    /// (`OPEN_SESSION_SHARDS`, 1 to 16, default 4); reconcile reads all 16 whatever this is.
+    pub open_session_shards: OpenShards,
     pub local_identity: LocalIdentity,
     /// The token scope (`IDV_REVIEWER_SCOPE`, default `idv/review`) that lets a caller read
     /// Plaid's full result and any user's session by id (audited).
@@ -291,6 +295,15 @@ impl Config {
             local_identity,
             reviewer_scope: reviewer_scope(&get)?,
             max_attempts_per_day: positive_count(&get, "MAX_ATTEMPTS_PER_DAY", 5)?,
+            open_session_shards: OpenShards::new(positive_count(
+                &get,
+                OPEN_SHARDS_VAR,
+                DEFAULT_OPEN_SHARDS,
+            )?)
+            .map_err(|reason| ConfigError::Invalid {
+                var: OPEN_SHARDS_VAR,
+                reason,
+            })?,
         })
     }
 

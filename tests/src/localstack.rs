@@ -588,6 +588,28 @@ pub async fn fresh_table(prefix: &str) -> (aws_sdk_dynamodb::Client, String) {
     (client, name)
 }
 
+/// Puts open session `id`'s entry of the `open_sessions` index in the partition `shard`, as an
+/// earlier version (`open`) or another `OPEN_SESSION_SHARDS` would have written it. Panics when
+/// the session is not in the open index: it is a test fixture.
+pub async fn move_to_open_shard(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &str,
+    shard: &str,
+) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    client
+        .update_item()
+        .table_name(table)
+        .key("id", AttributeValue::S(id.into()))
+        .update_expression("SET open_shard = :shard")
+        .condition_expression("attribute_exists(open_shard)")
+        .expression_attribute_values(":shard", AttributeValue::S(shard.into()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("could not move {id} to shard {shard}: {e}"));
+}
+
 /// Stores the Plaid credentials secret in the shape the functions read
 /// (`{"client_id": "...", "secret": "..."}`) and returns its ARN.
 pub async fn create_plaid_secret(

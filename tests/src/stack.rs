@@ -141,9 +141,10 @@ impl StackBuilder {
         let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, options)
             .expect("plaid client");
         let clock = Arc::new(ShiftedClock::new());
+        let store = DynamoStore::new(dynamo, table).with_open_shards(config.open_session_shards);
         let ctx = AppContext {
             config,
-            store: wrap(DynamoStore::new(dynamo, table)),
+            store: wrap(store),
             plaid: plaid.clone(),
             clock: clock.clone(),
         };

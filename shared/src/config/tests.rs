@@ -23,6 +23,30 @@ fn defaults() {
     assert_eq!(c.local_identity, LocalIdentity::Disabled);
     assert_eq!(c.reviewer_scope, "idv/review");
     assert_eq!(c.max_attempts_per_day, 5);
+    assert_eq!(c.open_session_shards.count(), DEFAULT_OPEN_SHARDS);
+}
+
+#[test]
+fn open_session_shards_are_one_to_the_maximum() {
+    use crate::store::shard::MAX_OPEN_SHARDS;
+    let mut v = base();
+    for ok in ["1", "7", &MAX_OPEN_SHARDS.to_string()] {
+        v.insert(OPEN_SHARDS_VAR, ok.to_owned());
+        assert_eq!(
+            parse(&v).unwrap().open_session_shards.count().to_string(),
+            ok
+        );
+    }
+    let too_many = (MAX_OPEN_SHARDS + 1).to_string();
+    for bad in ["0", "-2", "four", "2.5", too_many.as_str()] {
+        v.insert(OPEN_SHARDS_VAR, bad.into());
+        let err = parse(&v).map(|c| c.open_session_shards).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("OPEN_SESSION_SHARDS is invalid"),
+            "{bad:?}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! stored shape lives here.
 
 use super::StoreError;
+use super::shard::OpenShards;
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::{IdvStatus, Steps};
 use crate::session::record::SessionRecord;
@@ -33,10 +34,6 @@ pub(crate) mod attr {
     /// When a caller last started a live Plaid read of the session (the read cool-down).
     pub const LIVE_READ_AT: &str = "live_read_at";
 }
-
-/// The one partition of the sparse `open_sessions` index. A single value is enough: the index
-/// holds only unfinished sessions inside their app window, which stays small.
-pub(crate) const OPEN: &str = "open";
 
 /// RFC 3339 UTC with exactly three fractional digits and `Z`: fixed width, so string order is
 /// time order, which the `created_at` and `synced_at` index keys and the `<` conditions rely on.
@@ -97,7 +94,7 @@ struct ItemOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     ttl: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    open_shard: Option<&'static str>,
+    open_shard: Option<String>,
 }
 
 /// The record's fields as stored; index-only attributes (`user_template`, `open_shard`,
@@ -121,8 +118,8 @@ struct ItemIn {
     ttl: Option<i64>,
 }
 
-/// The full item for a new session.
-pub(crate) fn encode(record: &SessionRecord) -> Result<Item, StoreError> {
+/// The full item for a new session; an open one goes in the shard `shards` picks for its id.
+pub(crate) fn encode(record: &SessionRecord, shards: OpenShards) -> Result<Item, StoreError> {
     let out = ItemOut {
         id: &record.id,
         client_user_id: &record.client_user_id,
@@ -137,7 +134,7 @@ pub(crate) fn encode(record: &SessionRecord) -> Result<Item, StoreError> {
         synced_at: timestamp(record.synced_at)?,
         expires_at: timestamp(record.expires_at)?,
         ttl: record.ttl,
-        open_shard: is_open(record).then_some(OPEN),
+        open_shard: is_open(record).then(|| shards.value_of(&record.id)),
     };
     // Serialising plain strings, enums and a flat struct cannot fail; the error is still mapped
     // rather than unwrapped so a future field type cannot turn into a panic.
@@ -251,17 +248,21 @@ mod tests {
         r.status = IdvStatus::Success;
         r.completed_at = Some(r.synced_at);
         r.ttl = Some(1_700_000_000);
-        assert_eq!(decode(encode(&r).unwrap()).unwrap(), r);
+        assert_eq!(
+            decode(encode(&r, OpenShards::default()).unwrap()).unwrap(),
+            r
+        );
     }
 
     #[test]
     fn index_attributes_are_derived() {
-        let item = encode(&record()).unwrap();
+        let item = encode(&record(), OpenShards::default()).unwrap();
         assert_eq!(
             string_attr(&item, attr::USER_TEMPLATE),
             Some("auth0|user#idvtmp_4FrXJvfQU3zGUR")
         );
-        assert_eq!(string_attr(&item, attr::OPEN_SHARD), Some(OPEN));
+        // The default four shards put this id in shard 0, the value written before sharding.
+        assert_eq!(string_attr(&item, attr::OPEN_SHARD), Some("open"));
         assert_eq!(
             string_attr(&item, attr::CREATED_AT),
             Some("2024-03-01T12:00:00.000Z")
@@ -277,13 +278,24 @@ mod tests {
     #[test]
     fn open_shard_only_for_unfinished_sessions_without_ttl() {
         let mut r = record();
+        r.id = IdvId::parse("idv_a").unwrap();
+        let item = encode(&r, OpenShards::new(4).unwrap()).unwrap();
+        assert_eq!(string_attr(&item, attr::OPEN_SHARD), Some("open#3"));
         r.status = IdvStatus::PendingReview;
-        assert!(encode(&r).unwrap().contains_key(attr::OPEN_SHARD));
+        assert!(
+            encode(&r, OpenShards::default())
+                .unwrap()
+                .contains_key(attr::OPEN_SHARD)
+        );
         r.status = IdvStatus::Failed;
-        assert!(!encode(&r).unwrap().contains_key(attr::OPEN_SHARD));
+        assert!(
+            !encode(&r, OpenShards::default())
+                .unwrap()
+                .contains_key(attr::OPEN_SHARD)
+        );
         r.status = IdvStatus::Active;
         r.ttl = Some(1);
-        let item = encode(&r).unwrap();
+        let item = encode(&r, OpenShards::default()).unwrap();
         assert!(!item.contains_key(attr::OPEN_SHARD));
         assert_eq!(item.get(attr::TTL), Some(&AttributeValue::N("1".into())));
     }
@@ -296,7 +308,7 @@ mod tests {
 
     #[test]
     fn undecodable_items_are_corrupt_without_values() {
-        let mut item = encode(&record()).unwrap();
+        let mut item = encode(&record(), OpenShards::default()).unwrap();
         item.insert(
             attr::CLIENT_USER_ID.into(),
             AttributeValue::S(String::new()),
@@ -309,14 +321,14 @@ mod tests {
             Err(StoreError::Corrupt(msg)) => assert!(!msg.contains("secret-looking"), "{msg}"),
             other => panic!("expected Corrupt, got {other:?}"),
         }
-        let mut missing = encode(&record()).unwrap();
+        let mut missing = encode(&record(), OpenShards::default()).unwrap();
         missing.remove(attr::STEPS);
         assert!(matches!(decode(missing), Err(StoreError::Corrupt(_))));
     }
 
     #[test]
     fn unknown_status_survives_as_unknown() {
-        let mut item = encode(&record()).unwrap();
+        let mut item = encode(&record(), OpenShards::default()).unwrap();
         item.insert(attr::STATUS.into(), AttributeValue::S("on_hold".into()));
         assert_eq!(decode(item).unwrap().status, IdvStatus::Unknown);
     }

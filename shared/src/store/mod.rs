@@ -5,7 +5,8 @@
 //! - GSI `by_user_template`: `user_template` (S, `ClientUserId::index_key`) + `created_at` (S);
 //! - GSI `by_user`: `client_user_id` (S) + `created_at` (S);
 //! - GSI `open_sessions` (sparse): `open_shard` (S, present only while the session is not final
-//!   and not app-expired; a session in `pending_review` is never app-expired) + `synced_at` (S);
+//!   and not app-expired; a session in `pending_review` is never app-expired; one of a few shard
+//!   values picked from the id, see [`shard`]) + `synced_at` (S);
 //! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions.
 //!
 //! Timestamps are stored as RFC 3339 UTC with exactly three fractional digits and `Z`, so that
@@ -13,6 +14,7 @@
 
 pub mod dynamo;
 mod item;
+pub mod shard;
 
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::session::record::SessionRecord;
@@ -20,6 +22,7 @@ use chrono::{DateTime, Utc};
 use std::future::Future;
 
 pub use dynamo::DynamoStore;
+pub use shard::OpenShards;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -127,8 +130,12 @@ pub trait SessionStore: Send + Sync {
         record: &SessionRecord,
     ) -> impl Future<Output = Result<SnapshotOutcome, StoreError>> + Send;
 
-    /// Open sessions (not final, not app-expired) last synced before `synced_before`, oldest
-    /// sync first, at most `limit`. Served by the sparse `open_sessions` index (no scan).
+    /// Open sessions (not final, not app-expired) last synced before `synced_before`, at most
+    /// `limit`, from every shard of the sparse `open_sessions` index (no scan; see [`shard`]).
+    /// Fair across shards: the shards take turns, each giving its oldest sync first (the first
+    /// of every shard, then the second of every shard, ...), from a shard picked at random per
+    /// batch, and a shard with fewer leaves its share to the others, so one big shard cannot
+    /// fill a whole batch (`dynamo/open_index.rs`).
     fn open_sessions(
         &self,
         synced_before: DateTime<Utc>,

@@ -10,7 +10,10 @@ use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::plaid::types::{IdvStatus, StepStatus, Steps};
 use shared::session::record::SessionRecord;
 use shared::store::dynamo::DynamoStore;
-use shared::store::{InsertOutcome, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
+use shared::store::shard::MAX_OPEN_SHARDS;
+use shared::store::{
+    InsertOutcome, OpenShards, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
+};
 use std::collections::HashSet;
 use testkit::localstack;
 
@@ -85,7 +88,7 @@ async fn store(prefix: &str) -> (DynamoStore, aws_sdk_dynamodb::Client, String) 
     (DynamoStore::new(client.clone(), &table), client, table)
 }
 
-async fn raw_item(
+pub(crate) async fn raw_item(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     id: &str,
@@ -161,7 +164,8 @@ async fn insert_is_create_only_and_returns_the_winner() {
         item["created_at"],
         AttributeValue::S("2030-05-01T10:00:00.000Z".into())
     );
-    assert_eq!(item["open_shard"], AttributeValue::S("open".into()));
+    // The default four shards put idv_a in shard 3 (pinned in `store::shard`).
+    assert_eq!(item["open_shard"], AttributeValue::S("open#3".into()));
     assert!(!item.contains_key("ttl"));
     assert!(store.get(&idv("idv_missing")).await.unwrap().is_none());
 }
@@ -497,7 +501,10 @@ async fn a_cursor_only_pages_its_owners_sessions() {
 
 #[tokio::test]
 async fn open_sessions_holds_only_unfinished_unexpired_sessions() {
+    // One shard: the order below is the index's own, oldest sync first (across shards a batch
+    // is taken in turns, see `a_batch_is_shared_between_a_big_shard_and_small_ones`).
     let (store, _, _) = store("open").await;
+    let store = store.with_open_shards(OpenShards::new(1).unwrap());
     let a = record("idv_oa", "u1", TEMPLATE, IdvStatus::Active, 0, 30);
     let b = record("idv_ob", "u2", TEMPLATE, IdvStatus::PendingReview, 0, 10);
     let c = record("idv_oc", "u3", TEMPLATE, IdvStatus::Active, 0, 20);
@@ -1048,4 +1055,201 @@ async fn a_session_in_review_is_never_app_expired_and_is_reopened() {
         store.reopen_review(&done.id, late).await.unwrap(),
         UpdateOutcome::Rejected
     );
+}
+
+/// Ids that `shards` puts in shard `shard`, made up in order: `idv_<tag>0`, `idv_<tag>1`, ...
+fn ids_in_shard(shards: OpenShards, shard: u32, tag: &str, n: usize) -> Vec<String> {
+    (0..)
+        .map(|i| format!("idv_{tag}{i}"))
+        .filter(|id| shards.shard_of(&idv(id)) == shard)
+        .take(n)
+        .collect()
+}
+
+fn ids_of(records: &[SessionRecord]) -> Vec<&str> {
+    records.iter().map(|r| r.id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn open_sessions_are_spread_over_the_shards_by_id() {
+    let (client, table) = localstack::fresh_table("shards").await;
+    let shards = OpenShards::new(4).unwrap();
+    let store = DynamoStore::new(client.clone(), &table).with_open_shards(shards);
+    let mut written = Vec::new();
+    for i in 0..12 {
+        let r = record(
+            &format!("idv_sp{i}"),
+            &format!("u{i}"),
+            TEMPLATE,
+            IdvStatus::Active,
+            0,
+            i,
+        );
+        store.insert(&r).await.unwrap();
+        written.push(r);
+    }
+    let mut values = HashSet::new();
+    for r in &written {
+        let item = raw_item(&client, &table, r.id.as_str()).await;
+        let expected = shards.value_of(&r.id);
+        assert_eq!(
+            item["open_shard"],
+            AttributeValue::S(expected.clone()),
+            "{}",
+            r.id
+        );
+        values.insert(expected);
+    }
+    assert!(values.len() >= 3, "12 ids over 4 shards: {values:?}");
+    // Every one of them is found again, from whichever shard.
+    let open = store.open_sessions(at(60), 100).await.unwrap();
+    let mut found: Vec<_> = ids_of(&open);
+    found.sort_unstable();
+    let mut all: Vec<_> = ids_of(&written);
+    all.sort_unstable();
+    assert_eq!(found, all);
+}
+
+#[tokio::test]
+async fn a_batch_is_shared_between_a_big_shard_and_small_ones() {
+    let (client, table) = localstack::fresh_table("fair").await;
+    let shards = OpenShards::new(4).unwrap();
+    let store = DynamoStore::new(client.clone(), &table).with_open_shards(shards);
+    // Shard 2 holds nine sessions, all synced before any session of shards 0, 1 and 3.
+    let big = ids_in_shard(shards, 2, "big", 9);
+    for (i, id) in big.iter().enumerate() {
+        let r = record(
+            id,
+            &format!("b{i}"),
+            TEMPLATE,
+            IdvStatus::Active,
+            0,
+            i as i64 + 1,
+        );
+        store.insert(&r).await.unwrap();
+    }
+    let mut small = Vec::new();
+    for (k, shard) in [0, 1, 3].into_iter().enumerate() {
+        let id = ids_in_shard(shards, shard, "small", 1).remove(0);
+        let r = record(
+            &id,
+            &format!("s{k}"),
+            TEMPLATE,
+            IdvStatus::Active,
+            0,
+            20 + k as i64,
+        );
+        store.insert(&r).await.unwrap();
+        small.push(id);
+    }
+
+    // Oldest first across the whole index would be six of the big shard. Shared out: one of
+    // each shard, then the rest from the big one, which is paged through, oldest first.
+    let shard_of = |r: &SessionRecord| shards.shard_of(&r.id);
+    let batch = store.open_sessions(at(60), 6).await.unwrap();
+    let mut got: Vec<&str> = ids_of(&batch);
+    let first_turn: HashSet<u32> = batch[..4].iter().map(shard_of).collect();
+    assert_eq!(
+        first_turn.len(),
+        4,
+        "the first turn takes one of each shard: {got:?}"
+    );
+    let big_order: Vec<&str> = got
+        .iter()
+        .copied()
+        .filter(|id| big.iter().any(|b| b == id))
+        .collect();
+    assert_eq!(
+        big_order,
+        [big[0].as_str(), big[1].as_str(), big[2].as_str()]
+    );
+    got.sort_unstable();
+    let mut expected: Vec<&str> = small.iter().chain(&big[..3]).map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(got, expected);
+    // A batch as large as the index holds everything once.
+    let all = store.open_sessions(at(60), 100).await.unwrap();
+    assert_eq!(all.len(), 12);
+    assert_eq!(all.iter().map(|r| &r.id).collect::<HashSet<_>>().len(), 12);
+    // A batch smaller than the number of shards with sessions: the stalest of two shards.
+    let two = store.open_sessions(at(60), 2).await.unwrap();
+    assert_eq!(two.len(), 2);
+    assert_ne!(shard_of(&two[0]), shard_of(&two[1]));
+    if let Some(from_big) = two.iter().find(|r| shard_of(r) == 2) {
+        assert_eq!(from_big.id.as_str(), big[0]);
+    }
+}
+
+#[tokio::test]
+async fn every_shard_is_read_whatever_the_count_and_legacy_items_too() {
+    let (client, table) = localstack::fresh_table("anycount").await;
+    let sixteen =
+        DynamoStore::new(client.clone(), &table).with_open_shards(OpenShards::new(16).unwrap());
+    let one =
+        DynamoStore::new(client.clone(), &table).with_open_shards(OpenShards::new(1).unwrap());
+    // Written under 16 shards, and one as every version before sharding wrote it.
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let r = record(
+            &format!("idv_any{i}"),
+            &format!("u{i}"),
+            TEMPLATE,
+            IdvStatus::Active,
+            0,
+            i,
+        );
+        sixteen.insert(&r).await.unwrap();
+        ids.push(r.id.to_string());
+    }
+    localstack::move_to_open_shard(&client, &table, "idv_any9", "open").await;
+    // Read with the count lowered to 1 (a rollback, say): nothing is left behind.
+    let mut found: Vec<String> = one
+        .open_sessions(at(60), 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    found.sort_unstable();
+    ids.sort_unstable();
+    assert_eq!(found, ids);
+    // And the highest shard there is is read too.
+    localstack::move_to_open_shard(
+        &client,
+        &table,
+        "idv_any0",
+        &format!("open#{}", MAX_OPEN_SHARDS - 1),
+    )
+    .await;
+    assert_eq!(one.open_sessions(at(60), 100).await.unwrap().len(), 10);
+}
+
+#[tokio::test]
+async fn a_session_back_in_review_gets_the_writers_shard() {
+    let (client, table) = localstack::fresh_table("reviewshard").await;
+    let four = OpenShards::new(4).unwrap();
+    let legacy =
+        DynamoStore::new(client.clone(), &table).with_open_shards(OpenShards::new(1).unwrap());
+    let store = DynamoStore::new(client.clone(), &table).with_open_shards(four);
+    let id = ids_in_shard(four, 3, "rv", 1).remove(0);
+    let r = record(&id, "alice", TEMPLATE, IdvStatus::Active, 0, 1);
+    legacy.insert(&r).await.unwrap();
+    assert_eq!(
+        raw_item(&client, &table, &id).await["open_shard"],
+        AttributeValue::S("open".into())
+    );
+    let after_window = r.expires_at + Duration::minutes(1);
+    assert_eq!(
+        store
+            .mark_app_expired(&r.id, 4_000_000_000, after_window)
+            .await
+            .unwrap(),
+        UpdateOutcome::Written
+    );
+    saved(&store, &snapshot(&r, IdvStatus::PendingReview, 5000)).await;
+    assert_eq!(
+        raw_item(&client, &table, &id).await["open_shard"],
+        AttributeValue::S(four.value_of(&r.id))
+    );
+    assert_eq!(four.value_of(&r.id), "open#3");
 }

@@ -19,14 +19,17 @@
 //! snapshot (or `reopen_review`, for items an earlier version expired) puts `open_shard` back
 //! and removes `ttl`; `mark_app_expired` refuses it. A final snapshot also removes `ttl`:
 //! a finished verification result is never lost to TTL, even when it arrives after the app
-//! window.
+//! window. The value written is the session's shard under the writers' `OPEN_SESSION_SHARDS`
+//! ([`super::shard`]); `open_sessions` reads every shard there can be (`open_index.rs`).
 //!
 //! Item contents are never logged; errors carry operation names and DynamoDB error codes only.
 
 mod cursor;
+mod open_index;
 mod sdk_error;
 
-use super::item::{self, Item, OPEN, attr};
+use super::item::{self, Item, attr};
+use super::shard::OpenShards;
 use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::IdvStatus;
@@ -58,12 +61,15 @@ const RACE_ATTEMPTS: usize = 3;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How many shards of the open index this store writes to (reads cover them all).
+    open_shards: OpenShards,
 }
 
 impl std::fmt::Debug for DynamoStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DynamoStore")
             .field("table", &self.table)
+            .field("open_shards", &self.open_shards.count())
             .finish_non_exhaustive()
     }
 }
@@ -74,7 +80,20 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            open_shards: OpenShards::default(),
         }
+    }
+
+    /// Spread the open sessions this store writes over `shards` shards of the open index
+    /// (`OPEN_SESSION_SHARDS`; [`OpenShards::default`] otherwise). Reads are not affected: they
+    /// cover every shard, so stores with different counts share a table safely.
+    pub fn with_open_shards(mut self, shards: OpenShards) -> Self {
+        self.open_shards = shards;
+        self
+    }
+
+    pub fn open_shards(&self) -> OpenShards {
+        self.open_shards
     }
 
     pub fn table(&self) -> &str {
@@ -95,7 +114,7 @@ impl DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item::encode(record)?))
+            .set_item(Some(item::encode(record, self.open_shards)?))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", attr::ID)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -165,7 +184,10 @@ impl DynamoStore {
             req = req
                 .expression_attribute_names("#os", attr::OPEN_SHARD)
                 .expression_attribute_names("#ttl", attr::TTL)
-                .expression_attribute_values(":open", AttributeValue::S(OPEN.into()));
+                .expression_attribute_values(
+                    ":open",
+                    AttributeValue::S(self.open_shards.value_of(&r.id)),
+                );
         }
         if !new_is_final {
             let mut placeholders = Vec::new();
@@ -459,44 +481,7 @@ impl SessionStore for DynamoStore {
         synced_before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        while found.len() < limit as usize {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_OPEN_SESSIONS)
-                .key_condition_expression("#os = :open AND #sa < :before")
-                .expression_attribute_names("#os", attr::OPEN_SHARD)
-                .expression_attribute_names("#sa", attr::SYNCED_AT)
-                .expression_attribute_values(":open", AttributeValue::S(OPEN.into()))
-                .expression_attribute_values(":before", item::timestamp_value(synced_before)?)
-                .scan_index_forward(true)
-                .limit(i32::try_from(limit as usize - found.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            for raw in out.items.unwrap_or_default() {
-                let id = item::string_attr(&raw, attr::ID).map(str::to_owned);
-                match item::decode(raw) {
-                    Ok(r) => found.push(r),
-                    // One bad item must not stop reconciliation of all the others; it is
-                    // reported (by id only) for someone to repair.
-                    Err(e) => tracing::error!(
-                        idv_id = id.as_deref().unwrap_or("<none>"),
-                        error = %e,
-                        "skipping an open session that does not decode"
-                    ),
-                }
-            }
-            match out.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => break,
-            }
-        }
-        Ok(found)
+        self.open_batch(synced_before, limit).await
     }
 
     async fn mark_app_expired(
@@ -556,7 +541,7 @@ impl SessionStore for DynamoStore {
             .expression_attribute_names("#ttl", attr::TTL)
             .expression_attribute_names("#ua", attr::UPDATED_AT)
             .expression_attribute_names("#st", attr::STATUS)
-            .expression_attribute_values(":open", AttributeValue::S(OPEN.into()))
+            .expression_attribute_values(":open", AttributeValue::S(self.open_shards.value_of(id)))
             .expression_attribute_values(":now", item::timestamp_value(now)?)
             .expression_attribute_values(
                 ":review",
