@@ -1,15 +1,16 @@
-//! `GET /sessions/{id}` (one of the caller's sessions, refreshed from Plaid when stale, with
-//! `?refresh=true` or `?view=full`) and `GET /sessions` (the caller's sessions, newest first).
+//! `GET /sessions/{id}` (one of the caller's sessions, [`read_session`]: refreshed from Plaid
+//! when stale, with `?refresh=true` or `?view=full`) and `GET /sessions` (the caller's sessions,
+//! newest first).
 
 use super::session_body::{FullResult, SessionBody};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
-use crate::flows::sync::{refresh_owned, repair_review};
+use crate::flows::read::{ReadOptions, Reader, read_session};
+use crate::flows::sync::repair_review;
 use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
-use crate::session::lifecycle::{LIVE_READ_COOLDOWN, LIVE_READ_RETRY_AFTER, needs_refresh};
 use crate::store::SessionStore;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -69,79 +70,25 @@ async fn one<S: SessionStore>(
             ));
         }
     };
-    // A reviewer (token scope IDV_REVIEWER_SCOPE) may read any session by id; for everyone
-    // else another user's session answers exactly as an unknown one, before any Plaid call.
-    let reviewer = has_scope(req, &ctx.config.reviewer_scope);
-    let record = ctx
-        .store
-        .get(id)
-        .await?
-        .filter(|r| reviewer || &r.client_user_id == user)
-        .ok_or(ApiError::NotFound)?;
-    if full && !reviewer {
-        return Err(ApiError::Forbidden {
-            message: "the full result is for reviewers only",
-        });
+    let reader = Reader {
+        user,
+        reviewer: has_scope(req, &ctx.config.reviewer_scope),
+    };
+    let read = read_session(
+        ctx,
+        reader,
+        id,
+        ReadOptions { refresh, full },
+        &mut log.plaid,
+    )
+    .await;
+    // The line names the session unless the answer is that there is none for this caller.
+    if !matches!(read, Err(ApiError::NotFound)) {
+        log.idv_id = Some(id.to_string());
     }
-    log.idv_id = Some(record.id.to_string());
-    if reviewer {
-        // The audit trail of back-office reads: who (the reviewer's `sub`) read which session,
-        // never anything about the person verified.
-        tracing::info!(
-            audit = "reviewer_read",
-            reviewer_sub = %user,
-            idv_id = %record.id,
-            view = if full { "full" } else { "summary" },
-            "audit: reviewer read a session"
-        );
-    }
-    let owner = record.client_user_id.clone();
-    let mut record = repair_review(ctx, record).await;
-
-    let stale = needs_refresh(&record, ctx.now(), ctx.config.freshness_window);
-    let mut result = None;
-    let live = refresh || full || stale;
-    // The per-session cool-down of live reads (`LIVE_READ_COOLDOWN`): within it, a refresh
-    // answers from the store and a full view is refused with 429; Plaid is not asked.
-    let claimed = live
-        && {
-            let now = ctx.now();
-            match ctx
-                .store
-                .claim_live_read(id, now, now - LIVE_READ_COOLDOWN)
-                .await
-            {
-                Ok(claimed) => claimed,
-                // An opportunistic refresh must not make a good answer fail.
-                Err(e) if !(refresh || full) => {
-                    tracing::warn!(idv_id = %id, error = %e, "could not take the read cool-down; answering from the store");
-                    false
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
-    if live && !claimed && full {
-        return Err(ApiError::ReadCooldown {
-            retry_after: LIVE_READ_RETRY_AFTER,
-        });
-    }
-    if claimed {
-        match refresh_owned(ctx, id, &owner, &mut log.plaid).await? {
-            Ok((iv, stored)) => {
-                record = stored;
-                if full {
-                    result = Some(FullResult::from(&iv));
-                }
-            }
-            // An opportunistic refresh must not make a good answer fail: serve what we have.
-            Err(e) if !(refresh || full) => {
-                tracing::warn!(idv_id = %id, error = %e, "refresh from plaid failed; answering from the store");
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let mut body = SessionBody::new(&record, ctx.now());
-    body.result = result;
+    let read = read?;
+    let mut body = SessionBody::new(&read.record, ctx.now());
+    body.result = read.full.as_ref().map(FullResult::from);
     Ok(json(200, &body))
 }
 
