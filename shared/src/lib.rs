@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod credentials;
+pub mod emf;
 pub mod handlers;
 pub mod http;
 pub mod ids;
