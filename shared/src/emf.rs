@@ -44,6 +44,7 @@ use crate::plaid::types::IdvStatus;
 use metrics::{Unit, counter, gauge, histogram};
 use metrics_cloudwatch_embedded::Collector;
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// One metric the code emits. The dashboard and alarms in `infra/template.yaml` name these;
@@ -54,7 +55,7 @@ pub struct Metric {
     pub kind: Kind,
     /// CloudWatch's unit name, as EMF writes it.
     pub unit: &'static str,
-    /// Every dimension the metric is emitted with, in EMF order (sorted by name).
+    /// Every dimension the metric is written with.
     pub dimensions: &'static [&'static str],
 }
 
@@ -221,12 +222,24 @@ pub fn webhook_rejected(reason: &'static str) {
 /// One Plaid HTTP attempt at `endpoint` (Plaid's path, a closed set).
 pub fn plaid_attempt(endpoint: &'static str, latency: Duration, error: Option<&PlaidError>) {
     counter!(PLAID_CALLS.name, "Endpoint" => endpoint).increment(1);
-    histogram!(PLAID_LATENCY.name, "Endpoint" => endpoint).record(latency.as_secs_f64() * 1000.0);
+    // EMF takes at most 100 values per metric in a document, and the crate drops (and logs an
+    // error for) each one past that; a reconcile run may make up to 1000 calls. The first 100
+    // latencies of an invocation stand for the rest; the counts stay exact.
+    if LATENCY_VALUES.fetch_add(1, Ordering::Relaxed) < MAX_VALUES {
+        histogram!(PLAID_LATENCY.name, "Endpoint" => endpoint)
+            .record(latency.as_secs_f64() * 1000.0);
+    }
     if let Some(e) = error {
         counter!(PLAID_ERRORS.name, "Endpoint" => endpoint, "ErrorCode" => plaid_error_class(e))
             .increment(1);
     }
 }
+
+/// EMF's limit of values per metric in one document.
+const MAX_VALUES: usize = 100;
+
+/// Latency values recorded since the last flush.
+static LATENCY_VALUES: AtomicUsize = AtomicUsize::new(0);
 
 /// Plaid's own `error_code` when it has Plaid's shape, else what failed on our side.
 pub fn plaid_error_class(e: &PlaidError) -> Cow<'static, str> {
@@ -322,6 +335,7 @@ fn documents(collector: &Collector, invocation: &Invocation) -> Vec<u8> {
     };
     let mut out = Vec::new();
     let _ = collector.flush(&mut out);
+    LATENCY_VALUES.store(0, Ordering::Relaxed);
     out
 }
 
@@ -363,6 +377,56 @@ fn describe() {
             Kind::Counter => metrics::describe_counter!(m.name, unit, ""),
             Kind::Gauge => metrics::describe_gauge!(m.name, unit, ""),
             Kind::Histogram => metrics::describe_histogram!(m.name, unit, ""),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaid_error_codes_become_dimensions_only_in_plaids_shape() {
+        let api = |code: &str| PlaidError::Api {
+            status: 400,
+            body: Box::new(
+                serde_json::from_value(serde_json::json!({
+                    "error_type": "INVALID_INPUT",
+                    "error_code": code,
+                    "error_message": "m",
+                    "display_message": null,
+                    "request_id": "req-1",
+                }))
+                .unwrap(),
+            ),
+            retry_after: None,
+        };
+        assert_eq!(
+            plaid_error_class(&api("INVALID_API_KEYS")),
+            "INVALID_API_KEYS"
+        );
+        for odd in [
+            "",
+            "user@example.org",
+            "idv_52xR9LKo77r1Np",
+            &"A".repeat(65),
+        ] {
+            assert_eq!(plaid_error_class(&api(odd)), "OTHER", "{odd:?}");
+        }
+        assert_eq!(plaid_error_class(&PlaidError::Timeout), "TIMEOUT");
+    }
+
+    #[test]
+    fn the_namespace_is_the_stacks() {
+        assert_eq!(namespace(Some("idv-prod")), "PlaidIdv/idv-prod");
+        assert_eq!(namespace(Some("")), "PlaidIdv/local");
+        assert_eq!(namespace(None), "PlaidIdv/local");
+    }
+
+    #[test]
+    fn every_metric_is_listed_once() {
+        for (i, m) in ALL.iter().enumerate() {
+            assert!(ALL[i + 1..].iter().all(|o| o.name != m.name), "{}", m.name);
         }
     }
 }
