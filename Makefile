@@ -7,7 +7,11 @@ VENV ?= .venv
 VENV_BIN := $(abspath $(VENV))/bin
 export VENV_BIN
 
-.PHONY: help venv run test contract client-contract plaid-drift fmt clippy bench emulator
+.PHONY: help venv run test lint shellcheck help-check contract client-contract plaid-drift fmt clippy bench emulator
+
+# Every shell script of the repository, for shellcheck.
+SHELLCHECK ?= $(VENV_BIN)/shellcheck
+SH_SCRIPTS := $(wildcard tests/scripts/*.sh tests/plaid-emulator/contract/*.sh) .ci/run
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -26,7 +30,15 @@ run: venv ## the whole stack locally (moto, Plaid emulator or real sandbox, func
 test: venv ## fmt, clippy, template lint and security scan, all tests against moto + emulator, browser tests, contract tests
 	bash tests/scripts/test.sh
 
-contract: venv ## requests and emulator answers judged by Plaid's OpenAPI spec (needs ../shared)
+lint: shellcheck help-check ## shellcheck, `make help` complete, template lint and checkov (infra-lint)
+
+shellcheck: venv ## shellcheck on every shell script (.shellcheckrc), zero findings
+	$(SHELLCHECK) $(SH_SCRIPTS)
+
+help-check: ## every target of the Makefiles has its line in `make help`
+	bash tests/scripts/help-check.sh
+
+contract: venv ## requests and emulator answers judged by Plaid's OpenAPI spec (team kit's plaid-prism; skipped without it, an error with REQUIRE_CONTRACT=1)
 	bash tests/scripts/contract.sh
 
 client-contract: ## the emulator judged by Plaid's own clients, plaid-python 40.0.0 and 46.0.0 (registries only)

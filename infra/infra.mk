@@ -1,20 +1,13 @@
 # Infrastructure targets, included by the top Makefile (`include infra/infra.mk`) and run from
 # the repository root. The top Makefile provides VENV_BIN (the venv's bin directory, holding
-# cfn-lint, sam and cargo-lambda) and a `venv` target that creates it.
-#
-#   make infra-lint    cfn-lint (with .cfnlintrc's security rules) + sam validate --lint +
-#                      checkov, offline; checkov fails on any finding not suppressed, with its
-#                      reason, in the template itself
-#   make lambda-build  release arm64 zips of the five functions in $(CARGO_TARGET_DIR or target)/lambda/<bin>/
-#   make sam-build     sam build (infra/.aws-sam/build), the artefacts sam deploy uploads
-#   make deploy        sam-build, then sam deploy (guided the first time)
+# cfn-lint, sam and cargo-lambda) and a `venv` target that creates it. `make help` lists each
+# target here by its `## ` description.
 #
 # `lint` and `build` gain infra-lint and lambda-build as prerequisites without a recipe of their
 # own, so the top Makefile may still give them recipes (clippy, a debug build, ...).
 
 INFRA_DIR      := infra
 INFRA_TEMPLATE := $(INFRA_DIR)/template.yaml
-INFRA_SAMCONFIG := $(INFRA_DIR)/samconfig.toml
 LAMBDA_BINS    := create-session link-token get-session webhook reconcile
 LAMBDA_TARGET  := aarch64-unknown-linux-gnu
 
@@ -31,9 +24,9 @@ INFRA_LINT_ENV := $(INFRA_ENV) AWS_DEFAULT_REGION="$${AWS_DEFAULT_REGION:-$${AWS
 .PHONY: lint build infra-lint checkov lambda-build lambda-target sam-build deploy
 
 lint: infra-lint
-build: lambda-build
+build: lambda-build ## release arm64 zips of the five functions (lambda-build)
 
-infra-lint: venv checkov
+infra-lint: venv checkov ## cfn-lint (.cfnlintrc's security rules) + sam validate --lint + checkov, offline
 	$(INFRA_LINT_ENV) cfn-lint $(INFRA_TEMPLATE)
 	$(INFRA_LINT_ENV) sam validate --lint -t $(INFRA_TEMPLATE)
 
@@ -45,31 +38,33 @@ $(CHECKOV_VENV)/.installed: $(INFRA_DIR)/checkov-requirements.txt
 
 # Exits non-zero on any failed check; the accepted ones are skipped in the template, each with
 # its reason (Metadata.checkov.skip). --skip-download: offline, no Prisma Cloud look-ups.
-checkov: $(CHECKOV_VENV)/.installed
+checkov: $(CHECKOV_VENV)/.installed ## checkov on the template (own venv in target/); fails on any finding not skipped with its reason
 	$(CHECKOV) -f $(INFRA_TEMPLATE) --framework cloudformation --quiet --compact --skip-download
 
 # cargo-lambda adds the target by itself, but five parallel `sam build` workers doing so at once
 # race in rustup and all but one fail: add it once, up front.
-lambda-target:
+lambda-target: ## rustup target add aarch64-unknown-linux-gnu, if missing
 	rustup target list --installed | grep -qx '$(LAMBDA_TARGET)' || rustup target add $(LAMBDA_TARGET)
 
 # One cargo invocation for all five: dependencies compile once and the LTO links share the cores.
-lambda-build: venv lambda-target
+lambda-build: venv lambda-target ## cargo lambda build --release --arm64: target/lambda/<function>/bootstrap.zip
 	$(INFRA_ENV) cargo lambda build --release --arm64 --output-format zip \
 		$(foreach b,$(LAMBDA_BINS),--bin $(b))
 
 # sam build works inside the workspace (rust-cargolambda builds in source) and copies each
 # bootstrap to infra/.aws-sam/build/<Function>/.
-sam-build: venv lambda-target
+sam-build: venv lambda-target ## sam build: the artefacts sam deploy uploads, in infra/.aws-sam/build
 	cd $(INFRA_DIR) && $(INFRA_ENV) sam build
 
-# The stack's required parameters (IdvTemplateId, JwtIssuer, JwtAudience) have no defaults, so
-# until samconfig.toml holds parameter_overrides the deploy runs guided and saves the answers.
-deploy: sam-build
-	@if grep -Eq '^[[:space:]]*parameter_overrides[[:space:]]*=' $(INFRA_SAMCONFIG); then \
-		echo "cd $(INFRA_DIR) && sam deploy"; \
-		cd $(INFRA_DIR) && $(INFRA_ENV) sam deploy; \
-	else \
-		echo "cd $(INFRA_DIR) && sam deploy --guided"; \
-		cd $(INFRA_DIR) && $(INFRA_ENV) sam deploy --guided; \
-	fi
+# One stack per environment: CONFIG_ENV=dev or prod picks samconfig.toml's [dev] or [prod] (stack
+# name, S3 prefix). The stack's own values (IdvTemplateId, JwtIssuer, JwtAudience, PlaidEnv, ...)
+# are never tracked: PARAMS on the command line, else the untracked infra/<env>.params, in
+# --parameter-overrides form (Key=value, shell-quoted where a value has spaces).
+CONFIG_ENV ?=
+PARAMS ?= $(strip $(shell cat $(INFRA_DIR)/$(CONFIG_ENV).params 2>/dev/null))
+
+deploy: sam-build ## sam deploy of one stack: CONFIG_ENV=dev or prod, and PARAMS="Key=value ..." or the untracked infra/<env>.params
+	@case "$(CONFIG_ENV)" in dev|prod) ;; \
+	  *) echo "make deploy: say which stack: CONFIG_ENV=dev or CONFIG_ENV=prod (infra/samconfig.toml)" >&2; exit 2 ;; esac
+	@$(if $(PARAMS),true,echo "make deploy: no stack parameters: set PARAMS='IdvTemplateId=... JwtIssuer=... JwtAudience=...' or write them in infra/$(CONFIG_ENV).params (untracked); see the README's Deploy section" >&2; exit 2)
+	cd $(INFRA_DIR) && $(INFRA_ENV) sam deploy --config-env $(CONFIG_ENV) --parameter-overrides $(PARAMS)

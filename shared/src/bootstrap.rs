@@ -28,10 +28,10 @@ const CREDENTIALS_TTL: Duration = Duration::from_secs(15 * 60);
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(crate::store::dynamo::sdk_timeouts())
+        .timeout_config(crate::aws::sdk_timeouts())
         // Trusts the roots reqwest uses too, read once (see `tls`).
         .http_client(crate::tls::sdk_http_client())
-        .stalled_stream_protection(crate::store::dynamo::sdk_stalled_stream_protection())
+        .stalled_stream_protection(crate::aws::sdk_stalled_stream_protection())
         .load()
         .await
 }

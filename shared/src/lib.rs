@@ -1,16 +1,22 @@
 //! The library every function of the bundle uses: Plaid types and client, webhook verification,
-//! the session domain, the DynamoDB store, config and credentials, and the HTTP handlers.
+//! the session domain, the DynamoDB store, config and credentials, the use cases and the HTTP
+//! handlers.
 //!
-//! Layers, inside out: `ids`, `plaid::types` and `session` are pure; `store`, `plaid::client`,
-//! `credentials` and `webhook_verify` talk to the outside; `handlers` and `http` are the edge;
-//! `bootstrap` wires it all once per cold start.
+//! Layers, inside out: `ids`, `plaid::types` and `session` are pure (`session::attempt_order`
+//! is the one rule for which attempt is newer); `store`, `plaid::client`, `credentials` and
+//! `webhook_verify` talk to the outside, and `aws` holds what every AWS client shares; `flows`
+//! are the use cases (start a verification, record what Plaid says), returning typed outcomes;
+//! `handlers` and `http` are the edge: parse, call a flow, answer, log; `bootstrap` wires it all
+//! once per cold start.
 
+pub mod aws;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod emf;
+pub mod flows;
 pub mod handlers;
 pub mod http;
 pub mod ids;

@@ -7,6 +7,7 @@
 # `cargo lambda build` goes; default: the normal target dir), BENCH_SKIP_ARM64=1,
 # BENCH_SKIP_VERIFY=1.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -53,7 +54,7 @@ if [ "${BENCH_SKIP_ARM64:-}" != 1 ]; then
     # The zip is what gets deployed (the loose bootstrap next to it may be stale): measure the
     # bootstrap inside it.
     boot=$(unzip -l "$zip" | awk '$4 == "bootstrap" {print $1}')
-    printf '%s\t%s\t%s\n' "$f" "$boot" "$(stat -c %s "$zip")" >>"$OUT/sizes.tsv"
+    printf '%s\t%s\t%s\n' "$f" "$boot" "$(wc -c <"$zip" | tr -d ' ')" >>"$OUT/sizes.tsv"
   done
 fi
 

@@ -4,30 +4,53 @@
 # same pieces as `make run` (moto, emulator, cargo lambda watch, idv-local serve) on free ports,
 # runs pytest on tests/browser/, and stops everything it started. Screenshots: target/browser/.
 #
-# Chromium: $CHROME_PATH (any installed Chrome or Chromium) or Debian's `chromium`, installed with
-# apt-get when missing (sudo when not root). Playwright's own browser download is not used.
+# Chromium: $CHROME_PATH or $CHROMIUM (any installed Chrome or Chromium), else one on PATH or in
+# /Applications; none on Debian or Ubuntu: the distribution's `chromium`, installed with apt-get
+# (sudo when not root). Anywhere else it stops and says what to install. Playwright's own
+# browser download is not used.
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-trap cleanup EXIT INT TERM
+stop_on_exit
 local_aws_env
 
-if [ -z "${CHROME_PATH:-}" ]; then
-  CHROME_PATH="$(command -v chromium || command -v chromium-browser || true)"
-fi
-if [ -z "$CHROME_PATH" ]; then
-  if command -v apt-get >/dev/null; then
-    echo "== installing Debian's chromium (set CHROME_PATH to use another Chrome)"
-    sudo=""
-    [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
-    CHROME_PATH="$(command -v chromium)"
+# find_chrome: the first Chrome or Chromium installed, on PATH or as a macOS app.
+find_chrome() {
+  local c
+  for c in chromium chromium-browser google-chrome google-chrome-stable; do
+    if command -v "$c" >/dev/null; then command -v "$c"; return 0; fi
+  done
+  for c in "/Applications/Chromium.app/Contents/MacOS/Chromium" \
+           "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"; do
+    if [ -x "$c" ]; then echo "$c"; return 0; fi
+  done
+  return 1
+}
+
+# is_debian: Debian, Ubuntu and their derivatives, where apt-get's `chromium` is a real browser.
+is_debian() {
+  [ -f /etc/debian_version ] && command -v apt-get >/dev/null
+}
+
+CHROME_PATH="${CHROME_PATH:-${CHROMIUM:-}}"
+[ -n "$CHROME_PATH" ] || CHROME_PATH="$(find_chrome || true)"
+if [ -z "$CHROME_PATH" ] && is_debian; then
+  echo "== installing the distribution's chromium with apt-get (set CHROME_PATH to use another Chrome)"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  if $sudo apt-get update -qq &&
+     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null; then
+    CHROME_PATH="$(command -v chromium || true)"
   else
-    echo "no Chromium found: install one and set CHROME_PATH to its executable" >&2
-    exit 1
+    echo "browser tests: apt-get could not install chromium (Ubuntu, for one, ships it as a snap)" >&2
   fi
+fi
+if [ -z "$CHROME_PATH" ] || [ ! -x "$CHROME_PATH" ]; then
+  echo "browser tests: no Chrome or Chromium found${CHROME_PATH:+ at $CHROME_PATH}." >&2
+  echo "  Install one (macOS: Google Chrome, or \`brew install --cask chromium\`; Fedora: \`dnf install chromium\`)" >&2
+  echo "  and, if it is not on PATH, set CHROME_PATH to its executable." >&2
+  exit 1
 fi
 # test_link_standin.py reads CHROMIUM.
 export CHROME_PATH CHROMIUM="$CHROME_PATH"

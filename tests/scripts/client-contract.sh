@@ -3,37 +3,28 @@
 # (../shared/tools/plaid-prism, a validating mock) on a free loopback port, runs
 # `cargo test -p shared --test contract` against it, and stops Prism again, also on failure.
 # Exits non-zero when any request the client builds is rejected by the spec or any response
-# fails to parse. Without the team kit beside the checkout it says so and exits 0.
+# fails to parse. Without the team kit beside the checkout, or Node/npm, it says so and exits 0;
+# with REQUIRE_CONTRACT=1 (CI) it fails instead.
 #
 # Env: PRISM_START_TIMEOUT (seconds, default 600: the first run installs Prism from npm);
-#      PLAID_PRISM (path to the plaid-prism tool, for checkouts such as git worktrees that do
-#      not sit beside the team kit).
+#      PLAID_PRISM (path to the plaid-prism tool, for checkouts that do not sit beside the kit);
+#      REQUIRE_CONTRACT=1 (a check that cannot run is an error).
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+root="$ROOT"
+contract_prerequisites client-contract
+prism="$PLAID_PRISM"
 
-root="$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)"
-prism="${PLAID_PRISM:-$root/../shared/tools/plaid-prism}"
-if [ ! -f "$prism" ]; then
-  echo "client-contract: skipped: $prism does not exist (the team kit ../shared is not beside this checkout)"
-  exit 0
-fi
-
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-log="$(mktemp -t plaid-prism.XXXXXX.log)"
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    # Prism (and npm during its first install) run in their own process group.
-    kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -f "$log"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+port="$(free_port)"
+log="$(mktemp "${TMPDIR:-/tmp}/plaid-prism.XXXXXX")"
+stop_on_exit
+trap 'cleanup; rm -f "$log"' EXIT
 
 echo "client-contract: starting plaid-prism on 127.0.0.1:$port"
-setsid bash "$prism" "$port" >"$log" 2>&1 &
-pid=$!
+# Its own process group: Prism, and npm during its first install, are stopped with it.
+spawn bash "$prism" "$port" >"$log" 2>&1
+pid="${PIDS[0]}"
 
 deadline=$(( $(date +%s) + ${PRISM_START_TIMEOUT:-600} ))
 until code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/webhook_verification_key/get" || true)" \
@@ -54,7 +45,15 @@ echo "client-contract: plaid-prism answers; running the contract test"
 
 cd "$root"
 status=0
-PLAID_PRISM_URL="http://127.0.0.1:$port" cargo test -p shared --test contract -- --nocapture || status=$?
+out="$(mktemp "${TMPDIR:-/tmp}/client-contract.XXXXXX")"
+trap 'cleanup; rm -f "$log" "$out"' EXIT
+PLAID_PRISM_URL="http://127.0.0.1:$port" cargo test -p shared --test contract -- --nocapture 2>&1 |
+  tee "$out" || status=$?
+# The test returns early, passing, without PLAID_PRISM_URL: make sure it did run here.
+if [ "$status" -eq 0 ] && { grep -q 'SKIPPED' "$out" || ! grep -qE '^test result: ok\. [1-9][0-9]* passed' "$out"; }; then
+  echo "client-contract: FAILED: the contract test did not run against Prism" >&2
+  status=1
+fi
 if [ "$status" -ne 0 ]; then
   echo "client-contract: FAILED (Prism's log follows)" >&2
   grep -E "✖|error|violation" "$log" | tail -n 40 >&2 || true

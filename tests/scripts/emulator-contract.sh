@@ -9,35 +9,31 @@
 #   tests/scripts/emulator-contract.sh            # builds plaid-emulator if needed
 #   EMULATOR_BIN=path/to/plaid-emulator tests/scripts/emulator-contract.sh
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-prism_tool="${PLAID_PRISM:-$root/../shared/tools/plaid-prism}"
-[ -x "$prism_tool" ] || prism_tool="/work/shared/tools/plaid-prism"
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+root="$ROOT"
+contract_prerequisites emulator-contract
+prism_tool="$PLAID_PRISM"
 target="${CARGO_TARGET_DIR:-$root/target}"
 bin="${EMULATOR_BIN:-$target/debug/plaid-emulator}"
 if [ -z "${EMULATOR_BIN:-}" ]; then
   (cd "$root" && cargo build -q -p plaid-emulator)
 fi
-command -v jq >/dev/null || { echo "emulator-contract: jq is required" >&2; exit 2; }
 
 work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+stop_on_exit
+trap 'cleanup; rm -rf "$work"' EXIT
 
 CID=contract-client SECRET=contract-secret TPL=idvtmp_contract TPL2=idvtmp_contract_stepup
-PLAID_CLIENT_ID=$CID PLAID_SECRET=$SECRET IDV_TEMPLATE_ID=$TPL IDV_TEMPLATE_IDS=$TPL2 \
-  "$bin" --port 0 >"$work/emu.out" 2>"$work/emu.err" &
-pids+=($!)
+spawn env PLAID_CLIENT_ID=$CID PLAID_SECRET=$SECRET IDV_TEMPLATE_ID=$TPL IDV_TEMPLATE_IDS=$TPL2 \
+  "$bin" --port 0 >"$work/emu.out" 2>"$work/emu.err"
 for _ in $(seq 100); do [ -s "$work/emu.out" ] && break; sleep 0.1; done
 first="$(head -1 "$work/emu.out")"
 [[ "$first" =~ ^listening\ on\ http://127\.0\.0\.1:([0-9]+)$ ]] || { echo "bad ready line: $first" >&2; cat "$work/emu.err" >&2; exit 1; }
 EMU="http://127.0.0.1:${BASH_REMATCH[1]}"
 
 pport="$(free_port)"
-"$prism_tool" --proxy "$EMU" "$pport" >"$work/prism.log" 2>&1 &
-pids+=($!)
+spawn bash "$prism_tool" --proxy "$EMU" "$pport" >"$work/prism.log" 2>&1
 PRISM="http://127.0.0.1:$pport"
 for _ in $(seq 300); do grep -q "Prism is listening" "$work/prism.log" && break; sleep 0.2; done
 grep -q "Prism is listening" "$work/prism.log" || { echo "prism did not start" >&2; cat "$work/prism.log" >&2; exit 1; }

@@ -29,13 +29,74 @@ wait_http() {
 }
 
 PIDS=()
-# Kill every background process we started, also on failure or Ctrl-C.
+
+# spawn CMD [ARG...]: CMD in the background in a process group of its own, whose id is CMD's pid,
+# added to PIDS. Job control is on for this one `&` only: bash's portable way to a new group,
+# where setsid(1) is Linux-only (macOS has none). A group lets cleanup stop CMD's children too
+# (cargo lambda watch's functions, Prism's node under npm). Stdin is /dev/null: a background
+# group that read the terminal would be stopped (SIGTTIN). Redirect the call to redirect CMD.
+spawn() {
+  set -m
+  "$@" </dev/null &
+  PIDS+=("$!")
+  set +m
+}
+
+# descendants PID...: every process below these, by parent pid. Some leave our groups:
+# cargo lambda watch starts each function in a session of its own.
+descendants() {
+  ps -A -o pid= -o ppid= | awk -v roots="$*" '
+    BEGIN { n = split(roots, r, " "); for (i = 1; i <= n; i++) seen[r[i]] = 1 }
+    { pid[NR] = $1; parent[NR] = $2 }
+    END {
+      do {
+        added = 0
+        for (i = 1; i <= NR; i++)
+          if (!(pid[i] in seen) && (parent[i] in seen)) { seen[pid[i]] = 1; added = 1; print pid[i] }
+      } while (added)
+    }'
+}
+
+# running GROUPS PIDS: the ids of the groups (space-separated) and of the processes in PIDS that
+# still run. Zombies, left for init to reap, do not.
+running() {
+  ps -A -o pid= -o pgid= -o stat= | awk -v groups="$1" -v pids="$2" '
+    BEGIN {
+      n = split(groups, g, " "); for (i = 1; i <= n; i++) group[g[i]] = 1
+      n = split(pids, p, " "); for (i = 1; i <= n; i++) proc[p[i]] = 1
+    }
+    $3 !~ /^Z/ && ($2 in group) { print $2 }
+    $3 !~ /^Z/ && ($1 in proc) { print $1 }' | sort -u
+}
+
+# cleanup: SIGTERM to every group spawn started and to every process below them, SIGKILL to any
+# still running 10 s later.
 cleanup() {
-  local pid
-  for pid in "${PIDS[@]:-}"; do
-    [ -n "$pid" ] && kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  local groups="${PIDS[*]:-}" procs pid i left
+  [ -n "$groups" ] || return 0
+  procs="$(descendants "$groups" | tr '\n' ' ')"
+  for pid in $groups; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  for pid in $procs; do kill -TERM "$pid" 2>/dev/null || true; done
+  for ((i = 0; i < 100; i++)); do
+    left="$(running "$groups" "$procs")"
+    [ -n "$left" ] || break
+    sleep 0.1
   done
-  wait 2>/dev/null || true
+  left="$(running "$groups" "$procs")"
+  if [ -n "$left" ]; then
+    echo "cleanup: still running 10 s after SIGTERM, killing: ${left//$'\n'/ }" >&2
+    for pid in $left; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+  fi
+  for pid in $groups; do wait "$pid" 2>/dev/null || true; done
+  PIDS=()
+}
+
+# stop_on_exit: cleanup whenever the script ends; Ctrl-C and SIGTERM end it (130, 143), so a
+# signal never lets it go on to its next step.
+stop_on_exit() {
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 }
 
 # start_moto: moto on a free loopback port, handling one request at a time so that conditional
@@ -44,11 +105,37 @@ start_moto() {
   local port log="$ROOT/target/moto.log"
   port="$(free_port)"
   mkdir -p "$ROOT/target"
-  setsid "$VENV_BIN/python" "$ROOT/tests/scripts/moto_serialized.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-  PIDS+=("$!")
+  spawn "$VENV_BIN/python" "$ROOT/tests/scripts/moto_serialized.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1
   wait_http "http://127.0.0.1:$port/moto-api/" 30
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
   echo "moto (DynamoDB, Secrets Manager) on $AWS_ENDPOINT_URL"
+}
+
+# ---- contract checks against Plaid's spec (the team kit's plaid-prism)
+
+# The kit's plaid-prism: $PLAID_PRISM, else ../shared/tools/plaid-prism beside this checkout.
+PLAID_PRISM="${PLAID_PRISM:-$ROOT/../shared/tools/plaid-prism}"
+
+# contract_skip WHO WHY: a contract check cannot run here. Says so and exits 0, unless
+# REQUIRE_CONTRACT=1 (CI sets it): then a check that did not run is a failure, exit 1.
+contract_skip() {
+  if [ "${REQUIRE_CONTRACT:-}" = 1 ]; then
+    echo "$1: FAILED: $2; REQUIRE_CONTRACT=1 (CI) allows no skipped contract check" >&2
+    exit 1
+  fi
+  echo "$1: SKIPPED: $2 (set REQUIRE_CONTRACT=1 to make this an error)"
+  exit 0
+}
+
+# contract_prerequisites WHO: the kit and the tools the contract checks run on (Prism is a
+# Node program, installed from npm on first use), or contract_skip naming what is missing.
+contract_prerequisites() {
+  local who="$1" tool
+  [ -f "$PLAID_PRISM" ] ||
+    contract_skip "$who" "$PLAID_PRISM not found (the team kit ../shared is not beside this checkout; set PLAID_PRISM to its tools/plaid-prism)"
+  for tool in node npm curl jq python3; do
+    command -v "$tool" >/dev/null || contract_skip "$who" "$tool is not installed"
+  done
 }
 
 # ---- the local stack's pieces, shared by `make run` (run.sh) and the browser tests (browser.sh)
@@ -90,10 +177,9 @@ start_plaid() {
   export IDV_TEMPLATE_ID="${IDV_TEMPLATE_ID:-idvtmp_emulator_default}"
   export PLAID_ENV=sandbox
   LOCAL_CLIENT_ID=emulator-client-id LOCAL_SECRET=emulator-secret
-  setsid env PLAID_CLIENT_ID="$LOCAL_CLIENT_ID" PLAID_SECRET="$LOCAL_SECRET" \
+  spawn env PLAID_CLIENT_ID="$LOCAL_CLIENT_ID" PLAID_SECRET="$LOCAL_SECRET" \
     "$ROOT/target/debug/plaid-emulator" --port 0 --webhook-url "$webhook_url" \
-    >"$run_dir/emulator.out" 2>"$run_dir/emulator.log" &
-  PIDS+=("$!")
+    >"$run_dir/emulator.out" 2>"$run_dir/emulator.log"
   line="$(first_line "$run_dir/emulator.out" 10)"
   case "$line" in
     "listening on "*) EMULATOR_URL="${line#listening on }" ;;
@@ -120,8 +206,9 @@ start_functions() {
   local run_dir="$1" port="$2" base status
   export IDV_LOCAL_IDENTITY=insecure-local-only
   export RUST_LOG="${RUST_LOG:-info}"
-  (cd "$ROOT" && exec setsid cargo lambda watch -q -A 127.0.0.1 -P "$port") >"$run_dir/functions.log" 2>&1 &
-  PIDS+=("$!")
+  # From the workspace root, where cargo lambda watch finds the functions and its router.
+  cd "$ROOT" || return
+  spawn cargo lambda watch -q -A 127.0.0.1 -P "$port" >"$run_dir/functions.log" 2>&1
   base="http://127.0.0.1:$port"
   wait_http "$base/" 60
   # The first call to each function compiles and starts it: warm each one up with a call it
@@ -142,11 +229,10 @@ start_functions() {
 # demo app at / and the API's routes forwarded to cargo lambda watch. Sets FRONT_URL.
 start_front() {
   local run_dir="$1" port="$2" functions_port="$3" line
-  setsid "$ROOT/target/debug/idv-local" serve --port "$port" \
+  spawn "$ROOT/target/debug/idv-local" serve --port "$port" \
     --functions "http://127.0.0.1:$functions_port" --demo-dir "$ROOT/tests/demo" \
     --link-script "$LINK_SCRIPT_URL" --plaid-mode "$PLAID_MODE" \
-    >"$run_dir/front.out" 2>"$run_dir/front.log" &
-  PIDS+=("$!")
+    >"$run_dir/front.out" 2>"$run_dir/front.log"
   line="$(first_line "$run_dir/front.out" 10)"
   # shellcheck disable=SC2034 # FRONT_URL is for the caller
   case "$line" in

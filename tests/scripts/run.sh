@@ -8,7 +8,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-trap cleanup EXIT INT TERM
+stop_on_exit
 local_aws_env
 
 RUN_DIR="$ROOT/target/run"
@@ -74,8 +74,8 @@ The same by hand (copy and paste into another terminal):
   curl -s \$API/sessions/\$ID -H 'x-local-user: mallory'; echo
   curl -s -X DELETE \$API/sessions/\$ID -H 'x-local-user: alice'; echo
 
-  # A forged webhook is refused
-  cargo lambda invoke -A 127.0.0.1 -P $LAMBDA_PORT webhook --data-file tests/events/webhook-forged.json
+  # A forged webhook is refused (cargo lambda from the project's venv, .venv/bin)
+  PATH="$VENV_BIN:\$PATH" cargo lambda invoke -A 127.0.0.1 -P $LAMBDA_PORT webhook --data-file tests/events/webhook-forged.json
 
   # Past the app's expiry window (SESSION_TTL_SECONDS) a session answers 410 and a start retries;
   # idv-local expire moves carol's expires_at into the past in the local table

@@ -4,9 +4,10 @@
 # `local-api` (tests/src/bin/local-api.rs) on moto + an in-process Plaid emulator.
 # Fixed budget and seed, so a run is bounded and repeatable. Fails on any failed check.
 set -euo pipefail
+# shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-trap cleanup EXIT INT TERM
+stop_on_exit
 local_aws_env
 
 SCHEMATHESIS_VERSION=4.32.5
@@ -27,8 +28,7 @@ cargo build -q -p testkit --bin local-api
 target_dir="${CARGO_TARGET_DIR:-$ROOT/target}"
 mkdir -p "$ROOT/target"
 out="$(mktemp)"
-setsid "$target_dir/debug/local-api" --port 0 >"$out" 2>"$ROOT/target/local-api.log" &
-PIDS+=("$!")
+spawn "$target_dir/debug/local-api" --port 0 >"$out" 2>"$ROOT/target/local-api.log"
 url=""
 for _ in $(seq 1 300); do
   url="$(sed -n 's/^listening on //p' "$out" | head -n1)"

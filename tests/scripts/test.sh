@@ -5,14 +5,14 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-trap cleanup EXIT INT TERM
+stop_on_exit
 local_aws_env
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
-echo "== template lint (cfn-lint, sam validate --lint, checkov)"
+echo "== lint (shellcheck, make help complete, cfn-lint, sam validate --lint, checkov)"
 make --no-print-directory lint
 start_moto
 echo "== cargo test"

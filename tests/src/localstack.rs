@@ -104,8 +104,8 @@ pub async fn aws_config() -> SdkConfig {
 /// [`aws_config`] without the panic.
 pub async fn try_aws_config() -> Result<SdkConfig, LocalStackError> {
     let loader = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(shared::store::dynamo::sdk_timeouts())
-        .stalled_stream_protection(shared::store::dynamo::sdk_stalled_stream_protection());
+        .timeout_config(shared::aws::sdk_timeouts())
+        .stalled_stream_protection(shared::aws::sdk_stalled_stream_protection());
     if env_set("AWS_ENDPOINT_URL") || env_set("AWS_ENDPOINT_URL_DYNAMODB") {
         // The SDK reads the endpoint variables itself, exactly as the deployed functions would.
         let loader = if env_set("AWS_ACCESS_KEY_ID") {

@@ -5,7 +5,7 @@
 //! fault clears and the caller retries, our table and Plaid must agree: every Plaid attempt for
 //! the (user, template) recorded once, with Plaid's status and chain, and no extra attempt billed.
 
-use shared::handlers::sync::plaid_attempts;
+use shared::flows::sync::plaid_attempts;
 use shared::ids::{ClientUserId, TemplateId};
 use shared::plaid::ClientOptions;
 use shared::store::{DynamoStore, SessionStore};

@@ -7,7 +7,7 @@
 //! asked no more than the verifier's budget of new kids per minute. Bounded by counts; time is
 //! only read to count the budget's minutes, and a timeout caps the run.
 
-use shared::handlers::sync::plaid_attempts;
+use shared::flows::sync::plaid_attempts;
 use shared::ids::{ClientUserId, TemplateId};
 use shared::store::SessionStore;
 use std::collections::BTreeMap;

@@ -2,9 +2,9 @@
 //! `?refresh=true` or `?view=full`) and `GET /sessions` (the caller's sessions, newest first).
 
 use super::session_body::{FullResult, SessionBody};
-use super::sync::{refresh_owned, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
+use crate::flows::sync::{refresh_owned, repair_review};
 use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
 use crate::http::{ApiError, ErrorCode};
@@ -126,7 +126,7 @@ async fn one<S: SessionStore>(
         });
     }
     if claimed {
-        match refresh_owned(ctx, id, &owner, log).await? {
+        match refresh_owned(ctx, id, &owner, &mut log.plaid).await? {
             Ok((iv, stored)) => {
                 record = stored;
                 if full {

@@ -1,9 +1,9 @@
 //! `POST /sessions/{id}/link-token`: a Plaid Link token for the caller's own session, made with
 //! the session's own template and user, never with values from the request.
 
-use super::sync::{refresh_owned, repair_review};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
+use crate::flows::sync::{refresh_owned, repair_review};
 use crate::http::request::{caller, json_body, session_id};
 use crate::http::response::json;
 use crate::http::{ApiError, ErrorCode};
@@ -110,7 +110,7 @@ async fn run<S: SessionStore>(
     }
     if refresh_first {
         let owner = record.client_user_id.clone();
-        match refresh_owned(ctx, &id, &owner, log).await? {
+        match refresh_owned(ctx, &id, &owner, &mut log.plaid).await? {
             Ok((_, stored)) => record = stored,
             // Plaid is unreachable: the token request below will tell; answer from the store.
             Err(e) => {
@@ -139,7 +139,7 @@ async fn run<S: SessionStore>(
         })
         .await
         .inspect_err(|e| log.plaid_error(e))?;
-    log.plaid_request_id = token.request_id.clone();
+    log.plaid.answered(token.request_id.as_deref());
     let answer = LinkTokenAnswer {
         link_token: token.link_token,
         expiration: token

@@ -8,9 +8,9 @@ pub mod get_session;
 pub mod link_token;
 pub mod reconcile;
 pub mod session_body;
-pub mod sync;
 pub mod webhook;
 
+use crate::flows::plaid_calls::PlaidCalls;
 use crate::http::ApiError;
 use crate::plaid::PlaidError;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -22,8 +22,8 @@ pub struct RequestLog {
     pub route: &'static str,
     pub aws_request_id: Option<String>,
     pub idv_id: Option<String>,
-    pub plaid_request_id: Option<String>,
-    pub plaid_error_code: Option<String>,
+    /// What Plaid said: the flows note their calls here too.
+    pub plaid: PlaidCalls,
     started: Instant,
 }
 
@@ -33,25 +33,13 @@ impl RequestLog {
             route,
             aws_request_id: req.lambda_context_ref().map(|c| c.request_id.clone()),
             idv_id: None,
-            plaid_request_id: None,
-            plaid_error_code: None,
+            plaid: PlaidCalls::default(),
             started: Instant::now(),
         }
     }
 
     pub fn plaid_error(&mut self, e: &PlaidError) {
-        self.plaid_request_id = e.request_id().map(str::to_owned);
-        self.plaid_error_code = Some(e.error_code().map(str::to_owned).unwrap_or_else(
-            || match e {
-                PlaidError::Timeout => "TIMEOUT".into(),
-                PlaidError::Transport(_) => "TRANSPORT".into(),
-                PlaidError::Decode { .. } => "DECODE".into(),
-                PlaidError::Credentials(_) => "CREDENTIALS".into(),
-                PlaidError::Api { .. } => "API".into(),
-                PlaidError::InvalidRequest(_) => "INVALID_REQUEST_LOCAL".into(),
-                PlaidError::Config(_) => "CONFIG".into(),
-            },
-        ));
+        self.plaid.failed(e);
     }
 }
 
@@ -94,8 +82,8 @@ pub fn finish(log: RequestLog, result: Result<Response<Body>, ApiError>) -> Resp
                 latency_ms,
                 aws_request_id = log.aws_request_id.as_deref().unwrap_or(""),
                 idv_id = log.idv_id.as_deref().unwrap_or(""),
-                plaid_request_id = log.plaid_request_id.as_deref().unwrap_or(""),
-                plaid_error_code = log.plaid_error_code.as_deref().unwrap_or(""),
+                plaid_request_id = log.plaid.request_id.as_deref().unwrap_or(""),
+                plaid_error_code = log.plaid.error_code.as_deref().unwrap_or(""),
                 error_code,
                 "request"
             )

@@ -3,8 +3,8 @@
 //! window is applied. Bounded work per run, safe to run twice at once (every write is
 //! conditional), and it stops at the first sign of Plaid's rate limit.
 
-use super::sync::record_snapshot;
 use crate::context::AppContext;
+use crate::flows::sync::record_snapshot;
 use crate::plaid::PlaidError;
 use crate::store::{SessionStore, StoreError, UpdateOutcome};
 use serde::Serialize;

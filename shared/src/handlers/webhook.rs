@@ -7,13 +7,13 @@
 //! Deliveries are never de-duplicated by body: two genuine `STATUS_UPDATED` webhooks for one
 //! session have identical bodies, and each must re-read the session.
 
-use super::sync::{plaid_attempts, record_snapshot};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
+use crate::flows::webhook::{WebhookOutcome, record_webhook};
 use crate::http::ApiError;
 use crate::http::request::body_bytes;
 use crate::http::response::json;
-use crate::plaid::types::{IdvWebhook, WebhookCode, WebhookEnvelope};
+use crate::plaid::types::{IdvWebhook, WebhookEnvelope};
 use crate::store::SessionStore;
 use crate::webhook_verify::{KeyFetcher, WebhookVerifier, find_header};
 use lambda_http::request::RequestContext;
@@ -96,42 +96,8 @@ async fn run<S: SessionStore, F: KeyFetcher>(
     };
     log.idv_id = Some(hook.identity_verification_id.to_string());
 
-    // The webhook carries no status: Plaid's /get is the truth. The snapshot is stamped with the
-    // time of the request, not of the answer: a slow answer of an older state must not win.
-    let now = ctx.now();
-    let iv = match ctx.plaid.get(&hook.identity_verification_id).await {
-        Ok(iv) => iv,
-        Err(e) => {
-            log.plaid_error(&e);
-            if e.is_retryable() || e.is_invalid_api_keys() || e.status().is_none() {
-                return Err(ApiError::PlaidUnavailable {
-                    retry_after: std::time::Duration::from_secs(30),
-                });
-            }
-            // Plaid refuses to show this session to us (another environment's or client's):
-            // retrying cannot help.
-            tracing::warn!(error = %e, "plaid does not know the webhook's session; ignored");
-            return Ok(ack("ignored"));
-        }
-    };
-    log.plaid_request_id = iv.request_id.clone();
-    record_snapshot(ctx, &iv, now).await?;
-
-    if hook.webhook_code == WebhookCode::Retried {
-        // Plaid does not say whether RETRIED names the old attempt or the new one: record every
-        // attempt newer than the one named, so the new attempt is linked either way.
-        let attempts = plaid_attempts(ctx, &iv.client_user_id, &iv.template.id)
-            .await
-            .inspect_err(|e| log.plaid_error(e))?;
-        // Every attempt from the named one's second on, each once. (Walking "the next newer"
-        // one by one looped forever when two attempts shared Plaid's whole-second created_at;
-        // recording an older same-second attempt again is harmless: it is Plaid's own state.)
-        for newer in attempts
-            .iter()
-            .filter(|a| a.id != iv.id && a.created_at >= iv.created_at)
-        {
-            record_snapshot(ctx, newer, now).await?;
-        }
+    match record_webhook(ctx, &hook, &mut log.plaid).await? {
+        WebhookOutcome::Recorded(_) => Ok(ack("processed")),
+        WebhookOutcome::UnknownSession => Ok(ack("ignored")),
     }
-    Ok(ack("processed"))
 }

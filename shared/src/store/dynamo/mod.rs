@@ -23,23 +23,24 @@
 //!
 //! Item contents are never logged; errors carry operation names and DynamoDB error codes only.
 
+mod cursor;
+mod sdk_error;
+
 use super::item::{self, Item, OPEN, attr};
 use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::IdvStatus;
+use crate::session::attempt_order;
 use crate::session::record::SessionRecord;
-use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use cursor::{UserIndex, decode_cursor, encode_cursor, index_key_of};
+use sdk_error::{sdk_error, service_error};
+use std::collections::HashMap;
 
 pub const INDEX_BY_USER_TEMPLATE: &str = "by_user_template";
 pub const INDEX_BY_USER: &str = "by_user";
@@ -48,35 +49,8 @@ pub const INDEX_OPEN_SESSIONS: &str = "open_sessions";
 /// The largest page `list_for_user` returns; larger requests are served this many.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
-/// Cursors are small JSON key objects; anything longer was not issued by us.
-const MAX_CURSOR_LEN: usize = 1024;
-
 /// How often a write that raced with a concurrent creator of the same item is tried again.
 const RACE_ATTEMPTS: usize = 3;
-
-/// Timeouts for every AWS client the functions build (pass to
-/// `aws_config::defaults(..).timeout_config(sdk_timeouts())`). The SDK sets none by default, so a
-/// stalled connection would hold a Lambda until its own timeout. DynamoDB answers in
-/// milliseconds in-region; these bounds leave room for a cold TLS handshake and the SDK's
-/// standard retries while keeping a request that cannot succeed well inside an API Gateway
-/// timeout.
-pub fn sdk_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .read_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
-        .build()
-}
-
-/// Stalled-stream protection off, for every AWS client the functions build (pass to
-/// `aws_config::defaults(..).stalled_stream_protection(..)`). It could never act: it cuts a
-/// transfer only after a 20-second grace period (aws-smithy-runtime-api 1.20), and
-/// [`sdk_timeouts`] ends every attempt after 2 seconds; yet it wraps every request and response
-/// body in a throughput monitor.
-pub fn sdk_stalled_stream_protection() -> StalledStreamProtectionConfig {
-    StalledStreamProtectionConfig::disabled()
-}
 
 /// The session store on one DynamoDB table laid out as `infra/template.yaml` defines it.
 /// Cheap to clone (the SDK client is reference-counted); build one per cold start.
@@ -95,7 +69,7 @@ impl std::fmt::Debug for DynamoStore {
 }
 
 impl DynamoStore {
-    /// `client` should come from an `SdkConfig` with [`sdk_timeouts`] applied.
+    /// `client` should come from an `SdkConfig` with [`crate::aws::sdk_timeouts`] applied.
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         DynamoStore {
             client,
@@ -314,7 +288,7 @@ impl DynamoStore {
             .into_iter()
             .map(item::decode)
             .collect::<Result<Vec<_>, _>>()?;
-        order_same_second_retries(&mut items);
+        attempt_order::order_newest_first(&mut items);
         let next_cursor = next_key.map(|k| encode_cursor(&k)).transpose()?;
         Ok(Page { items, next_cursor })
     }
@@ -334,50 +308,8 @@ enum SnapshotUpdate {
     NoItemReturned,
 }
 
-/// Within a newest-first page, a retry that ties with its predecessor on Plaid's whole-second
-/// `created_at` is moved ahead of it (the index cannot order them).
-fn order_same_second_retries(items: &mut [SessionRecord]) {
-    for _ in 0..items.len() {
-        let mut swapped = false;
-        for i in 1..items.len() {
-            let (before, after) = (&items[i - 1], &items[i]);
-            if before.created_at == after.created_at
-                && after.previous_attempt_id.as_ref() == Some(&before.id)
-            {
-                items.swap(i - 1, i);
-                swapped = true;
-            }
-        }
-        if !swapped {
-            break;
-        }
-    }
-}
-
 /// How many of a user's newest attempts `latest_for` reads to break `created_at` ties.
 const LATEST_TIE_WINDOW: i32 = 5;
-
-/// The newest of `records` (newest `created_at` first, as the index returns them): among those
-/// sharing the newest `created_at`, the one that no other names as `previous_attempt_id`.
-fn newest_attempt(records: Vec<SessionRecord>) -> Option<SessionRecord> {
-    let newest = records.first()?.created_at;
-    let tied: Vec<SessionRecord> = records
-        .into_iter()
-        .filter(|r| r.created_at == newest)
-        .collect();
-    let superseded: Vec<IdvId> = tied
-        .iter()
-        .filter_map(|r| r.previous_attempt_id.clone())
-        .collect();
-    let mut tied = tied.into_iter();
-    let first = tied.next()?;
-    let mut candidates = std::iter::once(first.clone()).chain(tied);
-    Some(
-        candidates
-            .find(|r| !superseded.contains(&r.id))
-            .unwrap_or(first),
-    )
-}
 
 impl SessionStore for DynamoStore {
     async fn get(&self, id: &IdvId) -> Result<Option<SessionRecord>, StoreError> {
@@ -421,7 +353,7 @@ impl SessionStore for DynamoStore {
             .into_iter()
             .map(item::decode)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(newest_attempt(records))
+        Ok(attempt_order::newest(records))
     }
 
     async fn list_for_user(
@@ -666,229 +598,5 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":until", item::timestamp_value(until)?);
         // Rejected: the claim lapsed and another start holds it now; leave theirs alone.
         self.conditional_update(req).await.map(drop)
-    }
-}
-
-/// The user-owned index partition a listing reads.
-enum UserIndex {
-    /// `by_user`, partition = the client user id.
-    User(String),
-    /// `by_user_template`, partition = `ClientUserId::index_key`.
-    UserTemplate(String),
-}
-
-impl UserIndex {
-    fn name(&self) -> &'static str {
-        match self {
-            UserIndex::User(_) => INDEX_BY_USER,
-            UserIndex::UserTemplate(_) => INDEX_BY_USER_TEMPLATE,
-        }
-    }
-
-    fn partition_attr(&self) -> &'static str {
-        match self {
-            UserIndex::User(_) => attr::CLIENT_USER_ID,
-            UserIndex::UserTemplate(_) => attr::USER_TEMPLATE,
-        }
-    }
-
-    fn partition_value(&self) -> &str {
-        match self {
-            UserIndex::User(v) | UserIndex::UserTemplate(v) => v,
-        }
-    }
-}
-
-/// The index key (table key + index keys) of a returned item, the shape of a
-/// `LastEvaluatedKey`.
-fn index_key_of(
-    raw: &Item,
-    index: &UserIndex,
-) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    let mut key = HashMap::new();
-    for name in [attr::ID, attr::CREATED_AT, index.partition_attr()] {
-        let v = item::string_attr(raw, name).ok_or_else(|| {
-            StoreError::Corrupt(format!("a stored session has no string attribute {name}"))
-        })?;
-        key.insert(name.to_string(), AttributeValue::S(v.to_string()));
-    }
-    Ok(key)
-}
-
-/// base64url(JSON) of a key whose attributes are all strings, which is true of every key of
-/// this table's user indexes.
-fn encode_cursor(key: &HashMap<String, AttributeValue>) -> Result<String, StoreError> {
-    let mut plain = BTreeMap::new();
-    for (name, v) in key {
-        match v {
-            AttributeValue::S(s) => plain.insert(name.as_str(), s.as_str()),
-            _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "index key attribute {name} is not a string"
-                )));
-            }
-        };
-    }
-    let json = serde_json::to_vec(&plain)
-        .map_err(|_| StoreError::Corrupt("a page cursor could not be encoded".into()))?;
-    Ok(URL_SAFE_NO_PAD.encode(json))
-}
-
-/// A cursor back into an `ExclusiveStartKey`, accepted only if it has exactly the key
-/// attributes of `index` and points into the caller's own partition: a forged cursor must not
-/// open another user's sessions.
-fn decode_cursor(
-    cursor: &str,
-    index: &UserIndex,
-) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    if cursor.is_empty() || cursor.len() > MAX_CURSOR_LEN {
-        return Err(StoreError::BadCursor);
-    }
-    let json = URL_SAFE_NO_PAD
-        .decode(cursor)
-        .map_err(|_| StoreError::BadCursor)?;
-    let plain: BTreeMap<String, String> =
-        serde_json::from_slice(&json).map_err(|_| StoreError::BadCursor)?;
-    let expected = [attr::ID, attr::CREATED_AT, index.partition_attr()];
-    if plain.len() != expected.len() || !expected.iter().all(|k| plain.contains_key(*k)) {
-        return Err(StoreError::BadCursor);
-    }
-    if plain[index.partition_attr()] != index.partition_value() {
-        return Err(StoreError::BadCursor);
-    }
-    IdvId::parse(plain[attr::ID].as_str()).map_err(|_| StoreError::BadCursor)?;
-    DateTime::parse_from_rfc3339(&plain[attr::CREATED_AT]).map_err(|_| StoreError::BadCursor)?;
-    Ok(plain
-        .into_iter()
-        .map(|(k, v)| (k, AttributeValue::S(v)))
-        .collect())
-}
-
-/// Throttling error codes DynamoDB uses; the SDK retries them itself first.
-const THROTTLING_CODES: [&str; 3] = [
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "ThrottlingException",
-];
-
-/// An error the service returned (after the SDK's own retries). `ValidationException` and
-/// friends are not modelled by the SDK, so the code is read through `ProvideErrorMetadata`.
-fn service_error(op: &'static str, err: &impl ProvideErrorMetadata) -> StoreError {
-    match err.code() {
-        Some(code) if THROTTLING_CODES.contains(&code) => StoreError::Throttled,
-        // The code only: DynamoDB's messages can quote attribute values.
-        Some(code) => StoreError::Unavailable(format!("{op}: DynamoDB error {}", clean(code))),
-        None => StoreError::Unavailable(format!("{op}: DynamoDB error without a code")),
-    }
-}
-
-fn sdk_error<E, R>(op: &'static str, err: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata,
-{
-    match err {
-        SdkError::ServiceError(e) => service_error(op, e.err()),
-        SdkError::TimeoutError(_) => StoreError::Unavailable(format!("{op}: timed out")),
-        SdkError::DispatchFailure(d) => {
-            let why = if d.is_timeout() {
-                "timed out"
-            } else if d.is_io() {
-                "could not connect"
-            } else {
-                "request not sent"
-            };
-            StoreError::Unavailable(format!("{op}: {why}"))
-        }
-        SdkError::ResponseError(_) => StoreError::Unavailable(format!("{op}: unreadable response")),
-        SdkError::ConstructionFailure(_) => {
-            StoreError::Unavailable(format!("{op}: request could not be built"))
-        }
-        _ => StoreError::Unavailable(format!("{op}: request failed")),
-    }
-}
-
-/// Error codes come from the wire; keep them printable and short before they reach a log.
-fn clean(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '#' | ':' | '_'))
-        .take(64)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn user_index() -> UserIndex {
-        UserIndex::User("auth0|alice".into())
-    }
-
-    fn key(pk_attr: &str, pk: &str) -> HashMap<String, AttributeValue> {
-        HashMap::from([
-            (attr::ID.into(), AttributeValue::S("idv_1".into())),
-            (
-                attr::CREATED_AT.into(),
-                AttributeValue::S("2024-01-01T00:00:00.000Z".into()),
-            ),
-            (pk_attr.into(), AttributeValue::S(pk.into())),
-        ])
-    }
-
-    #[test]
-    fn cursor_round_trips_for_its_owner() {
-        let k = key(attr::CLIENT_USER_ID, "auth0|alice");
-        let c = encode_cursor(&k).unwrap();
-        assert_eq!(decode_cursor(&c, &user_index()).unwrap(), k);
-    }
-
-    #[test]
-    fn cursor_of_another_partition_or_index_is_refused() {
-        let bob = encode_cursor(&key(attr::CLIENT_USER_ID, "auth0|bob")).unwrap();
-        assert!(matches!(
-            decode_cursor(&bob, &user_index()),
-            Err(StoreError::BadCursor)
-        ));
-        let tmpl = encode_cursor(&key(attr::USER_TEMPLATE, "auth0|alice")).unwrap();
-        assert!(matches!(
-            decode_cursor(&tmpl, &user_index()),
-            Err(StoreError::BadCursor)
-        ));
-    }
-
-    #[test]
-    fn malformed_cursors_are_refused() {
-        let idx = user_index();
-        let mut extra = key(attr::CLIENT_USER_ID, "auth0|alice");
-        extra.insert("open_shard".into(), AttributeValue::S("open".into()));
-        let bad_id = {
-            let mut k = key(attr::CLIENT_USER_ID, "auth0|alice");
-            k.insert(attr::ID.into(), AttributeValue::S("idv 1".into()));
-            k
-        };
-        for c in [
-            String::new(),
-            "%%%".into(),
-            URL_SAFE_NO_PAD.encode("not json"),
-            URL_SAFE_NO_PAD.encode(r#"{"id":1,"created_at":"x","client_user_id":"auth0|alice"}"#),
-            encode_cursor(&extra).unwrap(),
-            encode_cursor(&bad_id).unwrap(),
-            "A".repeat(MAX_CURSOR_LEN + 1),
-        ] {
-            assert!(
-                matches!(decode_cursor(&c, &idx), Err(StoreError::BadCursor)),
-                "{c}"
-            );
-        }
-    }
-
-    #[test]
-    fn timeouts_are_bounded() {
-        let t = sdk_timeouts();
-        assert!(
-            t.operation_timeout()
-                .is_some_and(|d| d <= Duration::from_secs(10))
-        );
-        assert!(t.operation_attempt_timeout().is_some());
-        assert!(t.connect_timeout().is_some());
     }
 }
