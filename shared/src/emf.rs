@@ -38,6 +38,7 @@
 //! Plaid error code that matches Plaid's `UPPER_SNAKE` shape (anything else is `OTHER`), or the
 //! function's name. Never a user, session, template or request id.
 
+use crate::flows::start::StartOutcome;
 use crate::logging::Invocation;
 use crate::plaid::PlaidError;
 use crate::plaid::types::IdvStatus;
@@ -88,7 +89,7 @@ const fn run_count(name: &'static str) -> Metric {
     }
 }
 
-/// `POST /sessions`, by [`StartOutcome`].
+/// `POST /sessions`, by `flows::start::StartOutcome`, or `refused`.
 pub const STARTS: Metric = count("Starts", &["Outcome"]);
 /// Refused starts (also in [`STARTS`] as `refused`), by the answer's error code.
 pub const STARTS_REFUSED: Metric = count("StartsRefused", &["Reason"]);
@@ -144,27 +145,13 @@ pub fn namespace(stack: Option<&str>) -> String {
     format!("{NAMESPACE_PREFIX}{stack}")
 }
 
-/// How a start ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartOutcome {
-    /// A new session (201).
-    Created,
-    /// The user's usable session, handed back (200).
-    Resumed,
-    /// A new attempt after a failed, expired or canceled one (201).
-    Retried,
-    /// The user already passed (200, no Plaid call).
-    AlreadyVerified,
-}
-
-impl StartOutcome {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            StartOutcome::Created => "created",
-            StartOutcome::Resumed => "resumed",
-            StartOutcome::Retried => "retried",
-            StartOutcome::AlreadyVerified => "already_verified",
-        }
+/// A start's `Outcome` dimension value.
+fn start_outcome(outcome: StartOutcome) -> &'static str {
+    match outcome {
+        StartOutcome::Created => "created",
+        StartOutcome::Resumed => "resumed",
+        StartOutcome::Retried => "retried",
+        StartOutcome::AlreadyVerified => "already_verified",
     }
 }
 
@@ -178,6 +165,9 @@ pub enum WebhookOutcome {
     Processed,
     /// Verified, nothing to do (another product, environment, or a session Plaid will not show).
     Ignored,
+    /// Our side failed (a key or Plaid unreachable, the store): answered 5xx, Plaid delivers it
+    /// again.
+    Failed,
 }
 
 impl WebhookOutcome {
@@ -185,6 +175,7 @@ impl WebhookOutcome {
         match self {
             WebhookOutcome::Processed => "processed",
             WebhookOutcome::Ignored => "ignored",
+            WebhookOutcome::Failed => "failed",
         }
     }
 }
@@ -193,7 +184,7 @@ impl WebhookOutcome {
 pub const REJECTED: &str = "rejected";
 
 pub fn start(outcome: StartOutcome) {
-    counter!(STARTS.name, "Outcome" => outcome.as_str()).increment(1);
+    counter!(STARTS.name, "Outcome" => start_outcome(outcome)).increment(1);
 }
 
 /// A start refused with `reason`, the answer's error code (a closed catalogue).
@@ -202,7 +193,9 @@ pub fn start_refused(reason: crate::http::ErrorCode) {
     counter!(STARTS_REFUSED.name, "Reason" => reason.as_str()).increment(1);
 }
 
-/// A session seen moving into `status`; counted only for final statuses.
+/// A session seen moving into `status` (counted only when final): by reconcile, which knows
+/// the status it read before, and by Plaid's `STATUS_UPDATED` webhook, which Plaid sends when
+/// the status changes. At least once: a delivery Plaid repeats after our 5xx counts again.
 pub fn verification_finished(status: IdvStatus) {
     if status.is_final() {
         counter!(VERIFICATIONS_FINISHED.name, "Status" => status.as_str()).increment(1);
