@@ -9,7 +9,7 @@ use serde_json::Value;
 use shared::emf::{self, Capture};
 use shared::logging::Invocation;
 use std::collections::BTreeMap;
-use testkit::apigw::ApiEvent;
+use testkit::apigw::{Answer, ApiEvent};
 use testkit::emulator::FinishOutcome;
 use testkit::stack::{OTHER_TEMPLATE, Stack, TEMPLATE};
 
@@ -116,6 +116,30 @@ fn flush(capture: &Capture, s: &Stack, inv: &Invocation) -> Vec<Datum> {
     data
 }
 
+/// One `POST /sessions` invocation as the serve loop runs it: the answer and its metrics.
+async fn start(
+    s: &Stack,
+    capture: &Capture,
+    user: &str,
+    request_id: &str,
+    body: Option<Value>,
+    cold_start: bool,
+) -> (Answer, Vec<Datum>) {
+    let mut event = ApiEvent::post_sessions()
+        .user(user)
+        .lambda_request_id(request_id);
+    if let Some(body) = body {
+        event = event.json(&body);
+    }
+    let answer = s.call(event).await;
+    let data = flush(
+        capture,
+        s,
+        &invocation(request_id, "create-session", cold_start),
+    );
+    (answer, data)
+}
+
 const CREATE_ID: &str = "0c1d2e3f-0000-4000-8000-00000000c0de";
 
 #[tokio::test]
@@ -124,16 +148,9 @@ async fn a_create_counts_its_start_and_its_plaid_calls() {
     let capture = Capture::start(&s.ctx.config.metrics_namespace);
     let user = "metrics-create-user";
 
-    let created = s
-        .call(
-            ApiEvent::post_sessions()
-                .user(user)
-                .lambda_request_id(CREATE_ID),
-        )
-        .await;
+    let (created, data) = start(&s, &capture, user, CREATE_ID, None, true).await;
     assert_eq!(created.status, 201, "{}", created.json);
     let session = created.json["id"].as_str().unwrap().to_owned();
-    let data = flush(&capture, &s, &invocation(CREATE_ID, "create-session", true));
     assert_eq!(
         total(&data, "Starts", &[("Outcome", "created")]),
         1.0,
@@ -161,19 +178,8 @@ async fn a_create_counts_its_start_and_its_plaid_calls() {
 
     // The same user again: the usable session is resumed; no cold start the second time.
     let resumed_id = "0c1d2e3f-0000-4000-8000-0000000c0de2";
-    let resumed = s
-        .call(
-            ApiEvent::post_sessions()
-                .user(user)
-                .lambda_request_id(resumed_id),
-        )
-        .await;
+    let (resumed, data) = start(&s, &capture, user, resumed_id, None, false).await;
     assert_eq!(resumed.status, 200, "{}", resumed.json);
-    let data = flush(
-        &capture,
-        &s,
-        &invocation(resumed_id, "create-session", false),
-    );
     assert_eq!(
         total(&data, "Starts", &[("Outcome", "resumed")]),
         1.0,
@@ -183,20 +189,9 @@ async fn a_create_counts_its_start_and_its_plaid_calls() {
 
     // A refused start names its reason class, the answer's code.
     let refused_id = "0c1d2e3f-0000-4000-8000-0000000c0de3";
-    let refused = s
-        .call(
-            ApiEvent::post_sessions()
-                .user(user)
-                .lambda_request_id(refused_id)
-                .json(&serde_json::json!({"template_id": "idvtmp_not_configured"})),
-        )
-        .await;
+    let body = serde_json::json!({"template_id": "idvtmp_not_configured"});
+    let (refused, data) = start(&s, &capture, user, refused_id, Some(body), false).await;
     assert_eq!(refused.error_code(), "template_not_allowed");
-    let data = flush(
-        &capture,
-        &s,
-        &invocation(refused_id, "create-session", false),
-    );
     assert_eq!(
         total(&data, "Starts", &[("Outcome", "refused")]),
         1.0,
