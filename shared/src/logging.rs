@@ -11,7 +11,7 @@
 //! template: our own debug lines (one per Plaid attempt with its latency and `request_id`, the
 //! TLS roots loaded) are what an operator needs, and capping by target keeps a future
 //! dependency's verbose logging out without anyone having to remember which level is safe.
-//! `tests/tests/threats.rs` runs the real create-session binary at the most verbose level the
+//! `tests/tests/it/threats.rs` runs the real create-session binary at the most verbose level the
 //! template offers and checks every line.
 //!
 //! **Every line names its invocation.** The serve loop (`bootstrap::serve_with`,

@@ -111,6 +111,9 @@ for step in verify_sms selfie_check risk_check watchlist_screening; do
   id="$(field .id)"
   ctl POST "/emulator/sessions/$id/finish" "{\"outcome\":\"failed\",\"failed_step\":\"$step\"}" >/dev/null
   plaid "get session failed at $step" /identity_verification/get "{\"identity_verification_id\":\"$id\"}" 200
+  jq -e --arg s "$step" '.status == "failed" and .steps[$s] == "failed"
+      and ([.steps[] | select(. == "failed")] | length) == 1' "$work/body" >/dev/null \
+    || { echo "FAIL session failed at $step does not show it: $(jq -c '{status, steps}' "$work/body")" >&2; failed=$((failed+1)); }
 done
 plaid "create (review)" /identity_verification/create "{\"client_user_id\":\"u-review\",\"template_id\":\"$TPL\",\"gave_consent\":false,\"is_shareable\":false,\"user\":$leslie}" 200
 id="$(field .id)"

@@ -257,4 +257,46 @@ impl Answer {
     pub fn error_code(&self) -> &str {
         self.json["error"]["code"].as_str().unwrap_or("")
     }
+
+    /// A 503 that tells the caller (Plaid, for a webhook) to come back later: error `code` and
+    /// a Retry-After of at least one second. `what` names the case in a failure.
+    #[track_caller]
+    pub fn assert_unavailable(&self, code: &str, what: &str) {
+        assert_eq!(
+            (self.status, self.error_code()),
+            (503, code),
+            "{what}: {}",
+            self.json
+        );
+        let after: u64 = self
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{what}: 503 {code} without a Retry-After in seconds"));
+        assert!(after >= 1, "{what}: Retry-After {after}");
+    }
+
+    /// The rule for a start that races other starts of the same user: it answers the session
+    /// (201 made, 200 found), or, when the start holding the retry claim outlasts its wait (a
+    /// busy machine can make it), 409 `start_in_progress` with a Retry-After. Returns the
+    /// session id of a 2xx answer, `None` for `start_in_progress`; anything else fails.
+    #[track_caller]
+    pub fn concurrent_start_id(&self) -> Option<&str> {
+        match self.status {
+            200 | 201 => Some(
+                self.json["id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("a started session without id: {}", self.json)),
+            ),
+            409 if self.error_code() == "start_in_progress" => {
+                assert!(
+                    self.headers.contains_key("retry-after"),
+                    "start_in_progress without Retry-After"
+                );
+                None
+            }
+            other => panic!("a concurrent start answered {other}: {}", self.json),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! API Gateway events, and our OpenAPI description as a test oracle.
 
 pub mod apigw;
+pub mod cfn;
 pub mod drop_proxy;
 pub mod dynamo_standin;
 /// The Plaid IDV emulator, its own crate (`tests/plaid-emulator`), re-exported so that

@@ -424,23 +424,22 @@ struct TtlSpec {
     enabled: bool,
 }
 
-/// Reads `Resources.SessionsTable.Properties`. CloudFormation short-form tags (`!Ref`,
-/// `!GetAtt`, `!Sub`…) elsewhere in the template parse as tagged values and are never looked
-/// at; inside the table's Properties they are an error, since nothing resolves them locally.
+/// Reads `Resources.SessionsTable.Properties` through the test kit's CloudFormation reader
+/// ([`crate::cfn`]). Intrinsics (`!Ref`, `!GetAtt`, `!Sub`…) elsewhere in the template are
+/// never looked at; inside the table's Properties they are an error, since nothing resolves
+/// them locally.
 fn table_properties(path: &Path) -> Result<TableProperties, LocalStackError> {
     let err = |reason: String| LocalStackError::Template {
         path: path.display().to_string(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let doc: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&text).map_err(|e| err(format!("not YAML: {e}")))?;
+    let doc = crate::cfn::read(path).map_err(err)?;
     let props = doc
         .get("Resources")
         .and_then(|r| r.get(SESSIONS_TABLE_RESOURCE))
         .and_then(|t| t.get("Properties"))
         .ok_or_else(|| err(format!("no Resources.{SESSIONS_TABLE_RESOURCE}.Properties")))?;
-    serde_yaml_ng::from_value(props.clone())
+    serde_json::from_value(props.clone())
         .map_err(|e| err(format!("{SESSIONS_TABLE_RESOURCE} Properties: {e}")))
 }
 
@@ -612,94 +611,4 @@ pub async fn create_plaid_secret(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_template_table_parses_despite_intrinsic_tags() {
-        let dir = std::env::temp_dir().join(format!("testkit-tmpl-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("template.yaml");
-        std::fs::write(
-            &path,
-            r#"
-Resources:
-  Fn:
-    Type: AWS::Serverless::Function
-    Properties:
-      Environment:
-        Variables:
-          TABLE_NAME: !Ref SessionsTable
-          ARN: !GetAtt SessionsTable.Arn
-          NAME: !Sub "${AWS::StackName}-x"
-  SessionsTable:
-    Type: AWS::DynamoDB::Table
-    Properties:
-      BillingMode: PAY_PER_REQUEST
-      AttributeDefinitions:
-        - { AttributeName: id, AttributeType: S }
-      KeySchema:
-        - { AttributeName: id, KeyType: HASH }
-      TimeToLiveSpecification: { AttributeName: ttl, Enabled: true }
-"#,
-        )
-        .unwrap();
-        let props = table_properties(&path).unwrap();
-        assert_eq!(props.key_schema[0].attribute_name, "id");
-        assert!(props.time_to_live_specification.unwrap().enabled);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn the_real_template_defines_the_store_indexes() {
-        let props = table_properties(&template_path()).unwrap();
-        let names: Vec<_> = props
-            .global_secondary_indexes
-            .iter()
-            .map(|g| g.index_name.as_str())
-            .collect();
-        for index in [
-            shared::store::dynamo::INDEX_BY_USER_TEMPLATE,
-            shared::store::dynamo::INDEX_BY_USER,
-            shared::store::dynamo::INDEX_OPEN_SESSIONS,
-        ] {
-            assert!(names.contains(&index), "{index} missing from {names:?}");
-        }
-    }
-
-    #[test]
-    fn moto_runs_under_its_own_interpreter_with_serialized_requests() {
-        let dir = std::env::temp_dir().join(format!("testkit-shebang-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let direct = dir.join("direct");
-        std::fs::write(&direct, "#!/opt/venv/bin/python3\nimport x\n").unwrap();
-        let cmd = moto_command(&direct);
-        assert_eq!(cmd.get_program(), "/opt/venv/bin/python3");
-        let args: Vec<_> = cmd.get_args().collect();
-        assert_eq!(args, ["-c", SERIALIZED_MOTO]);
-
-        let via_env = dir.join("via_env");
-        std::fs::write(&via_env, "#!/usr/bin/env python3 -u\n").unwrap();
-        let cmd = moto_command(&via_env);
-        assert_eq!(cmd.get_program(), "python3");
-        assert_eq!(cmd.get_args().next().unwrap(), "-u");
-
-        let binary = dir.join("binary");
-        std::fs::write(&binary, [0x7f, b'E', b'L', b'F']).unwrap();
-        assert_eq!(moto_command(&binary).get_program(), binary.as_os_str());
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_missing_resource_is_an_error_not_a_panic() {
-        let dir = std::env::temp_dir().join(format!("testkit-tmpl-missing-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("template.yaml");
-        std::fs::write(&path, "Resources:\n  Other: !Ref X\n").unwrap();
-        assert!(matches!(
-            table_properties(&path),
-            Err(LocalStackError::Template { .. })
-        ));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

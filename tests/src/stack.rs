@@ -225,13 +225,25 @@ impl<S: SessionStore> Stack<S> {
     }
 
     /// The user finishes session `id` in the emulator as `outcome`; the webhooks that fired are
-    /// delivered, in order, and their answers returned.
+    /// delivered, in order, and their answers returned. Among them is the session's
+    /// STATUS_UPDATED (checked), so a test's claims over the answers are never vacuous.
     pub async fn finish_and_deliver(&self, id: &str, outcome: FinishOutcome) -> Vec<Answer> {
         self.emulator
             .finish(id, Some(outcome), None)
             .await
             .expect("the emulator finishes the session");
-        self.deliver_new_webhooks().await
+        let fired = self.take_new_webhooks();
+        assert!(
+            fired
+                .iter()
+                .any(|h| h.webhook_code == "STATUS_UPDATED" && h.identity_verification_id == id),
+            "finishing {id} fired no STATUS_UPDATED: {fired:?}"
+        );
+        let mut answers = Vec::new();
+        for record in fired {
+            answers.push(self.deliver(&record).await);
+        }
+        answers
     }
 
     /// Webhooks fired since the last delivery, without delivering them.

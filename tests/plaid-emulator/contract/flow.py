@@ -298,7 +298,15 @@ def flow(c, emu, fixtures):
     other = leslie(name=IdentityVerificationRequestUserName(given_name="Ann", family_name="Perkins"))
     walk("failed (sandbox rule)", "u-failed", {}, user=other)
     walk("failed (forced)", "u-failed2", {"outcome": "failed"})
-    walk("failed at risk_check", "u-failed3", {"outcome": "failed", "failed_step": "risk_check"})
+    at_risk = walk("failed at risk_check", "u-failed3", {"outcome": "failed", "failed_step": "risk_check"})
+    if at_risk is not None:
+        expect(
+            "failed at risk_check: status failed, risk_check the one failed step",
+            lambda: str(at_risk.status) == "failed"
+            and str(at_risk.steps.risk_check) == "failed"
+            and [str(v) for v in at_risk.steps.to_dict().values()].count("failed") == 1,
+            lambda: (at_risk.status, at_risk.steps),
+        )
     walk("pending_review", "u-review", {"outcome": "pending_review"})
     walk("pending_review then success", "u-review2", {"outcome": "pending_review"}, review="success")
     walk("pending_review then failed", "u-review3", {"outcome": "pending_review"}, review="failed")

@@ -595,14 +595,7 @@ pub(crate) fn expire_key(inner: &Inner, kid: &str) -> Result<Jwk, ControlError> 
         .ok_or_else(|| ControlError::NotFound(format!("key {kid}")))
 }
 
-const PLAID_ENDPOINTS: &[&str] = &[
-    "/identity_verification/create",
-    "/identity_verification/get",
-    "/identity_verification/list",
-    "/identity_verification/retry",
-    "/link/token/create",
-    "/webhook_verification_key/get",
-];
+const PLAID_ENDPOINTS: &[&str] = &crate::endpoints::ALL;
 
 pub(crate) fn inject_fault(inner: &Inner, mut fault: Fault) -> Result<(), ControlError> {
     if !fault.endpoint.starts_with('/') {

@@ -19,6 +19,7 @@
 
 mod control;
 pub mod details;
+pub mod endpoints;
 pub mod errors;
 mod ids;
 pub mod link;
@@ -104,6 +105,8 @@ pub(crate) struct Inner {
     sink: Option<WebhookSink>,
     http: reqwest::Client,
     delivery_lock: tokio::sync::Mutex<()>,
+    /// Plaid API calls being handled now, including delayed ones whose caller may have hung up.
+    in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl Inner {
@@ -210,6 +213,7 @@ impl EmulatorBuilder {
             sink: self.sink,
             http: reqwest::Client::new(),
             delivery_lock: tokio::sync::Mutex::new(()),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
             .await
@@ -368,6 +372,15 @@ impl RunningEmulator {
     /// Plaid API calls received so far (no secrets, no identity data).
     pub fn requests(&self) -> Vec<RequestLogEntry> {
         self.inner.lock().requests.clone()
+    }
+
+    /// Plaid API calls being handled right now. A call delayed by a fault stays in flight until
+    /// it is answered, or dropped when its caller hangs up: tests wait for 0 before reading what
+    /// Plaid did, instead of sleeping for the delay.
+    pub fn in_flight(&self) -> usize {
+        self.inner
+            .in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many calls were made to one Plaid endpoint, e.g. `/identity_verification/get`.

@@ -1,6 +1,9 @@
 //! Plaid's endpoints: `/identity_verification/{create,get,list,retry}`, `/link/token/create`
 //! and `/webhook_verification_key/get`, with Plaid's authentication, validation and errors.
 
+use super::endpoints::{
+    IDV_CREATE, IDV_GET, IDV_LIST, IDV_RETRY, LINK_TOKEN_CREATE, WEBHOOK_KEY_GET,
+};
 use super::errors::PlaidApiError;
 use super::ids;
 use super::state::{LinkTokenRecord, RequestLogEntry, Session, State, Status, Step, ts};
@@ -16,6 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 type Handler =
     fn(&Inner, &mut State, &Obj) -> Result<(Value, Vec<super::state::Event>), PlaidApiError>;
@@ -29,30 +33,15 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
         )
     }
     Router::new()
+        .route(IDV_CREATE, route(IDV_CREATE, create))
+        .route(IDV_GET, route(IDV_GET, get))
+        .route(IDV_LIST, route(IDV_LIST, list))
+        .route(IDV_RETRY, route(IDV_RETRY, retry))
         .route(
-            "/identity_verification/create",
-            route("/identity_verification/create", create),
+            LINK_TOKEN_CREATE,
+            route(LINK_TOKEN_CREATE, link_token_create),
         )
-        .route(
-            "/identity_verification/get",
-            route("/identity_verification/get", get),
-        )
-        .route(
-            "/identity_verification/list",
-            route("/identity_verification/list", list),
-        )
-        .route(
-            "/identity_verification/retry",
-            route("/identity_verification/retry", retry),
-        )
-        .route(
-            "/link/token/create",
-            route("/link/token/create", link_token_create),
-        )
-        .route(
-            "/webhook_verification_key/get",
-            route("/webhook_verification_key/get", key_get),
-        )
+        .route(WEBHOOK_KEY_GET, route(WEBHOOK_KEY_GET, key_get))
         .fallback(|uri: Uri| async move {
             if uri.path().starts_with("/emulator/") {
                 super::errors::ControlError::NotFound(format!("control route {}", uri.path()))
@@ -124,6 +113,23 @@ fn log_ids(body: &[u8]) -> (Option<String>, Option<String>, Option<String>) {
     (cuid, template, s(o.get("identity_verification_id")))
 }
 
+/// Counts a Plaid call in flight while it lives; dropped on answer or when axum drops the
+/// call because its caller hung up.
+struct InFlight(Arc<Inner>);
+
+impl InFlight {
+    fn enter(inner: &Arc<Inner>) -> Self {
+        inner.in_flight.fetch_add(1, Ordering::SeqCst);
+        Self(inner.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn handle(
     inner: Arc<Inner>,
     endpoint: &'static str,
@@ -131,6 +137,7 @@ async fn handle(
     body: Bytes,
     h: Handler,
 ) -> Response {
+    let _in_flight = InFlight::enter(&inner);
     let request_id = ids::request_id();
     let fault = inner.lock().take_fault(endpoint);
     let mut forced = None;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use shared::config::{LOCAL_IDENTITY_VALUE, LOCAL_IDENTITY_VAR};
 use shared::handlers;
 use testkit::apigw::{Answer, ApiEvent};
+use testkit::emulator::endpoints::{IDV_CREATE as CREATE, IDV_RETRY as RETRY};
 use testkit::emulator::{Fault, FinishOutcome};
 use testkit::stack::Stack;
 
@@ -153,10 +154,9 @@ async fn x_local_user_is_ignored_behind_an_authorizer_even_when_the_switch_is_on
 
 /// The most verbose `ApplicationLogLevel` the deployed template lets an operator pick.
 fn most_verbose_offered_log_level() -> String {
-    let text = std::fs::read_to_string(testkit::localstack::template_path()).unwrap();
-    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
-    let offered: Vec<String> = yaml["Parameters"]["LogLevel"]["AllowedValues"]
-        .as_sequence()
+    let template = testkit::cfn::workspace_template();
+    let offered: Vec<String> = template["Parameters"]["LogLevel"]["AllowedValues"]
+        .as_array()
         .expect("LogLevel.AllowedValues")
         .iter()
         .filter_map(|v| v.as_str().map(str::to_owned))
@@ -421,9 +421,6 @@ fn assert_lines_name_their_invocation(lines: &[&str], function: &str) {
         assert_eq!(m["cold_start"], true, "{m}");
     }
 }
-
-const CREATE: &str = "/identity_verification/create";
-const RETRY: &str = "/identity_verification/retry";
 
 /// The stack with the Plaid client the API functions really get.
 async fn api_stack() -> Stack {

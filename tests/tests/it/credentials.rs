@@ -57,8 +57,21 @@ async fn a_short_ttl_picks_up_rotation_by_itself() {
         .send()
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(provider.get().await.unwrap().client_id, "new");
+    // Past the TTL the next read goes back to Secrets Manager: poll (each read is a cache hit
+    // or a fetch), with a deadline far beyond the TTL.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = provider.get().await.unwrap().client_id;
+        if seen == "new" {
+            break;
+        }
+        assert_eq!(seen, "old");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rotation was not picked up long after the 200 ms TTL"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

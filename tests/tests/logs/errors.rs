@@ -1,8 +1,8 @@
 //! The error catalogue (issue #13): error answers name the invocation's Lambda request id, the
 //! same one the request's log line carries, and Plaid refusals only the operator can fix get
-//! their own codes, with Plaid's `error_code` in the log line. One test in its own binary: log
-//! capture with a thread-local subscriber is only reliable when no other test registers the same
-//! call sites concurrently (see audit.rs).
+//! their own codes, with Plaid's `error_code` in the log line. In the `logs` binary, one
+//! capture test at a time: log capture with a thread-local subscriber is only reliable when no
+//! other test registers the same call sites concurrently (see audit.rs).
 
 use testkit::apigw::{Answer, ApiEvent};
 use testkit::log_capture::capture_logs;
@@ -13,6 +13,7 @@ const GONE_TEMPLATE: &str = "idvtmp_deleted_in_dashboard";
 
 #[tokio::test]
 async fn error_answers_name_their_request_id_and_operator_problems_their_cause() {
+    let _turn = super::ONE_AT_A_TIME.lock().await;
     let s = Stack::builder()
         .var(
             "IDV_TEMPLATE_IDS",

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const SESSION: &str = include_str!("fixtures/plaid/identity_verification_get_response.json");
-const LIST: &str = include_str!("fixtures/plaid/identity_verification_list_response.json");
-const LINK_TOKEN: &str = include_str!("fixtures/plaid/link_token_create_response.json");
-const KEY: &str = include_str!("fixtures/plaid/webhook_verification_key_get_response.json");
+const SESSION: &str = include_str!("../fixtures/plaid/identity_verification_get_response.json");
+const LIST: &str = include_str!("../fixtures/plaid/identity_verification_list_response.json");
+const LINK_TOKEN: &str = include_str!("../fixtures/plaid/link_token_create_response.json");
+const KEY: &str = include_str!("../fixtures/plaid/webhook_verification_key_get_response.json");
 const SECRET: &str = "s3cr3t-never-shown";
 
 #[derive(Debug, Clone)]

@@ -12,18 +12,15 @@ use shared::store::{DynamoStore, SessionStore};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use testkit::apigw::{Answer, ApiEvent};
+use testkit::emulator::endpoints::{
+    IDV_CREATE as CREATE, IDV_GET as GET, IDV_LIST as LIST, IDV_RETRY as RETRY,
+    LINK_TOKEN_CREATE as LINK, WEBHOOK_KEY_GET as KEY,
+};
 use testkit::emulator::{Fault, FinishOutcome};
 use testkit::faulty_store::{FaultKind, FaultyStore, Op};
 use testkit::stack::{Stack, TEMPLATE};
 
 type FStack = Stack<FaultyStore<DynamoStore>>;
-
-const CREATE: &str = "/identity_verification/create";
-const RETRY: &str = "/identity_verification/retry";
-const LIST: &str = "/identity_verification/list";
-const GET: &str = "/identity_verification/get";
-const KEY: &str = "/webhook_verification_key/get";
-const LINK: &str = "/link/token/create";
 
 /// Client timeout short enough that a delay fault trips it quickly.
 const TIMEOUT: Duration = Duration::from_millis(300);
@@ -93,11 +90,18 @@ fn assert_retryable(a: &Answer, what: &str) {
     }
 }
 
-/// Let a delayed Plaid call that the client gave up on finish at the emulator (Plaid may still
-/// act on a request whose answer we never read).
-async fn settle(fault: &Fault) {
-    if fault.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(fault.delay_ms + 100)).await;
+/// Waits until no Plaid call is in flight at the emulator: a call delayed by a fault that the
+/// client gave up on is either answered (Plaid acted on a request whose answer we never read)
+/// or dropped with its connection before the test reads what Plaid did.
+async fn settle(s: &FStack) {
+    let deadline = std::time::Instant::now() + Duration::from_millis(SLOW_MS) * 10;
+    while s.emulator.in_flight() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} Plaid calls still in flight",
+            s.emulator.in_flight()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -168,7 +172,7 @@ async fn create_plaid_faults_then_one_session() {
         s.emulator.inject_fault(fault.clone()).unwrap();
         let a = start(&s, &user).await;
         assert_retryable(&a, name);
-        settle(&fault).await;
+        settle(&s).await;
         start_ok(&s, &user).await;
         // Idempotent create: the timed-out call and the retry share Plaid's one session.
         assert_agree(&s, &user, 1).await;
@@ -205,7 +209,7 @@ async fn retry_plaid_faults_then_one_new_attempt() {
         s.emulator.inject_fault(fault.clone()).unwrap();
         let a = start(&s, &user).await;
         assert_retryable(&a, &format!("{endpoint} {name}"));
-        settle(&fault).await;
+        settle(&s).await;
         // The failed start holds the retry claim until it lapses; a caller honouring
         // Retry-After past that window gets through.
         s.clock.advance(chrono::Duration::seconds(16));
@@ -267,13 +271,8 @@ async fn webhook_plaid_faults_then_redelivery_records() {
         let endpoint = fault.endpoint.clone();
         s.emulator.inject_fault(fault.clone()).unwrap();
         let a = deliver_with(&s, &verifier, &hooks[0]).await;
-        assert!(
-            a.status >= 500,
-            "{endpoint} {name}: Plaid must redeliver, got {} {}",
-            a.status,
-            a.json
-        );
-        settle(&fault).await;
+        a.assert_unavailable("plaid_unavailable", &format!("{endpoint} {name}"));
+        settle(&s).await;
         // Plaid redelivers (the same signed body).
         for h in &hooks {
             let a = deliver_with(&s, &verifier, h).await;
@@ -299,7 +298,7 @@ async fn webhook_store_faults_then_redelivery_records() {
             let failed_before = s.ctx.store.failures(op);
             s.ctx.store.fail(op, kind, 1);
             let a = s.deliver(&hooks[0]).await;
-            assert!(a.status >= 500, "{op:?} {kind:?}: {} {}", a.status, a.json);
+            a.assert_unavailable("store_unavailable", &format!("{op:?} {kind:?}"));
             assert_eq!(
                 s.ctx.store.failures(op),
                 failed_before + 1,
@@ -338,7 +337,7 @@ async fn link_token_faults_then_token() {
         s.emulator.inject_fault(fault.clone()).unwrap();
         let a = s.call(ApiEvent::link_token(&id).user("link-user")).await;
         assert_retryable(&a, name);
-        settle(&fault).await;
+        settle(&s).await;
     }
     for kind in [FaultKind::Throttled, FaultKind::Unavailable] {
         s.ctx.store.fail(Op::Get, kind, 1);
@@ -374,12 +373,13 @@ async fn get_session_refresh_faults() {
         past_cooldown(&s);
         s.emulator.inject_fault(fault.clone()).unwrap();
         assert_retryable(&s.call(refresh()).await, name);
+        settle(&s).await;
         // An opportunistic refresh (the record is stale) that fails answers from the store.
         s.clock.advance(chrono::Duration::hours(1));
         s.emulator.inject_fault(fault.clone()).unwrap();
         let a = s.call(ApiEvent::get_session(&id).user("get-user")).await;
         assert_eq!(a.status, 200, "{name}: {}", a.json);
-        settle(&fault).await;
+        settle(&s).await;
     }
     for kind in STORE_FAULTS {
         for op in [Op::Get, Op::SaveSnapshot] {
@@ -445,7 +445,9 @@ async fn dropped_connections_after_plaid_acted() {
         .unwrap();
     let hooks = s.take_new_webhooks();
     proxy.drop_answers(GET, 2);
-    assert!(s.deliver(&hooks[0]).await.status >= 500);
+    s.deliver(&hooks[0])
+        .await
+        .assert_unavailable("plaid_unavailable", "webhook /get dropped twice");
     for h in &hooks {
         assert_eq!(s.deliver(h).await.status, 200);
     }

@@ -1,6 +1,6 @@
-//! The audit trail of reviewer reads (issue #12). One test in its own binary: log capture with a
-//! thread-local subscriber is only reliable when no other test registers the same call sites
-//! concurrently.
+//! The audit trail of reviewer reads (issue #12). In the `logs` binary, one capture test at a
+//! time: log capture with a thread-local subscriber is only reliable when no other test
+//! registers the same call sites concurrently.
 
 use testkit::apigw::ApiEvent;
 use testkit::emulator::FinishOutcome;
@@ -9,6 +9,7 @@ use testkit::stack::Stack;
 
 #[tokio::test]
 async fn each_reviewer_read_writes_an_audit_line_without_pii() {
+    let _turn = super::ONE_AT_A_TIME.lock().await;
     let s = Stack::start().await;
     let id = s.start_session("audit-owner").await;
     s.finish_and_deliver(&id, FinishOutcome::Success).await;

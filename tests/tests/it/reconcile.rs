@@ -2,10 +2,9 @@
 //! bounded Plaid calls, and a stop at Plaid's rate limit.
 
 use shared::plaid::types::IdvStatus;
+use testkit::emulator::endpoints::IDV_GET as GET;
 use testkit::emulator::{Fault, FinishOutcome};
 use testkit::stack::Stack;
-
-const GET: &str = "/identity_verification/get";
 
 #[tokio::test]
 async fn a_lost_webhook_is_recovered() {

@@ -3,8 +3,9 @@
 //! server whose chain leads to that CA is reached, one signed by another CA or presenting
 //! another name is refused during the handshake, before any request is sent.
 //!
-//! Its own test binary with a single test: the variable is process-wide and the roots are read
-//! once per process, so it is set before anything reads them and no other test can race it.
+//! The check runs in a process of its own, this test binary started again with only that test:
+//! the variable is process-wide and the roots are read once per process, so it is set before
+//! anything reads them and no other test of the binary can race it.
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -162,16 +163,47 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     aws_sdk_secretsmanager::error::DisplayErrorContext(err).to_string()
 }
 
+/// Marks the child process that [`roots_of_ssl_cert_file_in_own_process`] runs in.
+const OWN_PROCESS: &str = "TLS_ROOTS_OWN_PROCESS";
+
 #[test]
 fn clients_trust_exactly_the_roots_of_ssl_cert_file() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tls_roots::roots_of_ssl_cert_file_in_own_process",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(OWN_PROCESS, "1")
+        .output()
+        .expect("the test binary starts again");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    // A filter that matched nothing would pass too: the child must have run the one test.
+    assert!(text.contains("1 passed"), "{text}");
+}
+
+#[test]
+#[ignore = "run by clients_trust_exactly_the_roots_of_ssl_cert_file, in a process of its own"]
+fn roots_of_ssl_cert_file_in_own_process() {
+    assert!(
+        std::env::var_os(OWN_PROCESS).is_some(),
+        "sets process-wide variables: run it through clients_trust_exactly_the_roots_of_ssl_cert_file"
+    );
     let trusted = ca("tls-roots test CA");
     let stranger = ca("a CA nobody trusts");
     let dir = std::env::temp_dir().join(format!("tls-roots-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let ca_file = dir.join("ca.pem");
     std::fs::write(&ca_file, &trusted.pem).unwrap();
-    // SAFETY: the only test of this binary, and no other thread has started: the harness's
-    // thread runs this test alone, and the runtime is built below.
+    // SAFETY: the only test of this process (started for it alone, one test thread), and no
+    // other thread has started: the runtime is built below.
     unsafe {
         // Only this CA: the system store is not read when SSL_CERT_FILE is set alone.
         std::env::set_var("SSL_CERT_FILE", &ca_file);

@@ -1,0 +1,10 @@
+//! Tests that read what the handlers log, in a binary of their own: log capture with a
+//! thread-local subscriber is only reliable when no other test registers the same call sites
+//! concurrently (see `testkit::log_capture`). Run with `cargo test -p testkit --test logs`.
+
+mod audit;
+mod errors;
+
+/// The capture tests take turns, so that no other test registers the same call sites while one
+/// captures (each holds it for its whole run).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
