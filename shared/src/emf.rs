@@ -52,7 +52,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// One metric the code emits. The dashboard and alarms in `infra/template.yaml` name these;
-/// `tests/tests/template.rs` checks them against [`ALL`].
+/// `tests/tests/it/template/metrics.rs` checks them against [`ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Metric {
     pub name: &'static str,
