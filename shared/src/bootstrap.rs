@@ -5,6 +5,7 @@ use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError};
 use crate::context::AppContext;
 use crate::credentials::{CredentialsError, CredentialsProvider};
+use crate::logging::Invocation;
 use crate::plaid::{ClientOptions, PlaidClient, PlaidError};
 use crate::store::DynamoStore;
 use aws_config::BehaviorVersion;
@@ -135,7 +136,7 @@ where
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
 {
     let ctx = leaked_context(Budget::Api).await?;
-    serve_with(move |req| handler(ctx, req)).await
+    serve_with(&ctx.config, move |req| handler(ctx, req)).await
 }
 
 /// Run the webhook handler: the verifier and its key cache live as long as the process, so
@@ -145,26 +146,43 @@ pub async fn serve_webhook() -> Result<(), lambda_http::Error> {
     let verifier: &'static _ = Box::leak(Box::new(crate::webhook_verify::WebhookVerifier::new(
         ctx.plaid.clone(),
     )));
-    serve_with(move |req| crate::handlers::webhook::handle(ctx, verifier, req)).await
+    serve_with(&ctx.config, move |req| {
+        crate::handlers::webhook::handle(ctx, verifier, req)
+    })
+    .await
 }
 
-async fn serve_with<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+async fn serve_with<F, Fut>(config: &Config, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(lambda_http::Request) -> Fut,
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
 {
+    use tracing::Instrument;
+    let metrics = crate::emf::Emitter::install(&config.metrics_namespace);
     lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
         let deadline = invocation_deadline(&req);
+        let invocation = invocation(&req);
+        let span = invocation.as_ref().map(Invocation::span);
         let answer = handler(req);
         async move {
             let answer = match deadline {
                 Some(d) => crate::plaid::deadline::within(d, answer).await,
                 None => answer.await,
             };
+            if let Some(invocation) = &invocation {
+                metrics.flush(invocation);
+            }
             Ok::<_, std::convert::Infallible>(answer)
         }
+        .instrument(span.unwrap_or_else(tracing::Span::none))
     }))
     .await
+}
+
+/// Who this invocation is, for its log lines and metrics (`None` only without a Lambda context).
+fn invocation(req: &lambda_http::Request) -> Option<Invocation> {
+    use lambda_http::RequestExt;
+    req.lambda_context_ref().map(Invocation::from_context)
 }
 
 /// The invocation's deadline from its Lambda context, less a reserve to answer in.
@@ -177,18 +195,27 @@ fn invocation_deadline(req: &lambda_http::Request) -> Option<std::time::Instant>
 /// Run the scheduled reconciliation as this process's Lambda function. The event's content is
 /// not used: every run does the same bounded work.
 pub async fn serve_reconcile() -> Result<(), lambda_http::Error> {
+    use tracing::Instrument;
     let ctx = leaked_context(Budget::Background).await?;
+    let metrics = crate::emf::Emitter::install(&ctx.config.metrics_namespace);
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            // Boxed: unboxed, the run's future nests deep enough inside `main`'s that rustc's
-            // layout of it overflowed the query depth limit (a non-incremental build of the
-            // reconcile binary failed once the store read every shard). One allocation a run.
-            let run = Box::pin(crate::handlers::reconcile::reconcile(ctx));
-            match crate::plaid::deadline::from_lambda_deadline_ms(event.context.deadline) {
-                Some(deadline) => crate::plaid::deadline::within(deadline, run).await,
-                None => run.await,
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let invocation = Invocation::from_context(&event.context);
+            let span = invocation.span();
+            async move {
+                // Boxed: unboxed, the run's future nests deep enough inside `main`'s that rustc's
+                // layout of it overflowed the query depth limit (a non-incremental build of the
+                // reconcile binary failed once the store read every shard). One allocation a run.
+                let run = Box::pin(crate::handlers::reconcile::reconcile(ctx));
+                let report =
+                    match crate::plaid::deadline::from_lambda_deadline_ms(event.context.deadline) {
+                        Some(deadline) => crate::plaid::deadline::within(deadline, run).await,
+                        None => run.await,
+                    };
+                metrics.flush(&invocation);
+                report.map_err(lambda_runtime::Error::from)
             }
-            .map_err(lambda_runtime::Error::from)
+            .instrument(span)
         },
     ))
     .await

@@ -64,6 +64,9 @@ pub struct Config {
     /// Billed attempts (creates and retries) one user may start for one template in a rolling
     /// 24 hours (`MAX_ATTEMPTS_PER_DAY`, default 5).
     pub max_attempts_per_day: u32,
+    /// The CloudWatch namespace of the EMF metrics: `PlaidIdv/<STACK_NAME>` (the template sets
+    /// `STACK_NAME` from `AWS::StackName`), `PlaidIdv/local` without one.
+    pub metrics_namespace: String,
 }
 
 pub const LOCAL_IDENTITY_VAR: &str = "IDV_LOCAL_IDENTITY";
@@ -304,6 +307,7 @@ impl Config {
                 var: OPEN_SHARDS_VAR,
                 reason,
             })?,
+            metrics_namespace: crate::emf::namespace(get("STACK_NAME").as_deref()),
         })
     }
 

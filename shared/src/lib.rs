@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod credentials;
+pub mod emf;
 pub mod flows;
 pub mod handlers;
 pub mod http;

@@ -13,6 +13,11 @@
 //! dependency's verbose logging out without anyone having to remember which level is safe.
 //! `tests/tests/it/threats.rs` runs the real create-session binary at the most verbose level the
 //! template offers and checks every line.
+//!
+//! **Every line names its invocation.** The serve loop (`bootstrap::serve_with`,
+//! `serve_reconcile`) runs each invocation inside [`Invocation::span`], and the JSON formatter
+//! writes the current span's fields on every line as `"span": {"aws_request_id", "xray_trace_id",
+//! "function", "cold_start", "name": "invocation"}`. Ids and a flag only: nothing the caller sent.
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
@@ -55,13 +60,55 @@ pub fn init() {
             tracing_subscriber::fmt::layer()
                 .json()
                 .flatten_event(true)
-                .with_current_span(false)
+                .with_current_span(true)
                 .with_span_list(false)
                 .with_target(false)
                 .with_ansi(false)
                 .with_filter(filter(level())),
         )
         .try_init();
+}
+
+/// Which invocation a log line or metric belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    /// The Lambda request id (the one error bodies carry as `request_id`).
+    pub aws_request_id: String,
+    /// The X-Ray trace header's value, when Lambda sent one (`Lambda-Runtime-Trace-Id`, also
+    /// in `_X_AMZN_TRACE_ID`); with `TracingMode=PassThrough` only when a caller did.
+    pub xray_trace_id: Option<String>,
+    /// The Lambda function's name (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function: String,
+    /// The first invocation of this execution environment.
+    pub cold_start: bool,
+}
+
+/// Set on the first invocation the process serves.
+static SERVED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl Invocation {
+    /// From the runtime's context; the first call in a process is the cold start.
+    pub fn from_context(ctx: &lambda_runtime::Context) -> Invocation {
+        Invocation {
+            aws_request_id: ctx.request_id.clone(),
+            xray_trace_id: ctx.xray_trace_id.clone().filter(|t| !t.is_empty()),
+            function: ctx.env_config.function_name.clone(),
+            cold_start: !SERVED.swap(true, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// The span every line of the invocation is written in. At `ERROR` level so that it is on
+    /// whatever `LogLevel` is chosen: a span's level only decides whether it exists, and a `WARN`
+    /// line needs its request as much as an `INFO` one.
+    pub fn span(&self) -> tracing::Span {
+        tracing::error_span!(
+            "invocation",
+            aws_request_id = %self.aws_request_id,
+            xray_trace_id = self.xray_trace_id.as_deref().unwrap_or(""),
+            function = %self.function,
+            cold_start = self.cold_start,
+        )
+    }
 }
 
 #[cfg(test)]

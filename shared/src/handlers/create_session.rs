@@ -27,6 +27,9 @@ pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Respo
     }
     let mut log = RequestLog::new("POST /sessions", &req);
     let result = run(ctx, &req, &mut log).await;
+    if let Err(e) = &result {
+        crate::emf::start_refused(e.error_code());
+    }
     finish(log, result)
 }
 
@@ -60,6 +63,7 @@ async fn run<S: SessionStore>(
         gave_consent: body.gave_consent.unwrap_or(false),
     };
     let started = start_session(ctx, &user, &template, &opts, &mut log.plaid).await?;
+    crate::emf::start(started.outcome);
     log.idv_id = Some(started.record.id.to_string());
     let mut out = SessionBody::new(&started.record, ctx.now());
     out.shareable_url = started.shareable_url;

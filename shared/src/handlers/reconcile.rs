@@ -15,10 +15,14 @@ pub struct ReconcileReport {
     pub examined: u32,
     /// Plaid `/get` calls made.
     pub plaid_calls: u32,
+    /// Sessions read from Plaid and recorded.
+    pub refreshed: u32,
     /// Sessions whose status Plaid moved on since our last read.
     pub changed: u32,
     /// Sessions taken out of the open set by the app's expiry window.
     pub app_expired: u32,
+    /// Sessions looked at that are still open after the run (neither final nor app-expired).
+    pub still_open: u32,
     pub errors: u32,
     /// The run stopped early because Plaid rate-limited it.
     pub rate_limited: bool,
@@ -58,8 +62,10 @@ pub async fn reconcile<S: SessionStore>(
                 Ok(iv) => {
                     consecutive_failures = 0;
                     current = record_snapshot(ctx, &iv, read_at).await?;
+                    report.refreshed += 1;
                     if current.status != record.status {
                         report.changed += 1;
+                        crate::emf::verification_finished(current.status);
                     }
                 }
                 Err(PlaidError::Api { status: 429, .. }) => {
@@ -81,13 +87,18 @@ pub async fn reconcile<S: SessionStore>(
             if ctx.store.mark_app_expired(&current.id, ttl, now).await? == UpdateOutcome::Written {
                 report.app_expired += 1;
             }
+        } else if !current.status.is_final() {
+            report.still_open += 1;
         }
     }
+    crate::emf::reconcile_run(report.refreshed, report.still_open, report.app_expired);
     tracing::info!(
         examined = report.examined,
         plaid_calls = report.plaid_calls,
+        refreshed = report.refreshed,
         changed = report.changed,
         app_expired = report.app_expired,
+        still_open = report.still_open,
         errors = report.errors,
         rate_limited = report.rate_limited,
         "reconcile run"

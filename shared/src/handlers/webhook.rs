@@ -9,11 +9,12 @@
 
 use super::{RequestLog, finish};
 use crate::context::AppContext;
+use crate::emf;
 use crate::flows::webhook::{WebhookOutcome, record_webhook};
 use crate::http::ApiError;
 use crate::http::request::body_bytes;
 use crate::http::response::json;
-use crate::plaid::types::{IdvWebhook, WebhookEnvelope};
+use crate::plaid::types::{IdvWebhook, WebhookCode, WebhookEnvelope};
 use crate::store::SessionStore;
 use crate::webhook_verify::{KeyFetcher, WebhookVerifier, find_header};
 use lambda_http::request::RequestContext;
@@ -29,8 +30,10 @@ fn source_ip(req: &Request) -> Option<&str> {
     }
 }
 
-fn ack(outcome: &'static str) -> Response<Body> {
-    json(200, &serde_json::json!({ "status": outcome }))
+/// The 200 answer, counted: its `status` is the metric's outcome.
+fn ack(outcome: emf::WebhookOutcome) -> Response<Body> {
+    emf::webhook(outcome);
+    json(200, &serde_json::json!({ "status": outcome.as_str() }))
 }
 
 pub async fn handle<S: SessionStore, F: KeyFetcher>(
@@ -43,6 +46,11 @@ pub async fn handle<S: SessionStore, F: KeyFetcher>(
     }
     let mut log = RequestLog::new("POST /webhooks/plaid", &req);
     let result = run(ctx, verifier, &req, &mut log).await;
+    match &result {
+        // Counted with its reason where it was refused.
+        Err(ApiError::InvalidWebhook) | Ok(_) => {}
+        Err(_) => emf::webhook(emf::WebhookOutcome::Failed),
+    }
     finish(log, result)
 }
 
@@ -60,6 +68,7 @@ async fn run<S: SessionStore, F: KeyFetcher>(
             reason = "source address not in PLAID_WEBHOOK_SOURCE_IPS",
             "webhook rejected"
         );
+        emf::webhook_rejected("source_address");
         return Err(ApiError::InvalidWebhook);
     }
     let body = body_bytes(req);
@@ -73,31 +82,38 @@ async fn run<S: SessionStore, F: KeyFetcher>(
                 retry_after: std::time::Duration::from_secs(30),
             });
         }
-        // The alarm in infra/template.yaml counts these lines.
         tracing::warn!(webhook_rejected = true, reason = %e, "webhook rejected");
+        // What `WebhookRejectedAlarm` in infra/template.yaml counts.
+        emf::webhook_rejected(e.reason_class());
         return Err(ApiError::InvalidWebhook);
     }
 
     // Verified: from here on the body is Plaid's own words.
     let Ok(envelope) = serde_json::from_slice::<WebhookEnvelope>(body) else {
         tracing::warn!("verified webhook is not a webhook envelope; ignored");
-        return Ok(ack("ignored"));
+        return Ok(ack(emf::WebhookOutcome::Ignored));
     };
     if envelope.webhook_type != IDV_WEBHOOK_TYPE {
-        return Ok(ack("ignored"));
+        return Ok(ack(emf::WebhookOutcome::Ignored));
     }
     if envelope.environment != Some(ctx.config.plaid_env) {
         tracing::info!(environment = ?envelope.environment, "webhook from another plaid environment; ignored");
-        return Ok(ack("ignored"));
+        return Ok(ack(emf::WebhookOutcome::Ignored));
     }
     let Ok(hook) = serde_json::from_slice::<IdvWebhook>(body) else {
         tracing::warn!(webhook_code = %envelope.webhook_code, "identity verification webhook without a session id; ignored");
-        return Ok(ack("ignored"));
+        return Ok(ack(emf::WebhookOutcome::Ignored));
     };
     log.idv_id = Some(hook.identity_verification_id.to_string());
 
     match record_webhook(ctx, &hook, &mut log.plaid).await? {
-        WebhookOutcome::Recorded(_) => Ok(ack("processed")),
-        WebhookOutcome::UnknownSession => Ok(ack("ignored")),
+        WebhookOutcome::Recorded(session) => {
+            // Plaid sends STATUS_UPDATED when the status changes: a final one is a finish.
+            if hook.webhook_code == WebhookCode::StatusUpdated {
+                emf::verification_finished(session.status);
+            }
+            Ok(ack(emf::WebhookOutcome::Processed))
+        }
+        WebhookOutcome::UnknownSession => Ok(ack(emf::WebhookOutcome::Ignored)),
     }
 }

@@ -556,8 +556,9 @@ fn log_attempt(
     latency: Duration,
     outcome: Result<Option<&str>, &PlaidError>,
 ) {
-    let latency_ms = latency.as_millis() as u64;
     let endpoint = endpoint.path();
+    crate::emf::plaid_attempt(endpoint, latency, outcome.err());
+    let latency_ms = latency.as_millis() as u64;
     match outcome {
         Ok(request_id) => tracing::debug!(
             endpoint,

@@ -207,6 +207,26 @@ impl VerifyError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, VerifyError::KeyUnavailable(_))
     }
+
+    /// The reason's class, a metric dimension (`emf::WEBHOOKS_REJECTED`): a few values, so a
+    /// dashboard tells forged traffic (signature, key) from a clock or proxy problem (age,
+    /// body) at a glance.
+    pub fn reason_class(&self) -> &'static str {
+        match self {
+            VerifyError::MissingHeader => "missing_header",
+            VerifyError::Malformed(_)
+            | VerifyError::UnsupportedAlgorithm
+            | VerifyError::MissingKid
+            | VerifyError::BadKid => "malformed",
+            VerifyError::FetchBudgetSpent | VerifyError::UnknownKey | VerifyError::ExpiredKey => {
+                "unknown_key"
+            }
+            VerifyError::BadSignature => "bad_signature",
+            VerifyError::Stale | VerifyError::FromTheFuture => "stale",
+            VerifyError::BodyMismatch => "body_mismatch",
+            VerifyError::KeyUnavailable(_) => "key_unavailable",
+        }
+    }
 }
 
 /// The `Plaid-Verification` header value from an HTTP header map, whatever its case.

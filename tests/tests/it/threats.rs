@@ -356,6 +356,7 @@ async fn a_create_with_full_user_data_logs_no_pii_at_the_most_verbose_offered_le
             "no debug line at {level}:\n{logs}"
         );
     }
+    assert_lines_name_their_invocation(&lines, "create-session");
     for forbidden in [
         TOKEN,
         "c2lnbmF0dXJlLW9mLWEtcmVhbC1iZWFyZXItdG9rZW4",
@@ -376,6 +377,48 @@ async fn a_create_with_full_user_data_logs_no_pii_at_the_most_verbose_offered_le
             lines.len(),
             leaks[0]
         );
+    }
+}
+
+/// Every line the invocation logged, at every level, carries its request (issue #13): the
+/// Lambda request id the request's summary line names, the X-Ray trace id the Runtime API sent,
+/// the function and `cold_start`; and its EMF metric lines carry the same request id.
+fn assert_lines_name_their_invocation(lines: &[&str], function: &str) {
+    let json: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    let request = json
+        .iter()
+        .find(|l| l["message"] == "request")
+        .expect("the request line");
+    let id = request["aws_request_id"].as_str().unwrap_or("");
+    assert!(!id.is_empty(), "{request}");
+    // The cold start logs before any invocation; from the first line in a span on, every
+    // line belongs to the one invocation.
+    let in_invocation: Vec<&Value> = json
+        .iter()
+        .filter(|l| l.get("level").is_some())
+        .skip_while(|l| l.get("span").is_none())
+        .collect();
+    assert!(in_invocation.len() >= 2, "{lines:#?}");
+    for l in &in_invocation {
+        let span = &l["span"];
+        assert_eq!(span["aws_request_id"], id, "{l}");
+        assert!(
+            span["xray_trace_id"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Root=1-")),
+            "{l}"
+        );
+        assert_eq!(span["function"], function, "{l}");
+        assert_eq!(span["cold_start"], true, "{l}");
+    }
+    let metrics: Vec<&Value> = json.iter().filter(|l| l.get("_aws").is_some()).collect();
+    assert!(!metrics.is_empty(), "no EMF line:\n{lines:#?}");
+    for m in metrics {
+        assert_eq!(m["aws_request_id"], id, "{m}");
+        assert_eq!(m["cold_start"], true, "{m}");
     }
 }
 

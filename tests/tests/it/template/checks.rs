@@ -588,10 +588,9 @@ pub(super) fn log_group_with_retention(t: &Value, reference: &Value) -> bool {
 }
 
 /// JSON logs into log groups that expire; API access logs without headers, bodies or client
-/// addresses; a metric on the webhook's rejections.
+/// addresses. (The alarm on the webhook's rejections is on an EMF metric: `metrics.rs`.)
 pub(super) fn check_logging(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut webhook_group = None;
     for (id, f) in functions(t) {
         let lc = &f["Properties"]["LoggingConfig"];
         if lc["LogFormat"] != "JSON" {
@@ -601,9 +600,6 @@ pub(super) fn check_logging(t: &Value) -> Vec<String> {
             problems.push(format!(
                 "{id}: logs do not go to a log group with a retention"
             ));
-        }
-        if binary_of(f) == Some("webhook") {
-            webhook_group = Some(lc["LogGroup"].clone());
         }
     }
 
@@ -643,30 +639,6 @@ pub(super) fn check_logging(t: &Value) -> Vec<String> {
         }
     }
 
-    let filters = resources_of_type(t, "AWS::Logs::MetricFilter");
-    let rejected = filters.iter().find(|(_, mf)| {
-        Some(json!({ "Ref": mf["Properties"]["LogGroupName"]["Ref"] })) == webhook_group
-            && mf["Properties"]["FilterPattern"]
-                .as_str()
-                .is_some_and(|p| p.contains("webhook_rejected") && p.contains("IS TRUE"))
-    });
-    match rejected {
-        None => {
-            problems.push("no metric filter on the webhook's webhook_rejected log field".into())
-        }
-        Some((_, mf)) => {
-            let metric = &mf["Properties"]["MetricTransformations"][0];
-            let alarmed = resources_of_type(t, "AWS::CloudWatch::Alarm")
-                .iter()
-                .any(|(_, a)| {
-                    a["Properties"]["MetricName"] == metric["MetricName"]
-                        && a["Properties"]["Namespace"] == metric["MetricNamespace"]
-                });
-            if !alarmed {
-                problems.push("the webhook rejection metric has no alarm".into());
-            }
-        }
-    }
     problems
 }
 

@@ -83,6 +83,7 @@ fn lambda_bins() -> BTreeSet<String> {
 mod catches;
 mod checks;
 mod grants;
+mod metrics;
 
 use checks::*;
 
