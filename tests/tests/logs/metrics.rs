@@ -2,8 +2,9 @@
 //! the dashboard reads, with the code's names and dimensions, and no identifier among the
 //! dimension values. The documents are parsed as CloudWatch would read them.
 //!
-//! Every test here takes the process's metrics recorder (`emf::Capture`), one at a time: keep
-//! tests that do not take it out of this binary, or their metrics would land in these.
+//! Every test here takes the process's metrics recorder (`emf::Capture`), one at a time, and
+//! takes its turn with the binary's other tests (`ONE_AT_A_TIME`), whose invocations would
+//! otherwise record into a capture.
 
 use serde_json::Value;
 use shared::emf::{self, Capture};
@@ -144,6 +145,7 @@ const CREATE_ID: &str = "0c1d2e3f-0000-4000-8000-00000000c0de";
 
 #[tokio::test]
 async fn a_create_counts_its_start_and_its_plaid_calls() {
+    let _turn = super::ONE_AT_A_TIME.lock().await;
     let s = Stack::start().await;
     let capture = Capture::start(&s.ctx.config.metrics_namespace);
     let user = "metrics-create-user";
@@ -220,6 +222,7 @@ async fn a_create_counts_its_start_and_its_plaid_calls() {
 
 #[tokio::test]
 async fn a_webhook_counts_its_outcome_the_finished_verification_and_rejections() {
+    let _turn = super::ONE_AT_A_TIME.lock().await;
     let s = Stack::start().await;
     let capture = Capture::start(&s.ctx.config.metrics_namespace);
     let user = "metrics-webhook-user";
@@ -292,6 +295,7 @@ async fn a_webhook_counts_its_outcome_the_finished_verification_and_rejections()
 
 #[tokio::test]
 async fn a_reconcile_run_counts_refreshed_still_open_and_expired_sessions() {
+    let _turn = super::ONE_AT_A_TIME.lock().await;
     let s = Stack::start().await;
     let capture = Capture::start(&s.ctx.config.metrics_namespace);
     let finished = s.start_session("metrics-reconcile-a").await;
@@ -342,6 +346,7 @@ async fn a_reconcile_run_counts_refreshed_still_open_and_expired_sessions() {
 /// Plaid calls, so the latencies past the 100th are left out and the counts stay exact.
 #[tokio::test]
 async fn a_long_run_keeps_its_latencies_within_emfs_limit_and_its_counts_exact() {
+    let _turn = super::ONE_AT_A_TIME.lock().await;
     let s = Stack::start().await;
     let capture = Capture::start(&s.ctx.config.metrics_namespace);
     for _ in 0..150 {
