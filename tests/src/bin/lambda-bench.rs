@@ -33,11 +33,14 @@ const TABLE: &str = "bench-sessions";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 const MEMORY_MB: &str = "128";
+/// `tests/bench/hello`'s binary, in `--bin-dir` beside the functions.
+const HELLO_BIN: &str = "bench-hello";
 
 #[derive(Debug, Parser)]
 #[command(about = "Cold start, latency and memory of Lambda functions on a local Runtime API")]
 struct Args {
-    /// Directory with the host builds of create-session, get-session and link-token.
+    /// Directory with the host builds of create-session, get-session, link-token and
+    /// bench-hello (`tests/bench/hello`).
     #[arg(long)]
     bin_dir: PathBuf,
     /// The baseline's Python (a venv with tests/bench/requirements.txt); omit to skip it.
@@ -337,6 +340,15 @@ enum Flow {
     CreateSession,
     GetSession,
     LinkToken,
+    /// The bare `lambda_runtime` hello world (`tests/bench/hello`): the floor for init.
+    Hello,
+}
+
+impl Flow {
+    /// Whether bare clients can repeat the invocation's calls (see `Services::round_trips`).
+    fn has_round_trips(self) -> bool {
+        matches!(self, Flow::CreateSession | Flow::GetSession)
+    }
 }
 
 struct Subject {
@@ -376,6 +388,7 @@ impl Subject {
                     .event(),
                 &[200, 201],
             ),
+            (Flow::Hello, _) => (json!({ "name": format!("bench-{i}") }), &[200]),
             _ => (Value::Null, &[]),
         }
     }
@@ -451,7 +464,7 @@ fn round_trip_calls(flow: Flow) -> Vec<String> {
             "DynamoDB PutItem (attribute_not_exists)".into(),
         ],
         Flow::GetSession => vec!["DynamoDB GetItem (consistent)".into()],
-        Flow::LinkToken => vec![],
+        Flow::LinkToken | Flow::Hello => vec![],
     }
 }
 
@@ -490,7 +503,7 @@ async fn measure(
     let mut lat = Vec::with_capacity(warm);
     let mut rts = Vec::new();
     let mut beyond = Vec::new();
-    let pair = subject.flow != Flow::LinkToken;
+    let pair = subject.flow.has_round_trips();
     let cpu_before = running.cpu_ns();
     for i in 0..warm {
         let (event, expect) = subject.event(n);
@@ -814,7 +827,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     if args.stand_ins {
         for (launch, subject) in plan
             .iter()
-            .filter(|(l, s)| wanted(&l.name) && s.flow != Flow::LinkToken)
+            .filter(|(l, s)| wanted(&l.name) && s.flow.has_round_trips())
         {
             results.push(measure_overhead(&services, launch, subject, args.warm).await?);
         }
@@ -838,14 +851,21 @@ async fn run(args: Args) -> Result<Value, BenchError> {
         }
     }
     let experiments = if args.init_experiments {
-        init_experiments(&services, &plan[0].0, args.cold_starts).await?
+        let create = plan
+            .iter()
+            .find(|(l, _)| l.name == "create-session")
+            .map(|(l, _)| l)
+            .ok_or_else(|| BenchError::Setup("no create-session in the plan".into()))?;
+        init_experiments(&services, create, args.cold_starts).await?
     } else {
         Value::Null
     };
     if let Some(dir) = &args.trace_init {
         trace_inits(
             &services,
-            plan.iter().map(|(l, _)| l).filter(|l| wanted(&l.name)),
+            plan.iter()
+                .map(|(l, _)| l)
+                .filter(|l| wanted(&l.name) && l.name != "hello"),
             dir,
         )
         .await?;
@@ -964,7 +984,20 @@ async fn plan(args: &Args, services: &Services) -> Result<Plan, BenchError> {
         ("SESSION_FRESHNESS_SECONDS".into(), "86400".into()),
         table_env(&get_table),
     ];
+    let hello = Launch {
+        program: args.bin_dir.join(HELLO_BIN),
+        ..rust("hello", vec![])
+    };
     let plan: Vec<(Launch, Subject)> = vec![
+        (
+            hello,
+            Subject {
+                flow: Flow::Hello,
+                store: DynamoStore::new(dynamo.clone(), TABLE),
+                tag: "hello".into(),
+                existing: Vec::new(),
+            },
+        ),
         (
             rust("create-session", vec![table_env(&create_table)]),
             Subject {
