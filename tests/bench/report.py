@@ -406,9 +406,10 @@ def main() -> None:
     if exps:
         w("### What create-session's init spends on TLS root certificates\n")
         w(
-            "The same binary, started with the trust store narrowed through `SSL_CERT_FILE` / "
-            "`SSL_CERT_DIR` (read by rustls-native-certs, which `shared/src/tls.rs` calls once per "
-            "cold start for both the AWS SDK's https client and reqwest):\n"
+            "The same binary with its compiled-in roots (the default) and with the trust store "
+            "named by `SSL_CERT_FILE` / `SSL_CERT_DIR` instead (read and parsed at init by "
+            "rustls-native-certs, `shared/src/tls.rs`, for both the AWS SDK's https client and "
+            "reqwest):\n"
         )
         w("| trust store | init median | init p99 |")
         w("|---|---|---|")

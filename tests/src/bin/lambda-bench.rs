@@ -65,9 +65,9 @@ struct Args {
     /// trace here (not counted in any figure): what init spends its time on.
     #[arg(long)]
     trace_init: Option<PathBuf>,
-    /// Also time create-session's init with the TLS trust store narrowed through
-    /// `SSL_CERT_FILE`/`SSL_CERT_DIR` (read by rustls-native-certs), to see what loading the
-    /// system's root certificates costs.
+    /// Also time create-session's init with the TLS trust store named by
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR` (the system bundle, one root) beside its compiled-in
+    /// default, to see what reading and parsing root certificates costs.
     #[arg(long)]
     init_experiments: bool,
     /// Measure only these functions (repeatable; default: all). The Python baseline runs only
@@ -746,7 +746,10 @@ async fn init_experiments(s: &Services, base: &Launch, n: usize) -> Result<Value
     let one = dir.join("one-root.pem");
     std::fs::write(&one, format!("{first}\n")).map_err(|e| BenchError::Setup(e.to_string()))?;
     let cases: [(&str, Vec<(String, String)>); 3] = [
-        ("system default (bundle file + the certs directory)", vec![]),
+        (
+            "compiled-in roots (neither variable set: the default)",
+            vec![],
+        ),
         (
             "bundle file only (SSL_CERT_DIR empty)",
             vec![
