@@ -159,12 +159,30 @@ pub fn sdk_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
                 .expect("a TLS context with only a trust store always builds")
         })
     };
+    static UNTRUSTING: OnceLock<TlsContext> = OnceLock::new();
     Builder::new().build_with_connector_fn(move |settings, components| {
+        // Every `Client::new` (DynamoDB, Secrets Manager, and the STS client aws-config makes
+        // for web identity) builds a connector with neither settings nor components and drops
+        // it (`HyperClient::validate_base_client_config`), only so that native roots load
+        // early. With the roots, each such build decodes and parses all of them: about 7 M
+        // instructions per client, three at init (callgrind). That throwaway trusts nothing;
+        // every connector that makes requests is built with both and gets the roots
+        // (`shared/tests/tls_roots.rs` reaches an HTTPS server through the SDK).
+        let context = if settings.is_none() && components.is_none() {
+            UNTRUSTING.get_or_init(|| {
+                TlsContext::builder()
+                    .with_trust_store(TrustStore::empty().with_native_roots(false))
+                    .build()
+                    .expect("a TLS context with only a trust store always builds")
+            })
+        } else {
+            context()
+        };
         let mut connector = ConnectorBuilder::default()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::AwsLc,
             ))
-            .tls_context(context().clone());
+            .tls_context(context.clone());
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());
