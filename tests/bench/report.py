@@ -336,7 +336,7 @@ def main() -> None:
             f"{verdict(v, *VERIFY_US)} |"
         )
     else:
-        w("| webhook | verification | absent (shared/benches/verify.rs not in this tree) | ≤ 100 µs / 200 µs | not measured |")
+        w("| webhook | verification | not measured in this run (no verify.json) | ≤ 100 µs / 200 µs | not measured |")
     w("")
 
     w("### All figures\n")
