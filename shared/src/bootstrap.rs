@@ -4,7 +4,7 @@
 use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError};
 use crate::context::AppContext;
-use crate::credentials::{CredentialsError, CredentialsProvider};
+use crate::credentials::CredentialsProvider;
 use crate::logging::Invocation;
 use crate::plaid::{ClientOptions, PlaidClient, PlaidError};
 use crate::store::DynamoStore;
@@ -16,8 +16,6 @@ use std::time::Duration;
 pub enum StartupError {
     #[error("configuration: {0}")]
     Config(#[from] ConfigError),
-    #[error("plaid credentials: {0}")]
-    Credentials(#[from] CredentialsError),
     #[error("plaid client: {0}")]
     Plaid(#[from] PlaidError),
 }
@@ -80,7 +78,8 @@ impl Budget {
 }
 
 /// Everything a handler needs, from the environment. Fails with a message that names what is
-/// wrong: a missing variable, an unreadable secret.
+/// wrong, a missing variable say; the Plaid secret is read in the background (see
+/// [`app_context_with`]).
 pub async fn app_context(budget: Budget) -> Result<AppContext<DynamoStore>, StartupError> {
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
@@ -103,9 +102,7 @@ pub async fn app_context_with(
         config.plaid_secret_id.clone(),
         CREDENTIALS_TTL,
     ));
-    // Read the secret now: a missing or malformed one is a clear cold-start error, and no
-    // request pays for the fetch.
-    credentials.get().await?;
+    prefetch(&credentials);
     let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, plaid_options)?;
     Ok(AppContext {
         config,
@@ -114,6 +111,36 @@ pub async fn app_context_with(
         clock: Arc::new(SystemClock),
     })
 }
+
+/// Reads the Plaid secret in a task of its own once the first event has arrived, instead of
+/// before the runtime's first `/next`: the fetch was about a third of init (a Secrets Manager
+/// round trip, and the SDK client's first connection and TLS set-up). It then overlaps the first
+/// invocation's own work (its DynamoDB call, on AWS a separate service); a request that needs
+/// Plaid before it is done waits for the same fetch (the provider's cache lock), never starts
+/// another. Started by the first event rather than at once: on the current-thread scheduler the
+/// task's CPU work (the SDK's connector, signing) would otherwise run while the runtime client
+/// connects, before `/next` is sent, and still count as init.
+///
+/// A secret that is missing, malformed or not readable no longer fails init. It is logged at
+/// once, naming the secret, and every request that needs Plaid answers with the mapped error
+/// (`plaid_credentials_invalid` 502, or `plaid_unavailable` 503 when transient) and retries
+/// the read, so a fixed secret is picked up without a new cold start. A failed init would not
+/// have been clearer to a caller: Lambda answers API Gateway's bare 502 and runs init again on
+/// the next invocation anyway. Requests that do not need Plaid (a fresh `GET /sessions/{id}`)
+/// keep working.
+fn prefetch(credentials: &Arc<CredentialsProvider>) {
+    let credentials = Arc::clone(credentials);
+    tokio::spawn(async move {
+        FIRST_EVENT.notified().await;
+        if let Err(e) = credentials.get().await {
+            tracing::error!(error = %e, "plaid credentials could not be read at cold start; requests that need Plaid will fail until they can");
+        }
+    });
+}
+
+/// Signalled by every event (`serve_with`, `serve_reconcile`); [`prefetch`] waits for the first.
+/// A process serves one context, so one signal.
+static FIRST_EVENT: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 async fn leaked_context(
     budget: Budget,
@@ -160,6 +187,7 @@ where
     use tracing::Instrument;
     let metrics = crate::emf::Emitter::install(&config.metrics_namespace);
     lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
+        FIRST_EVENT.notify_one();
         let deadline = invocation_deadline(&req);
         let invocation = invocation(&req);
         let span = invocation.as_ref().map(Invocation::span);
@@ -200,6 +228,7 @@ pub async fn serve_reconcile() -> Result<(), lambda_http::Error> {
     let metrics = crate::emf::Emitter::install(&ctx.config.metrics_namespace);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            FIRST_EVENT.notify_one();
             let invocation = Invocation::from_context(&event.context);
             let span = invocation.span();
             async move {

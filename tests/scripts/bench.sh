@@ -33,6 +33,8 @@ echo "== release builds for the host (workspace [profile.release])"
 # functions and change what is measured.
 cargo build --release -p create-session -p get-session -p link-token
 cargo build --release -p testkit --bin lambda-bench
+# The floor for init (tests/bench/hello), with only its own dependencies' features.
+cargo build --release -p bench-hello
 
 echo "== lambda-bench: $COLD cold starts and $WARM warm invocations per function"
 "$TARGET/release/lambda-bench" \

@@ -17,7 +17,7 @@ use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::plaid::types::IdentityVerification;
 use shared::session::SessionRecord;
 use shared::store::{DynamoStore, SessionStore};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use testkit::apigw::ApiEvent;
@@ -33,11 +33,14 @@ const TABLE: &str = "bench-sessions";
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 const MEMORY_MB: &str = "128";
+/// `tests/bench/hello`'s binary, in `--bin-dir` beside the functions.
+const HELLO_BIN: &str = "bench-hello";
 
 #[derive(Debug, Parser)]
 #[command(about = "Cold start, latency and memory of Lambda functions on a local Runtime API")]
 struct Args {
-    /// Directory with the host builds of create-session, get-session and link-token.
+    /// Directory with the host builds of create-session, get-session, link-token and
+    /// bench-hello (`tests/bench/hello`).
     #[arg(long)]
     bin_dir: PathBuf,
     /// The baseline's Python (a venv with tests/bench/requirements.txt); omit to skip it.
@@ -62,9 +65,9 @@ struct Args {
     /// trace here (not counted in any figure): what init spends its time on.
     #[arg(long)]
     trace_init: Option<PathBuf>,
-    /// Also time create-session's init with the TLS trust store narrowed through
-    /// `SSL_CERT_FILE`/`SSL_CERT_DIR` (read by rustls-native-certs), to see what loading the
-    /// system's root certificates costs.
+    /// Also time create-session's init with the TLS trust store named by
+    /// `SSL_CERT_FILE`/`SSL_CERT_DIR` (the system bundle, one root) beside its compiled-in
+    /// default, to see what reading and parsing root certificates costs.
     #[arg(long)]
     init_experiments: bool,
     /// Measure only these functions (repeatable; default: all). The Python baseline runs only
@@ -337,6 +340,15 @@ enum Flow {
     CreateSession,
     GetSession,
     LinkToken,
+    /// The bare `lambda_runtime` hello world (`tests/bench/hello`): the floor for init.
+    Hello,
+}
+
+impl Flow {
+    /// Whether bare clients can repeat the invocation's calls (see `Services::round_trips`).
+    fn has_round_trips(self) -> bool {
+        matches!(self, Flow::CreateSession | Flow::GetSession)
+    }
 }
 
 struct Subject {
@@ -376,6 +388,7 @@ impl Subject {
                     .event(),
                 &[200, 201],
             ),
+            (Flow::Hello, _) => (json!({ "name": format!("bench-{i}") }), &[200]),
             _ => (Value::Null, &[]),
         }
     }
@@ -451,7 +464,7 @@ fn round_trip_calls(flow: Flow) -> Vec<String> {
             "DynamoDB PutItem (attribute_not_exists)".into(),
         ],
         Flow::GetSession => vec!["DynamoDB GetItem (consistent)".into()],
-        Flow::LinkToken => vec![],
+        Flow::LinkToken | Flow::Hello => vec![],
     }
 }
 
@@ -490,7 +503,7 @@ async fn measure(
     let mut lat = Vec::with_capacity(warm);
     let mut rts = Vec::new();
     let mut beyond = Vec::new();
-    let pair = subject.flow != Flow::LinkToken;
+    let pair = subject.flow.has_round_trips();
     let cpu_before = running.cpu_ns();
     for i in 0..warm {
         let (event, expect) = subject.event(n);
@@ -733,7 +746,10 @@ async fn init_experiments(s: &Services, base: &Launch, n: usize) -> Result<Value
     let one = dir.join("one-root.pem");
     std::fs::write(&one, format!("{first}\n")).map_err(|e| BenchError::Setup(e.to_string()))?;
     let cases: [(&str, Vec<(String, String)>); 3] = [
-        ("system default (bundle file + the certs directory)", vec![]),
+        (
+            "compiled-in roots (neither variable set: the default)",
+            vec![],
+        ),
         (
             "bundle file only (SSL_CERT_DIR empty)",
             vec![
@@ -796,6 +812,82 @@ async fn seed_session(s: &Services, table: &str, owner: &str) -> Result<String, 
 }
 
 async fn run(args: Args) -> Result<Value, BenchError> {
+    let services = start_services(&args).await?;
+    let Plan {
+        functions: plan,
+        python_store: py_store,
+        python_table: py_table,
+    } = plan(&args, &services).await?;
+    let aws_init = aws_init_samples(&services, args.cold_starts).await?;
+    let hop = runtime_hop_samples(args.warm).await?;
+    let mut results = Vec::new();
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    if !args.skip_moto {
+        for (launch, subject) in plan.iter().filter(|(l, _)| wanted(&l.name)) {
+            results.push(measure(&services, launch, subject, args.cold_starts, args.warm).await?);
+        }
+    }
+    if args.stand_ins {
+        for (launch, subject) in plan
+            .iter()
+            .filter(|(l, s)| wanted(&l.name) && s.flow.has_round_trips())
+        {
+            results.push(measure_overhead(&services, launch, subject, args.warm).await?);
+        }
+    }
+    let python = args.python.as_ref().filter(|_| wanted("create-session"));
+    if let Some(python) = python {
+        let launch = python_launch(&args, python, &py_table)?;
+        let subject = Subject {
+            flow: Flow::CreateSession,
+            store: py_store,
+            tag: "python".into(),
+            existing: Vec::new(),
+        };
+        if !args.skip_moto {
+            results.push(measure(&services, &launch, &subject, args.cold_starts, args.warm).await?);
+        }
+        // The same stand-ins as Rust's run (boto3 honours AWS_ENDPOINT_URL_DYNAMODB too), so the
+        // warm ratio compares the two implementations rather than moto's speed.
+        if args.stand_ins {
+            results.push(measure_overhead(&services, &launch, &subject, args.warm).await?);
+        }
+    }
+    let experiments = if args.init_experiments {
+        let create = plan
+            .iter()
+            .find(|(l, _)| l.name == "create-session")
+            .map(|(l, _)| l)
+            .ok_or_else(|| BenchError::Setup("no create-session in the plan".into()))?;
+        init_experiments(&services, create, args.cold_starts).await?
+    } else {
+        Value::Null
+    };
+    if let Some(dir) = &args.trace_init {
+        trace_inits(
+            &services,
+            plan.iter()
+                .map(|(l, _)| l)
+                .filter(|l| wanted(&l.name) && l.name != "hello"),
+            dir,
+        )
+        .await?;
+    }
+    services.emulator.shutdown().await;
+    Ok(json!({
+        "aws_config_and_secret_fetch": stats(&aws_init),
+        "runtime_api_hop": stats(&hop),
+        "init_experiments": experiments,
+        "cold_starts": args.cold_starts,
+        "warm_invocations": args.warm,
+        "memory_size_mb": MEMORY_MB,
+        "moto": services.moto,
+        "results": results,
+    }))
+}
+
+/// moto with the sessions table and the Plaid secret, the emulator, and warmed-up servers.
+async fn start_services(args: &Args) -> Result<Services, BenchError> {
     std::fs::create_dir_all(args.log_dir.join("home"))
         .map_err(|e| BenchError::Setup(format!("{}: {e}", args.log_dir.display())))?;
     let moto = localstack::dynamodb_endpoint().map_err(|e| BenchError::Setup(e.to_string()))?;
@@ -841,7 +933,20 @@ async fn run(args: Args) -> Result<Value, BenchError> {
             .await
             .map_err(|e| BenchError::Setup(format!("warm-up: {e}")))?;
     }
+    Ok(services)
+}
 
+/// The Rust functions to measure with their subjects, and the Python baseline's table.
+struct Plan {
+    functions: Vec<(Launch, Subject)>,
+    python_store: DynamoStore,
+    python_table: String,
+}
+
+/// A table per run, the sessions get-session and link-token read, and how to start each
+/// function.
+async fn plan(args: &Args, services: &Services) -> Result<Plan, BenchError> {
+    let dynamo = &services.dynamo;
     let rust = |name: &str, extra: Vec<(String, String)>| Launch {
         name: name.into(),
         runtime: "rust",
@@ -866,13 +971,13 @@ async fn run(args: Args) -> Result<Value, BenchError> {
     let (link_store, link_table) = table("rust-link").await?;
     let (py_store, py_table) = table("python-create").await?;
     let seeded_get = vec![(
-        seed_session(&services, &get_table, owner).await?,
+        seed_session(services, &get_table, owner).await?,
         format!("rt-seed-{owner}-0"),
     )];
     let mut seeded_link = Vec::new();
     for k in 0..args.cold_starts.max(1) + args.warm {
         let owner = format!("{owner}-link-{k}");
-        let id = seed_session(&services, &link_table, &owner).await?;
+        let id = seed_session(services, &link_table, &owner).await?;
         seeded_link.push((id, format!("rt-seed-{owner}-0")));
     }
     // A read of a session synced within the freshness window is one GetItem; the window is
@@ -882,10 +987,20 @@ async fn run(args: Args) -> Result<Value, BenchError> {
         ("SESSION_FRESHNESS_SECONDS".into(), "86400".into()),
         table_env(&get_table),
     ];
-    let aws_init = aws_init_samples(&services, args.cold_starts).await?;
-    let hop = runtime_hop_samples(args.warm).await?;
-    let mut results = Vec::new();
+    let hello = Launch {
+        program: args.bin_dir.join(HELLO_BIN),
+        ..rust("hello", vec![])
+    };
     let plan: Vec<(Launch, Subject)> = vec![
+        (
+            hello,
+            Subject {
+                flow: Flow::Hello,
+                store: DynamoStore::new(dynamo.clone(), TABLE),
+                tag: "hello".into(),
+                existing: Vec::new(),
+            },
+        ),
         (
             rust("create-session", vec![table_env(&create_table)]),
             Subject {
@@ -914,96 +1029,66 @@ async fn run(args: Args) -> Result<Value, BenchError> {
             },
         ),
     ];
-    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
-    if !args.skip_moto {
-        for (launch, subject) in plan.iter().filter(|(l, _)| wanted(&l.name)) {
-            results.push(measure(&services, launch, subject, args.cold_starts, args.warm).await?);
-        }
-    }
-    if args.stand_ins {
-        for (launch, subject) in plan
-            .iter()
-            .filter(|(l, s)| wanted(&l.name) && s.flow != Flow::LinkToken)
-        {
-            results.push(measure_overhead(&services, launch, subject, args.warm).await?);
-        }
-    }
-    let python = args.python.as_ref().filter(|_| wanted("create-session"));
-    if let Some(python) = python {
-        let dir = std::fs::canonicalize(&args.python_dir)
-            .map_err(|e| BenchError::Setup(format!("{}: {e}", args.python_dir.display())))?;
-        let launch = Launch {
-            name: "create-session".into(),
-            runtime: "python",
-            program: python.clone(),
+    Ok(Plan {
+        functions: plan,
+        python_store: py_store,
+        python_table: py_table,
+    })
+}
+
+/// The Python baseline under AWS's runtime interface client, on its own table.
+fn python_launch(args: &Args, python: &Path, py_table: &str) -> Result<Launch, BenchError> {
+    let table_env = |t: &str| ("TABLE_NAME".to_owned(), t.to_owned());
+    let dir = std::fs::canonicalize(&args.python_dir)
+        .map_err(|e| BenchError::Setup(format!("{}: {e}", args.python_dir.display())))?;
+    Ok(Launch {
+        name: "create-session".into(),
+        runtime: "python",
+        program: python.to_path_buf(),
+        args: vec![
+            "-m".into(),
+            "awslambdaric".into(),
+            "handler.lambda_handler".into(),
+        ],
+        cwd: Some(dir.clone()),
+        extra_env: vec![
+            ("LAMBDA_TASK_ROOT".into(), dir.display().to_string()),
+            ("PYTHONPATH".into(), dir.display().to_string()),
+            ("_HANDLER".into(), "handler.lambda_handler".into()),
+            ("POWERTOOLS_SERVICE_NAME".into(), "create-session".into()),
+            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+            table_env(py_table),
+        ],
+    })
+}
+
+/// Each function started once more under `strace -f -tt`; see `--trace-init`.
+async fn trace_inits(
+    services: &Services,
+    launches: impl Iterator<Item = &Launch>,
+    dir: &Path,
+) -> Result<(), BenchError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| BenchError::Setup(format!("{}: {e}", dir.display())))?;
+    for launch in launches {
+        let out = dir.join(format!("{}.strace", launch.name));
+        let traced = Launch {
+            name: launch.name.clone(),
+            runtime: "rust",
+            program: PathBuf::from("strace"),
             args: vec![
-                "-m".into(),
-                "awslambdaric".into(),
-                "handler.lambda_handler".into(),
+                "-f".into(),
+                "-tt".into(),
+                "-o".into(),
+                out.display().to_string(),
+                launch.program.display().to_string(),
             ],
-            cwd: Some(dir.clone()),
-            extra_env: vec![
-                ("LAMBDA_TASK_ROOT".into(), dir.display().to_string()),
-                ("PYTHONPATH".into(), dir.display().to_string()),
-                ("_HANDLER".into(), "handler.lambda_handler".into()),
-                ("POWERTOOLS_SERVICE_NAME".into(), "create-session".into()),
-                ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
-                table_env(&py_table),
-            ],
+            cwd: None,
+            extra_env: launch.extra_env.clone(),
         };
-        let subject = Subject {
-            flow: Flow::CreateSession,
-            store: py_store,
-            tag: "python".into(),
-            existing: Vec::new(),
-        };
-        if !args.skip_moto {
-            results.push(measure(&services, &launch, &subject, args.cold_starts, args.warm).await?);
-        }
-        // The same stand-ins as Rust's run (boto3 honours AWS_ENDPOINT_URL_DYNAMODB too), so the
-        // warm ratio compares the two implementations rather than moto's speed.
-        if args.stand_ins {
-            results.push(measure_overhead(&services, &launch, &subject, args.warm).await?);
-        }
+        traced.start(services).await?.stop().await;
     }
-    let experiments = if args.init_experiments {
-        init_experiments(&services, &plan[0].0, args.cold_starts).await?
-    } else {
-        Value::Null
-    };
-    if let Some(dir) = &args.trace_init {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| BenchError::Setup(format!("{}: {e}", dir.display())))?;
-        for (launch, _) in plan.iter().filter(|(l, _)| wanted(&l.name)) {
-            let out = dir.join(format!("{}.strace", launch.name));
-            let traced = Launch {
-                name: launch.name.clone(),
-                runtime: "rust",
-                program: PathBuf::from("strace"),
-                args: vec![
-                    "-f".into(),
-                    "-tt".into(),
-                    "-o".into(),
-                    out.display().to_string(),
-                    launch.program.display().to_string(),
-                ],
-                cwd: None,
-                extra_env: launch.extra_env.clone(),
-            };
-            traced.start(&services).await?.stop().await;
-        }
-    }
-    services.emulator.shutdown().await;
-    Ok(json!({
-        "aws_config_and_secret_fetch": stats(&aws_init),
-        "runtime_api_hop": stats(&hop),
-        "init_experiments": experiments,
-        "cold_starts": args.cold_starts,
-        "warm_invocations": args.warm,
-        "memory_size_mb": MEMORY_MB,
-        "moto": moto,
-        "results": results,
-    }))
+    Ok(())
 }
 
 // Single-threaded like the functions themselves: the bare round trips paired with each

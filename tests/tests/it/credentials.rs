@@ -1,8 +1,10 @@
 //! Plaid credentials from Secrets Manager (moto, real SDK) and the cold start that reads them.
 
-use shared::bootstrap::{Budget, StartupError, app_context_with};
+use shared::bootstrap::{Budget, app_context_with};
 use shared::config::Config;
 use shared::credentials::{CredentialsError, CredentialsProvider};
+use shared::ids::IdvId;
+use shared::plaid::PlaidError;
 use std::time::Duration;
 use testkit::localstack::{aws_config, create_plaid_secret};
 
@@ -122,21 +124,27 @@ fn config(secret_id: &str) -> Config {
     .unwrap()
 }
 
+/// The secret is read in the background (`bootstrap::prefetch`): a missing one does not stop the
+/// cold start, and a request that needs Plaid gets the error that names the secret.
 #[tokio::test]
-async fn cold_start_fails_clearly_on_an_unreadable_secret() {
+async fn an_unreadable_secret_fails_the_requests_that_need_plaid_clearly() {
     let sdk = aws_config().await;
-    let err = app_context_with(
+    let ctx = app_context_with(
         config("plaid/missing-at-startup"),
         &sdk,
         Budget::Api.plaid_options(),
     )
     .await
-    .err()
-    .expect("startup must fail");
+    .expect("the cold start does not wait for the secret");
+    let err = ctx
+        .plaid
+        .get(&IdvId::parse("idv_missing_secret").unwrap())
+        .await
+        .expect_err("no credentials, no Plaid call");
     assert!(
         matches!(
             err,
-            StartupError::Credentials(CredentialsError::NotFound { .. })
+            PlaidError::Credentials(CredentialsError::NotFound { .. })
         ),
         "{err:?}"
     );
