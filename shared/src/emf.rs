@@ -244,15 +244,7 @@ pub fn plaid_error_class(e: &PlaidError) -> Cow<'static, str> {
         Some(code) if is_plaid_code(code) => Cow::Owned(code.to_owned()),
         // A body we could not trust to be a code: never let it become a dimension value.
         Some(_) => Cow::Borrowed("OTHER"),
-        None => Cow::Borrowed(match e {
-            PlaidError::Timeout => "TIMEOUT",
-            PlaidError::Transport(_) => "TRANSPORT",
-            PlaidError::Decode { .. } => "DECODE",
-            PlaidError::Credentials(_) => "CREDENTIALS",
-            PlaidError::Api { .. } => "API",
-            PlaidError::InvalidRequest(_) => "INVALID_REQUEST_LOCAL",
-            PlaidError::Config(_) => "CONFIG",
-        }),
+        None => Cow::Borrowed(e.local_code()),
     }
 }
 

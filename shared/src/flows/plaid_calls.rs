@@ -23,15 +23,7 @@ impl PlaidCalls {
         self.error_code = Some(
             e.error_code()
                 .map(str::to_owned)
-                .unwrap_or_else(|| match e {
-                    PlaidError::Timeout => "TIMEOUT".into(),
-                    PlaidError::Transport(_) => "TRANSPORT".into(),
-                    PlaidError::Decode { .. } => "DECODE".into(),
-                    PlaidError::Credentials(_) => "CREDENTIALS".into(),
-                    PlaidError::Api { .. } => "API".into(),
-                    PlaidError::InvalidRequest(_) => "INVALID_REQUEST_LOCAL".into(),
-                    PlaidError::Config(_) => "CONFIG".into(),
-                }),
+                .unwrap_or_else(|| e.local_code().to_owned()),
         );
     }
 }

@@ -12,7 +12,6 @@ pub mod webhook;
 
 use crate::flows::plaid_calls::PlaidCalls;
 use crate::http::ApiError;
-use crate::plaid::PlaidError;
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::time::Instant;
 
@@ -36,10 +35,6 @@ impl RequestLog {
             plaid: PlaidCalls::default(),
             started: Instant::now(),
         }
-    }
-
-    pub fn plaid_error(&mut self, e: &PlaidError) {
-        self.plaid.failed(e);
     }
 }
 

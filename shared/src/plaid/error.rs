@@ -51,6 +51,20 @@ impl PlaidError {
         }
     }
 
+    /// What failed, named on our side, for when Plaid gave no `error_code`: the one name the
+    /// request's log line and the `PlaidErrors` metric both use.
+    pub fn local_code(&self) -> &'static str {
+        match self {
+            PlaidError::Timeout => "TIMEOUT",
+            PlaidError::Transport(_) => "TRANSPORT",
+            PlaidError::Decode { .. } => "DECODE",
+            PlaidError::Credentials(_) => "CREDENTIALS",
+            PlaidError::Api { .. } => "API",
+            PlaidError::InvalidRequest(_) => "INVALID_REQUEST_LOCAL",
+            PlaidError::Config(_) => "CONFIG",
+        }
+    }
+
     pub fn error_type(&self) -> Option<&str> {
         match self {
             PlaidError::Api { body, .. } => Some(body.error_type.0.as_str()),
