@@ -153,10 +153,7 @@ pub fn sdk_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
             if !pem.is_empty() {
                 trust = trust.with_pem_certificate(pem);
             }
-            TlsContext::builder()
-                .with_trust_store(trust)
-                .build()
-                .expect("a TLS context with only a trust store always builds")
+            trusting(trust)
         })
     };
     static UNTRUSTING: OnceLock<TlsContext> = OnceLock::new();
@@ -167,14 +164,9 @@ pub fn sdk_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         // early. With the roots, each such build decodes and parses all of them: about 7 M
         // instructions per client, three at init (callgrind). That throwaway trusts nothing;
         // every connector that makes requests is built with both and gets the roots
-        // (`shared/tests/tls_roots.rs` reaches an HTTPS server through the SDK).
+        // (`shared/tests/it/tls_roots.rs` reaches an HTTPS server through the SDK).
         let context = if settings.is_none() && components.is_none() {
-            UNTRUSTING.get_or_init(|| {
-                TlsContext::builder()
-                    .with_trust_store(TrustStore::empty().with_native_roots(false))
-                    .build()
-                    .expect("a TLS context with only a trust store always builds")
-            })
+            UNTRUSTING.get_or_init(|| trusting(TrustStore::empty().with_native_roots(false)))
         } else {
             context()
         };
@@ -190,6 +182,14 @@ pub fn sdk_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
         connector.set_proxy_config(Some(ProxyConfig::from_env()));
         connector.build()
     })
+}
+
+/// A TLS context for the SDK's connectors that trusts exactly `trust`.
+fn trusting(trust: TrustStore) -> TlsContext {
+    TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context with only a trust store always builds")
 }
 
 #[cfg(test)]
