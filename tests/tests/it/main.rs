@@ -10,6 +10,7 @@ mod events;
 mod faults;
 mod hardening;
 mod load;
+mod package;
 mod reconcile;
 mod routes;
 mod store;
