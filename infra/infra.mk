@@ -68,3 +68,21 @@ deploy: sam-build ## sam deploy of one stack: CONFIG_ENV=dev or prod, and PARAMS
 	  *) echo "make deploy: say which stack: CONFIG_ENV=dev or CONFIG_ENV=prod (infra/samconfig.toml)" >&2; exit 2 ;; esac
 	@$(if $(PARAMS),true,echo "make deploy: no stack parameters: set PARAMS='IdvTemplateId=... JwtIssuer=... JwtAudience=...' or write them in infra/$(CONFIG_ENV).params (untracked); see the README's Deploy section" >&2; exit 2)
 	cd $(INFRA_DIR) && $(INFRA_ENV) sam deploy --config-env $(CONFIG_ENV) --parameter-overrides $(PARAMS)
+
+# The release folder, target/release-<version>/ (what it holds: tests/src/release.rs): the arm64
+# zips of LAMBDA_BINS with their SHA256SUMS, a template whose functions deploy those zips, the
+# OpenAPI file and the outcome events' schema (shared/events/*.json). The template's functions
+# are the list: one without its zip stops the release. The release build takes minutes, so
+# `make test` checks the folder's layout from stand-in zips instead (tests/tests/it/package.rs).
+.PHONY: package release-folder
+RELEASE_FOLDER = dir="$$(cargo run -q -p testkit --bin release-package)" \
+	&& (cd "$$dir" && sha256sum --quiet --check SHA256SUMS) \
+	&& $(INFRA_LINT_ENV) cfn-lint "$$dir/template.yaml" \
+	&& $(INFRA_LINT_ENV) sam validate --lint -t "$$dir/template.yaml" \
+	&& echo "release folder: $$dir (upload: see infra/README.md, Publishing)"
+
+package: venv lambda-build ## release folder target/release-<version>/: arm64 zips + SHA256SUMS, packaged template, OpenAPI, event schema
+	$(RELEASE_FOLDER)
+
+release-folder: venv ## the release folder from the zips already in target/lambda (no build), checked and linted
+	$(RELEASE_FOLDER)

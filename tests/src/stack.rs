@@ -13,6 +13,7 @@ use shared::config::Config;
 use shared::context::AppContext;
 use shared::credentials::{Credentials, CredentialsProvider};
 use shared::handlers;
+use shared::http::route::{HttpFunction, ROUTES};
 use shared::ids::IdvId;
 use shared::plaid::{ClientOptions, PlaidClient};
 use shared::session::SessionRecord;
@@ -190,18 +191,21 @@ impl<S: SessionStore> Stack<S> {
         let route = e["routeKey"].as_str().unwrap_or_default().to_owned();
         let req = event.request();
         let answer = async {
-            match route.as_str() {
-                "POST /sessions" => handlers::create_session::handle(&self.ctx, req).await,
-                "GET /sessions" | "GET /sessions/{id}" => {
-                    handlers::get_session::handle(&self.ctx, req).await
+            // The function API Gateway would invoke, from the one route table.
+            let function = ROUTES
+                .iter()
+                .find(|r| r.key == route)
+                .unwrap_or_else(|| panic!("no function serves {route}"))
+                .function;
+            match function {
+                HttpFunction::CreateSession => {
+                    handlers::create_session::handle(&self.ctx, req).await
                 }
-                "POST /sessions/{id}/link-token" => {
-                    handlers::link_token::handle(&self.ctx, req).await
-                }
-                "POST /webhooks/plaid" => {
+                HttpFunction::GetSession => handlers::get_session::handle(&self.ctx, req).await,
+                HttpFunction::LinkToken => handlers::link_token::handle(&self.ctx, req).await,
+                HttpFunction::Webhook => {
                     handlers::webhook::handle(&self.ctx, &self.verifier, req).await
                 }
-                other => panic!("no function serves {other}"),
             }
         };
         // A Lambda would be killed at its timeout; a handler that never answers is a bug.

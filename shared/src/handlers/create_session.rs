@@ -5,6 +5,7 @@ use super::{RequestLog, finish};
 use crate::context::AppContext;
 use crate::flows::start::{StartOptions, start_session};
 use crate::http::request::{caller, json_body};
+use crate::http::route::HttpFunction;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::TemplateId;
 use crate::session::user_input::UserInput;
@@ -22,10 +23,11 @@ pub struct StartBody {
 }
 
 pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Response<Body> {
-    if let Some(refused) = super::refuse_other_routes(&req, &[("POST", "/sessions")]) {
-        return refused;
-    }
-    let mut log = RequestLog::new("POST /sessions", &req);
+    let route = match super::own_route(&req, HttpFunction::CreateSession) {
+        Ok(route) => route,
+        Err(refused) => return *refused,
+    };
+    let mut log = RequestLog::new(route.key, &req);
     let result = run(ctx, &req, &mut log).await;
     if let Err(e) = &result {
         crate::emf::start_refused(e.error_code());

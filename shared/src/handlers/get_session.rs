@@ -9,6 +9,7 @@ use crate::flows::read::{ReadOptions, Reader, read_session};
 use crate::flows::sync::repair_review;
 use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
+use crate::http::route::HttpFunction;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::store::SessionStore;
@@ -19,17 +20,12 @@ pub const DEFAULT_PAGE: u32 = 20;
 pub const MAX_PAGE: u32 = 100;
 
 pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Response<Body> {
-    if let Some(refused) =
-        super::refuse_other_routes(&req, &[("GET", "/sessions"), ("GET", "/sessions/{id}")])
-    {
-        return refused;
-    }
-    let id = session_id(&req);
-    let route = match id {
-        Ok(None) => "GET /sessions",
-        _ => "GET /sessions/{id}",
+    let route = match super::own_route(&req, HttpFunction::GetSession) {
+        Ok(route) => route,
+        Err(refused) => return *refused,
     };
-    let mut log = RequestLog::new(route, &req);
+    let id = session_id(&req);
+    let mut log = RequestLog::new(route.key, &req);
     let result = async {
         let user = caller(&req, &ctx.config)?;
         match id? {

@@ -6,6 +6,7 @@ use crate::context::AppContext;
 use crate::flows::link_token::{LinkTarget, issue_link_token};
 use crate::http::request::{caller, json_body, session_id};
 use crate::http::response::json;
+use crate::http::route::HttpFunction;
 use crate::http::{ApiError, ErrorCode};
 use crate::store::SessionStore;
 use lambda_http::{Body, Request, Response};
@@ -21,12 +22,11 @@ pub struct LinkTokenBody {
 }
 
 pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Response<Body> {
-    if let Some(refused) =
-        super::refuse_other_routes(&req, &[("POST", "/sessions/{id}/link-token")])
-    {
-        return refused;
-    }
-    let mut log = RequestLog::new("POST /sessions/{id}/link-token", &req);
+    let route = match super::own_route(&req, HttpFunction::LinkToken) {
+        Ok(route) => route,
+        Err(refused) => return *refused,
+    };
+    let mut log = RequestLog::new(route.key, &req);
     let result = run(ctx, &req, &mut log).await;
     finish(log, result)
 }

@@ -12,6 +12,7 @@ pub mod webhook;
 
 use crate::flows::plaid_calls::PlaidCalls;
 use crate::http::ApiError;
+use crate::http::route::{HttpFunction, Route};
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::time::Instant;
 
@@ -38,14 +39,14 @@ impl RequestLog {
     }
 }
 
-/// The 404 / 405 answer (logged like any other) when `req` is not one of the calling function's
-/// `own` routes; `None` when it is. Every handler asks this first, before any store or Plaid call.
-pub fn refuse_other_routes(
+/// The route of `function`'s that `req` is, or the 404 / 405 answer (logged like any other)
+/// when it is none of them. Every handler asks this first, before any store or Plaid call.
+pub fn own_route(
     req: &Request,
-    own: &[crate::http::route::Route],
-) -> Option<Response<Body>> {
-    let refusal = crate::http::route::matched(req, own).err()?;
-    Some(finish(RequestLog::new("unmatched", req), Err(refusal)))
+    function: HttpFunction,
+) -> Result<&'static Route, Box<Response<Body>>> {
+    crate::http::route::matched(req, function)
+        .map_err(|refusal| Box::new(finish(RequestLog::new("unmatched", req), Err(refusal))))
 }
 
 /// Turn a handler's result into the response and write the request's log line.

@@ -14,6 +14,7 @@ use crate::flows::webhook::{WebhookOutcome, record_webhook};
 use crate::http::ApiError;
 use crate::http::request::body_bytes;
 use crate::http::response::json;
+use crate::http::route::HttpFunction;
 use crate::plaid::types::{IdvWebhook, WebhookCode, WebhookEnvelope};
 use crate::store::SessionStore;
 use crate::webhook_verify::{KeyFetcher, WebhookVerifier, find_header};
@@ -41,10 +42,11 @@ pub async fn handle<S: SessionStore, F: KeyFetcher>(
     verifier: &WebhookVerifier<F>,
     req: Request,
 ) -> Response<Body> {
-    if let Some(refused) = super::refuse_other_routes(&req, &[("POST", "/webhooks/plaid")]) {
-        return refused;
-    }
-    let mut log = RequestLog::new("POST /webhooks/plaid", &req);
+    let route = match super::own_route(&req, HttpFunction::Webhook) {
+        Ok(route) => route,
+        Err(refused) => return *refused,
+    };
+    let mut log = RequestLog::new(route.key, &req);
     let result = run(ctx, verifier, &req, &mut log).await;
     match &result {
         // Counted with its reason where it was refused.

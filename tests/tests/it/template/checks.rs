@@ -1,6 +1,7 @@
 //! The checks: each returns the problems it finds in a template.
 
 use super::*;
+use shared::http::route::{Authorizer, ROUTES};
 
 pub(super) const SESSIONS_TABLE: &str = "SessionsTable";
 
@@ -59,18 +60,22 @@ pub(super) fn check_binaries(t: &Value, bins: &BTreeSet<String>) -> Vec<String> 
 pub(super) const JWT: &str = "jwt";
 pub(super) const NO_AUTH: &str = "none";
 
-/// The design's routes: (method, path) → (binary, authorization).
+/// The routes as `shared::http::route::ROUTES` writes them, the one table: (method, path) →
+/// (binary, authorization).
 pub(super) fn expected_routes() -> BTreeMap<(String, String), (String, String)> {
-    [
-        ("POST", "/sessions", "create-session", JWT),
-        ("GET", "/sessions", "get-session", JWT),
-        ("GET", "/sessions/{id}", "get-session", JWT),
-        ("POST", "/sessions/{id}/link-token", "link-token", JWT),
-        ("POST", "/webhooks/plaid", "webhook", NO_AUTH),
-    ]
-    .into_iter()
-    .map(|(m, p, b, a)| ((m.into(), p.into()), (b.into(), a.into())))
-    .collect()
+    ROUTES
+        .iter()
+        .map(|r| {
+            let auth = match r.authorizer {
+                Authorizer::Jwt => JWT,
+                Authorizer::None => NO_AUTH,
+            };
+            (
+                (r.method.into(), r.path.into()),
+                (r.function.name().into(), auth.into()),
+            )
+        })
+        .collect()
 }
 
 /// Exactly the design's routes on one HTTP API; every /sessions route behind a JWT authorizer

@@ -84,6 +84,7 @@ mod catches;
 mod checks;
 mod grants;
 mod metrics;
+mod release;
 
 use checks::*;
 
