@@ -287,6 +287,12 @@ impl Sender {
     }
 }
 
+/// Whether a Lambda payload is an SQS event (`Records[0].eventSource == "aws:sqs"`): the
+/// `publish-events` binary serves both its table's stream and, as the sender, this queue.
+pub fn is_sqs_event(payload: &serde_json::Value) -> bool {
+    payload["Records"][0]["eventSource"] == "aws:sqs"
+}
+
 /// What the sender needs of an EventBridge event as an SQS target receives it (the whole
 /// event JSON): the `detail`, kept as its bytes, and two of its fields.
 struct OutcomeEvent {
@@ -339,6 +345,15 @@ mod tests {
         assert_eq!(e.event_id, "ev_1");
         assert_eq!(e.occurred_at, "2026-12-06T10:00:00Z");
         assert!(e.detail.get().contains(r#""status":"success""#));
+    }
+
+    #[test]
+    fn tells_sqs_events_from_stream_events() {
+        let sqs = serde_json::json!({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]});
+        let stream = serde_json::json!({"Records": [{"eventSource": "aws:dynamodb"}]});
+        assert!(is_sqs_event(&sqs));
+        assert!(!is_sqs_event(&stream));
+        assert!(!is_sqs_event(&serde_json::json!({})));
     }
 
     #[test]
