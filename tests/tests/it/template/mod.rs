@@ -84,6 +84,7 @@ mod catches;
 mod checks;
 mod grants;
 mod metrics;
+mod outcome_webhook;
 
 use checks::*;
 
