@@ -121,6 +121,9 @@ pub const RECONCILE_REFRESHED: Metric = run_count("ReconcileRefreshed");
 pub const RECONCILE_STILL_OPEN: Metric = run_count("ReconcileStillOpen");
 /// Reconcile: sessions a run took out of the open set by the app's expiry window.
 pub const RECONCILE_EXPIRED: Metric = run_count("ReconcileExpired");
+/// Outcome webhook messages, by how each ended (`outcome_webhook::handler::Outcome`): one per
+/// message handled, so a message retried counts once per attempt.
+pub const WEBHOOK_DELIVERIES: Metric = count("WebhookDeliveries", &["Outcome"]);
 /// First invocation of an execution environment, by function name.
 pub const COLD_STARTS: Metric = count("ColdStarts", &["Function"]);
 
@@ -137,6 +140,7 @@ pub const ALL: &[Metric] = &[
     RECONCILE_REFRESHED,
     RECONCILE_STILL_OPEN,
     RECONCILE_EXPIRED,
+    WEBHOOK_DELIVERIES,
     COLD_STARTS,
 ];
 
@@ -261,6 +265,12 @@ pub fn reconcile_run(refreshed: u32, still_open: u32, expired: u32) {
     gauge!(RECONCILE_REFRESHED.name).set(refreshed);
     gauge!(RECONCILE_STILL_OPEN.name).set(still_open);
     gauge!(RECONCILE_EXPIRED.name).set(expired);
+}
+
+/// One outcome webhook message handled, by `outcome` (a closed set,
+/// `outcome_webhook::handler::OUTCOMES`).
+pub fn webhook_delivery(outcome: &'static str) {
+    counter!(WEBHOOK_DELIVERIES.name, "Outcome" => outcome).increment(1);
 }
 
 fn cold_start(function: &str) {

@@ -21,6 +21,7 @@ pub mod handlers;
 pub mod http;
 pub mod ids;
 pub mod logging;
+pub mod outcome_webhook;
 pub mod plaid;
 pub mod session;
 pub mod store;

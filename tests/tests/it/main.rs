@@ -10,6 +10,7 @@ mod events;
 mod faults;
 mod hardening;
 mod load;
+mod outcome_webhook;
 mod package;
 mod reconcile;
 mod routes;

@@ -365,3 +365,41 @@ async fn a_long_run_keeps_its_latencies_within_emfs_limit_and_its_counts_exact()
     let data = flush(&capture, &s, &invocation("next", "reconcile", false));
     assert_eq!(total(&data, "PlaidLatency", &get), 1.0, "{data:#?}");
 }
+
+/// Outcome webhooks: each message counts once, by how it ended, and a 410 shows as `gone` (the
+/// alarm `OutcomeWebhookGoneAlarm` watches it), with no event or session id in a dimension.
+#[tokio::test]
+async fn outcome_webhooks_count_each_message_by_outcome() {
+    use testkit::outcome_webhook::{ScriptedReceiver, WebhookStack, detail};
+    let _turn = super::ONE_AT_A_TIME.lock().await;
+    let namespace = emf::namespace(None);
+    let capture = Capture::start(&namespace);
+    let secret = serde_json::json!({"current": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
+    let stack = WebhookStack::start(&secret.to_string()).await;
+    let receiver = ScriptedReceiver::start(&[(204, None), (410, None)]).await;
+    let sender = stack.sender(&receiver.url, 300);
+    stack
+        .publish(&detail("idv_metrics1", 1, "active", None))
+        .await;
+    stack
+        .publish(&detail("idv_metrics2", 1, "active", None))
+        .await;
+
+    sender.handle_batch(stack.receive(10).await).await;
+    let inv = invocation("req-outcome-webhook", "publish-events", false);
+    let data = parse(&capture.flush(&inv), &namespace);
+    assert_eq!(
+        total(&data, "WebhookDeliveries", &[("Outcome", "delivered")]),
+        1.0,
+        "{data:#?}"
+    );
+    assert_eq!(
+        total(&data, "WebhookDeliveries", &[("Outcome", "gone")]),
+        1.0,
+        "{data:#?}"
+    );
+    assert_no_identifier(
+        &data,
+        &["idv_metrics1", "idv_metrics2", "user-webhook-test"],
+    );
+}

@@ -84,6 +84,7 @@ mod catches;
 mod checks;
 mod grants;
 mod metrics;
+mod outcome_webhook;
 mod release;
 
 use checks::*;
