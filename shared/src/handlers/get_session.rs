@@ -11,6 +11,7 @@ use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
+use crate::plaid::types::IdvStatus;
 use crate::store::SessionStore;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -89,6 +90,10 @@ async fn one<S: SessionStore>(
     let read = read?;
     let mut body = SessionBody::new(&read.record, ctx.now());
     body.result = read.full.as_ref().map(FullResult::from);
+    // The link is only worth handing back while the session can still be completed with it.
+    if body.status == IdvStatus::Active {
+        body.shareable_url = read.shareable_url;
+    }
     Ok(json(200, &body))
 }
 

@@ -11,6 +11,7 @@ mod faults;
 mod hardening;
 mod load;
 mod reconcile;
+mod shareable;
 mod store;
 mod template;
 mod threats;
