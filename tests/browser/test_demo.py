@@ -328,6 +328,7 @@ def test_erin_verifies_from_a_link_on_the_emulators_own_origin(page):
     expect(page.locator("#status")).to_have_text("success", timeout=RESULT_TIMEOUT)
     expect(page.locator("#message")).to_contain_text("Verified")
     expect(share).to_be_hidden()
+    expect(page.get_by_role("button", name="Get my link again")).to_be_hidden()
     for step in ["verify_sms", "kyc_check", "documentary_verification", "selfie_check"]:
         expect(page.locator(f'#steps li[data-step="{step}"] .badge')).to_have_text("success")
     shot(page, "10-erin-success")

@@ -81,6 +81,8 @@ function show(session) {
   status.textContent = session.status;
   status.className = 'badge ' + session.status;
   $('session-id').textContent = session.id;
+  // A link is only of use while the session can still be completed.
+  $('get-link').hidden = session.status !== 'active';
   const prev = $('previous');
   prev.textContent = '';
   if (session.previous_attempt_id) prev.appendChild(sessionLink(session.previous_attempt_id));
