@@ -7,7 +7,7 @@ VENV ?= .venv
 VENV_BIN := $(abspath $(VENV))/bin
 export VENV_BIN
 
-.PHONY: help venv run test lint shellcheck help-check contract client-contract plaid-drift fmt clippy bench emulator
+.PHONY: help venv run test lint shellcheck help-check contract client-contract plaid-drift fmt clippy bench emulator client
 
 # Every shell script of the repository, for shellcheck.
 SHELLCHECK ?= $(VENV_BIN)/shellcheck
@@ -49,6 +49,9 @@ plaid-drift: ## the same check against the newest published plaid-python: has Pl
 
 bench: venv ## cold start, latency, memory and size vs the Python baseline (writes tests/bench/README.md)
 	bash tests/scripts/bench.sh
+
+client: ## regenerate the demo's typed client (tests/demo/client: TypeScript types from shared/openapi.yaml, client.js by tsc)
+	bash tests/scripts/client.sh
 
 emulator: ## the Plaid IDV emulator alone, on port 8099
 	cargo run -q -p plaid-emulator -- --port 8099

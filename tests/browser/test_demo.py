@@ -269,3 +269,71 @@ def test_mallory_cannot_see_alices_session(page):
     page.get_by_role("button", name="Show my sessions").click()
     expect(page.locator("#sessions")).to_contain_text("No sessions yet.")
     shot(page, "6-mallory-404")
+
+
+def test_erin_verifies_from_a_link_on_the_emulators_own_origin(page):
+    """The hosted flow: the session's shareable_url opens the emulator's page (its own origin,
+    not the app's), the same steps as Link run there, and the app learns the outcome from our
+    API. The owner can fetch the link again later; nobody else sees it."""
+    from playwright.sync_api import expect
+
+    emulator = os.environ["EMULATOR_URL"]
+    as_user(page, "erin")
+    page.get_by_role("button", name="Verify from a link").click()
+    expect(page.locator("#message")).to_contain_text("with a verification link")
+    share = page.locator("#share-url")
+    expect(share).to_be_visible()
+    url = share.get_attribute("href")
+    sid = session_id(page)
+    assert url.startswith(f"{emulator}/verify/{sid}?key="), url
+    shot(page, "7-erin-link")
+
+    # Later (a reload forgets it), the owner asks for the link again.
+    page.reload()
+    expect(page.get_by_text("the Plaid emulator’s stand-in")).to_be_visible()
+    as_user(page, "erin")
+    page.get_by_role("button", name="Show my sessions").click()
+    page.locator("#sessions").get_by_role("link", name=sid).click()
+    expect(page.locator("#status")).to_have_text("active")
+    expect(share).to_be_hidden()
+    page.get_by_role("button", name="Get my link again").click()
+    expect(page.locator("#message")).to_contain_text("Here is your verification link again")
+    expect(share).to_have_attribute("href", url)
+    # Another user gets no session, so no link.
+    status, body = api("GET", f"/sessions/{sid}?refresh=true", "mallory")
+    assert (status, body["error"]["code"]) == (404, "session_not_found"), body
+
+    # The person opens the link (in a real app, from an SMS): the emulator's hosted page.
+    with page.expect_popup() as popup:
+        share.click()
+    hosted = popup.value
+    expect(hosted.get_by_role("heading", name="Verify your phone number")).to_be_visible()
+    assert hosted.url.startswith(emulator + "/"), hosted.url
+    shot(hosted, "8-erin-hosted-flow", full_page=False)
+    hosted.get_by_label("Phone number").fill("+12345678909")
+    hosted.get_by_label("Verification code").fill("11111")
+    hosted.get_by_role("button", name="Verify").click()
+    expect(hosted.get_by_role("heading", name="Enter your details")).to_be_visible()
+    for label, value in LESLIE.items():
+        hosted.get_by_label(label, exact=True).fill(value)
+    hosted.get_by_role("button", name="Continue").click()
+    expect(hosted.get_by_role("heading", name="Verify your ID")).to_be_visible()
+    hosted.get_by_role("button", name="Take a photo of my ID (simulated)").click()
+    expect(hosted.get_by_role("heading", name="Take a selfie")).to_be_visible()
+    hosted.get_by_role("button", name="Take a selfie (simulated)").click()
+    expect(hosted.get_by_role("heading", name="You’re verified")).to_be_visible()
+    shot(hosted, "9-erin-hosted-verified", full_page=False)
+
+    # The app page, which never framed anything, learns the outcome from our API (webhooks).
+    expect(page.locator("#status")).to_have_text("success", timeout=RESULT_TIMEOUT)
+    expect(page.locator("#message")).to_contain_text("Verified")
+    expect(share).to_be_hidden()
+    expect(page.get_by_role("button", name="Get my link again")).to_be_hidden()
+    for step in ["verify_sms", "kyc_check", "documentary_verification", "selfie_check"]:
+        expect(page.locator(f'#steps li[data-step="{step}"] .badge')).to_have_text("success")
+    shot(page, "10-erin-success")
+    # A finished session's link is not handed out any more, and no longer opens a flow.
+    status, body = api("GET", f"/sessions/{sid}?refresh=true", "erin")
+    assert status == 200 and "shareable_url" not in body, body
+    hosted.goto(url)
+    expect(hosted.get_by_role("heading", name="This verification has already ended")).to_be_visible()

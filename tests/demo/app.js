@@ -1,11 +1,15 @@
 // The demo front end: start a verification, open Plaid Link with a token from our API, then read
 // the outcome from our API. Link's callbacks only tell us that the person finished or left; the
 // result is whatever GET /sessions/{id} says (a failed verification also ends in onSuccess, and
-// a browser can be made to say anything).
-'use strict';
+// a browser can be made to say anything). Or verify from a link: Plaid's hosted flow, opened from
+// the session's `shareable_url` (sent by SMS or e-mail in a real app), with the outcome again read
+// from our API. Every call goes through the typed client (client/client.ts, compiled to
+// client.js by `make client`).
+import { createClient, ApiError } from './client.js';
 
 const POLL_INTERVAL_MS = 1000;
 const POLL_LIMIT = 45; // about 45 s, then the page says it stopped waiting
+const LINK_POLL_LIMIT = 300; // a person on a hosted link (maybe on a phone) takes longer
 const STEP_NAMES = {
   accept_tos: 'Terms of service', verify_sms: 'Phone (SMS code)', kyc_check: 'Identity data (KYC)',
   documentary_verification: 'ID document', selfie_check: 'Selfie', watchlist_screening: 'Watchlist screening',
@@ -22,36 +26,28 @@ let pollToken = 0;      // a newer poll cancels an older one
 
 // ---------------------------------------------------------------- our API
 
-function target() {
+// The client for the chosen API: this origin with the local stack's stand-in identity, or a
+// deployed API with a bearer token (its CORS lets this page read Retry-After and the request id).
+function api() {
   if ($('target-deployed').checked) {
-    return { base: $('api-url').value.trim().replace(/\/+$/, ''), auth: { Authorization: 'Bearer ' + $('bearer').value.trim() } };
+    return createClient({
+      baseUrl: $('api-url').value.trim(),
+      headers: { Authorization: 'Bearer ' + $('bearer').value.trim() },
+    });
   }
-  return { base: '', auth: { 'x-local-user': $('local-user').value } };
+  return createClient({ headers: { 'x-local-user': $('local-user').value } });
 }
 
-async function api(method, path, body) {
-  const t = target();
-  const headers = Object.assign({ Accept: 'application/json' }, t.auth);
-  const init = { method, headers, cache: 'no-store' };
-  if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  let resp;
-  try {
-    resp = await fetch(t.base + path, init);
-  } catch (e) {
-    return { status: 0, json: { error: { code: 'network_error', message: String(e) } } };
-  }
-  let json = null;
-  try { json = await resp.json(); } catch (e) { json = null; }
-  return { status: resp.status, json };
-}
-
-function errorText(r) {
-  const e = r.json && r.json.error;
-  if (e) return r.status + ' ' + e.code + ': ' + e.message;
-  return 'HTTP ' + r.status;
+// What an error says to a person: status, our code (or API Gateway's message), when to retry,
+// and the request id to quote to support.
+function errorText(e) {
+  if (!(e instanceof ApiError)) return String(e);
+  let text = e.status === 0 ? e.message
+    : e.code ? e.status + ' ' + e.code + ': ' + e.message
+      : 'HTTP ' + e.status + ' from API Gateway: ' + e.message;
+  if (e.retryAfter !== null) text += ' Try again in ' + e.retryAfter + ' s.';
+  if (e.requestId) text += ' (request id ' + e.requestId + ')';
+  return text;
 }
 
 // ---------------------------------------------------------------- rendering
@@ -85,6 +81,8 @@ function show(session) {
   status.textContent = session.status;
   status.className = 'badge ' + session.status;
   $('session-id').textContent = session.id;
+  // A link is only of use while the session can still be completed.
+  $('get-link').hidden = session.status !== 'active';
   const prev = $('previous');
   prev.textContent = '';
   if (session.previous_attempt_id) prev.appendChild(sessionLink(session.previous_attempt_id));
@@ -140,27 +138,107 @@ async function start(why) {
   }
   busy(true);
   try {
-    const r = await api('POST', '/sessions', { gave_consent: true });
-    if (r.status !== 200 && r.status !== 201) {
-      say('Could not start: ' + errorText(r), 'error');
+    let r;
+    try {
+      r = await api().startSession({ gave_consent: true });
+    } catch (e) {
+      say('Could not start: ' + errorText(e), 'error');
       return;
     }
-    show(r.json);
+    const session = r.body;
+    hideShare();
+    show(session);
     if (r.status === 200) {
-      say('Resumed your open session ' + r.json.id + ' (200): opening Link where you left off…');
-    } else if (r.json.previous_attempt_id) {
-      say('New attempt ' + r.json.id + ' (201), retrying ' + r.json.previous_attempt_id + ': opening Link…');
+      say('Resumed your open session ' + session.id + ' (200): opening Link where you left off…');
+    } else if (session.previous_attempt_id) {
+      say('New attempt ' + session.id + ' (201), retrying ' + session.previous_attempt_id + ': opening Link…');
     } else {
-      say('Started session ' + r.json.id + ' (201): opening Link…');
+      say('Started session ' + session.id + ' (201): opening Link…');
     }
-    if (r.json.final || r.json.status === 'pending_review') {
-      explain(r.json);
+    if (session.final || session.status === 'pending_review') {
+      explain(session);
       return;
     }
-    await openLink(r.json.id, why);
+    await openLink(session.id, why);
   } finally {
     busy(false);
   }
+}
+
+// "Verify from a link": a shareable session, whose link the person opens (here, in a new tab;
+// in a real app, from an SMS or e-mail). The page then waits for the result from our API.
+async function startFromLink() {
+  if (!$('consent').checked) {
+    say('Please agree to the identity check first.', 'error');
+    return;
+  }
+  busy(true);
+  try {
+    let r;
+    try {
+      r = await api().startSession({ gave_consent: true, is_shareable: true });
+    } catch (e) {
+      say('Could not start: ' + errorText(e), 'error');
+      return;
+    }
+    const session = r.body;
+    show(session);
+    if (session.final || session.status === 'pending_review') {
+      hideShare();
+      explain(session);
+      return;
+    }
+    // A resumed session's answer carries no link: ask for it again (the owner's live read).
+    const url = session.shareable_url || await linkOf(session.id);
+    if (!url) {
+      hideShare();
+      say('Your open session ' + session.id + ' was started without a link: choose "Start verification" to continue it here.', 'warn');
+      offer({ resume: true });
+      return;
+    }
+    showShare(url);
+    say((r.status === 201 ? 'Started session ' + session.id + ' (201)' : 'Resumed your open session ' + session.id + ' (200)') +
+      ' with a verification link: open it to verify. This page shows the result when you are done.');
+    offer();
+    poll(session.id, LINK_POLL_LIMIT);
+  } finally {
+    busy(false);
+  }
+}
+
+// The session's link, read again from Plaid through our API; null when there is none now.
+async function linkOf(id) {
+  try {
+    return await api().shareableUrl(id);
+  } catch (e) {
+    say('Could not get the link: ' + errorText(e), 'error');
+    return null;
+  }
+}
+
+async function getLinkAgain() {
+  if (!current) return;
+  const url = await linkOf(current.id);
+  if (url) {
+    showShare(url);
+    say('Here is your verification link again. This page shows the result when you are done.');
+    poll(current.id, LINK_POLL_LIMIT);
+  } else {
+    say('No link for session ' + current.id + ' right now (finished, started without one, or asked too often: try again in a few seconds).', 'warn');
+  }
+}
+
+function showShare(url) {
+  const a = $('share-url');
+  a.href = url;
+  a.textContent = url;
+  $('share').hidden = false;
+}
+
+function hideShare() {
+  $('share').hidden = true;
+  $('share-url').removeAttribute('href');
+  $('share-url').textContent = '';
 }
 
 async function resume() {
@@ -174,16 +252,18 @@ async function resume() {
 }
 
 async function openLink(id) {
-  const r = await api('POST', '/sessions/' + encodeURIComponent(id) + '/link-token', {});
-  if (r.status === 410) {
-    say('410 ' + (r.json && r.json.error ? r.json.error.code : 'session_expired') +
-      ': this session has expired and cannot be continued. Start a new attempt.', 'error');
-    await refresh(id);
-    offer({ retry: true });
-    return;
-  }
-  if (r.status !== 200) {
-    say('Could not get a Link token: ' + errorText(r), 'error');
+  let token;
+  try {
+    token = await api().linkToken(id);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 410) {
+      say('410 ' + (e.code || 'session_expired') +
+        ': this session has expired and cannot be continued. Start a new attempt.', 'error');
+      await refresh(id);
+      offer({ retry: true });
+      return;
+    }
+    say('Could not get a Link token: ' + errorText(e), 'error');
     return;
   }
   await linkReady();
@@ -191,7 +271,7 @@ async function openLink(id) {
   $('events').textContent = '';
   // As Plaid's Link web docs write it: https://plaid.com/docs/link/web/
   handler = Plaid.create({
-    token: r.json.link_token,
+    token: token.link_token,
     onSuccess: (public_token, metadata) => {
       // For Identity Verification public_token is null and this only means "the person reached
       // the end": the outcome comes from our API.
@@ -220,28 +300,32 @@ async function openLink(id) {
 }
 
 // Poll our API until the status is final or pending review, for a bounded time.
-async function poll(id) {
+async function poll(id, limit = POLL_LIMIT) {
   const mine = ++pollToken;
   $('waiting').hidden = false;
   try {
-    for (let i = 0; i < POLL_LIMIT; i++) {
+    for (let i = 0; i < limit; i++) {
       // Against real Plaid, webhooks cannot reach a laptop: ask the API to re-read Plaid.
-      const refresh = config.plaid === 'plaid' && i % 3 === 2 ? '?refresh=true' : '';
-      const r = await api('GET', '/sessions/' + encodeURIComponent(id) + refresh);
-      if (mine !== pollToken) return;
-      if (r.status !== 200) {
-        say('Could not read the session: ' + errorText(r), 'error');
+      const refresh = config.plaid === 'plaid' && i % 6 === 5;
+      let session;
+      try {
+        session = await api().getSession(id, { refresh });
+      } catch (e) {
+        if (mine !== pollToken) return;
+        say('Could not read the session: ' + errorText(e), 'error');
         return;
       }
-      show(r.json);
-      if (r.json.final || r.json.status === 'pending_review') {
-        explain(r.json);
+      if (mine !== pollToken) return;
+      show(session);
+      if (session.final || session.status === 'pending_review') {
+        hideShare();
+        explain(session);
         return;
       }
       await new Promise((res) => setTimeout(res, POLL_INTERVAL_MS));
       if (mine !== pollToken) return;
     }
-    say('Still waiting for the result after ' + POLL_LIMIT + ' s. Choose "Check status" to look again.', 'warn');
+    say('Still waiting for the result after ' + limit + ' s. Choose "Check status" to look again.', 'warn');
     offer({ resume: true });
   } finally {
     if (mine === pollToken) $('waiting').hidden = true;
@@ -249,37 +333,42 @@ async function poll(id) {
 }
 
 async function refresh(id) {
-  const r = await api('GET', '/sessions/' + encodeURIComponent(id));
-  if (r.status === 200) show(r.json);
-  return r;
+  try {
+    show(await api().getSession(id));
+  } catch (e) { /* the message already says what happened */ }
 }
 
 async function lookUp(id) {
   pollToken++;
-  const r = await api('GET', '/sessions/' + encodeURIComponent(id));
-  if (r.status !== 200) {
-    say('Session ' + id + ': ' + errorText(r), 'error');
+  let session;
+  try {
+    session = await api().getSession(id);
+  } catch (e) {
+    say('Session ' + id + ': ' + errorText(e), 'error');
     return;
   }
-  show(r.json);
-  say('Session ' + id + ' is ' + r.json.status + '.');
-  explain(r.json);
+  hideShare();
+  show(session);
+  say('Session ' + id + ' is ' + session.status + '.');
+  explain(session);
 }
 
 async function list() {
-  const r = await api('GET', '/sessions');
   const ul = $('sessions');
   ul.textContent = '';
-  if (r.status !== 200) {
-    say('Could not list your sessions: ' + errorText(r), 'error');
+  let page;
+  try {
+    page = await api().listSessions();
+  } catch (e) {
+    say('Could not list your sessions: ' + errorText(e), 'error');
     return;
   }
-  if (!r.json.sessions.length) {
+  if (!page.sessions.length) {
     const li = document.createElement('li');
     li.textContent = 'No sessions yet.';
     ul.appendChild(li);
   }
-  for (const s of r.json.sessions) {
+  for (const s of page.sessions) {
     const li = document.createElement('li');
     const status = document.createElement('span');
     status.className = 'badge ' + s.status;
@@ -290,7 +379,7 @@ async function list() {
 }
 
 function busy(on) {
-  for (const id of ['start', 'new-attempt', 'resume']) $(id).disabled = on;
+  for (const id of ['start', 'start-link', 'new-attempt', 'resume']) $(id).disabled = on;
 }
 
 // ---------------------------------------------------------------- Link script
@@ -331,12 +420,15 @@ async function init() {
   $('local-user').addEventListener('change', () => {
     pollToken++;
     current = null;
+    hideShare();
     $('session-card').hidden = true;
     $('message').hidden = true;
     $('sessions').textContent = '';
     offer();
   });
   $('start').addEventListener('click', () => start());
+  $('start-link').addEventListener('click', startFromLink);
+  $('get-link').addEventListener('click', getLinkAgain);
   $('new-attempt').addEventListener('click', () => start());
   $('resume').addEventListener('click', resume);
   $('refresh').addEventListener('click', () => current && lookUp(current.id));

@@ -14,6 +14,8 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== lint (shellcheck, make help complete, cfn-lint, sam validate --lint, checkov)"
 make --no-print-directory lint
+echo "== typed client current with shared/openapi.yaml, and its tests"
+bash tests/scripts/client.sh --check
 start_moto
 echo "== cargo test"
 cargo test --workspace

@@ -44,7 +44,13 @@ pub fn check(
     let response = resolve(doc, response);
     if let Some(hs) = response.get("headers").and_then(Value::as_object) {
         for (name, h) in hs {
-            if h.get("required").and_then(Value::as_bool) == Some(true) {
+            // `x-required-with: KEY`: required when the body has top-level KEY (our 429 always
+            // carries Retry-After; API Gateway's own `{"message"}` 429 does not).
+            let required_here = h.get("required").and_then(Value::as_bool) == Some(true)
+                || h.get("x-required-with")
+                    .and_then(Value::as_str)
+                    .is_some_and(|key| body.get(key).is_some());
+            if required_here {
                 assert!(
                     headers.contains_key(name.as_str()),
                     "{method} {path_template} {status}: missing header {name}"

@@ -31,6 +31,9 @@ pub struct SessionRead {
     pub record: SessionRecord,
     /// Plaid's answer, when `full` was asked for.
     pub full: Option<IdentityVerification>,
+    /// The session's `shareable_url`, when Plaid was read live and the reader owns the session:
+    /// a bearer link, handed to its owner only and never stored or logged.
+    pub shareable_url: Option<String>,
 }
 
 pub async fn read_session<S: SessionStore>(
@@ -71,6 +74,7 @@ pub async fn read_session<S: SessionStore>(
 
     let stale = needs_refresh(&record, ctx.now(), ctx.config.freshness_window);
     let mut result = None;
+    let mut shareable_url = None;
     let live = refresh || full || stale;
     // The per-session cool-down of live reads (`LIVE_READ_COOLDOWN`): within it, a refresh
     // answers from the store and a full view is refused with 429; Plaid is not asked.
@@ -100,6 +104,9 @@ pub async fn read_session<S: SessionStore>(
         match refresh_owned(ctx, id, &owner, plaid).await? {
             Ok((iv, stored)) => {
                 record = stored;
+                if &owner == reader.user {
+                    shareable_url = iv.shareable_url.clone();
+                }
                 if full {
                     result = Some(iv);
                 }
@@ -114,5 +121,6 @@ pub async fn read_session<S: SessionStore>(
     Ok(SessionRead {
         record,
         full: result,
+        shareable_url,
     })
 }

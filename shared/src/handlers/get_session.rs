@@ -12,6 +12,7 @@ use crate::http::response::json;
 use crate::http::route::HttpFunction;
 use crate::http::{ApiError, ErrorCode};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
+use crate::plaid::types::IdvStatus;
 use crate::store::SessionStore;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
@@ -85,6 +86,10 @@ async fn one<S: SessionStore>(
     let read = read?;
     let mut body = SessionBody::new(&read.record, ctx.now());
     body.result = read.full.as_ref().map(FullResult::from);
+    // The link is only worth handing back while the session can still be completed with it.
+    if body.status == IdvStatus::Active {
+        body.shareable_url = read.shareable_url;
+    }
     Ok(json(200, &body))
 }
 

@@ -26,8 +26,9 @@ pub struct SessionBody {
     pub updated_at: String,
     pub expires_at: String,
     pub completed_at: Option<String>,
-    /// Only on the answer that created the session, when `is_shareable` was asked for: Plaid's
-    /// verification link. Never stored, never logged.
+    /// Plaid's verification link of a shareable session: on the answer that created it, and on
+    /// its owner's reads that went to Plaid (`?refresh=true`, or a stale session) while it is
+    /// active. Never stored, never logged, never shown to another caller (a reviewer included).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shareable_url: Option<String>,
     /// `?view=full`: Plaid's full result, fetched live and never stored.

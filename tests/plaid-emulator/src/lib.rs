@@ -21,6 +21,7 @@ mod control;
 pub mod details;
 pub mod endpoints;
 pub mod errors;
+mod hosted;
 mod ids;
 pub mod link;
 mod routes;
@@ -107,6 +108,8 @@ pub(crate) struct Inner {
     delivery_lock: tokio::sync::Mutex<()>,
     /// Plaid API calls being handled now, including delayed ones whose caller may have hung up.
     in_flight: std::sync::atomic::AtomicUsize,
+    /// `http://127.0.0.1:PORT`: the origin of the hosted flow that `shareable_url`s open.
+    base_url: String,
 }
 
 impl Inner {
@@ -203,6 +206,16 @@ impl EmulatorBuilder {
             return Err(StartError::BadPageSize);
         }
         let keys = signing::KeyRing::new(chrono::Utc::now().timestamp())?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .map_err(|source| StartError::Bind {
+                port: self.port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            port: self.port,
+            source,
+        })?;
         let inner = Arc::new(Inner {
             client_id: self.client_id.unwrap_or_else(|| DEFAULT_CLIENT_ID.into()),
             secret: self.secret.unwrap_or_else(|| DEFAULT_SECRET.into()),
@@ -214,20 +227,12 @@ impl EmulatorBuilder {
             http: reqwest::Client::new(),
             delivery_lock: tokio::sync::Mutex::new(()),
             in_flight: std::sync::atomic::AtomicUsize::new(0),
+            base_url: format!("http://{addr}"),
         });
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .map_err(|source| StartError::Bind {
-                port: self.port,
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            port: self.port,
-            source,
-        })?;
         let app = routes::router(inner.clone())
             .merge(control::router(inner.clone()))
-            .merge(link::router(inner.clone()));
+            .merge(link::router(inner.clone()))
+            .merge(hosted::router(inner.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let shutdown = async {

@@ -217,6 +217,7 @@ fn no_user_id(obj: &Obj) -> Result<(), PlaidApiError> {
 }
 
 fn new_session(
+    inner: &Inner,
     state: &mut State,
     template: &super::state::Template,
     client_user_id: String,
@@ -225,7 +226,9 @@ fn new_session(
     let id = ids::idv_id();
     let shareable_url = is_shareable.then(|| {
         format!(
-            "https://flow.plaid.com/verify/{id}?key={}",
+            "{}{}/{id}?key={}",
+            inner.base_url,
+            super::hosted::VERIFY_PATH,
             ids::share_key()
         )
     });
@@ -255,7 +258,7 @@ const IDV_LANGUAGES: &[&str] = &[
 ];
 
 fn create(
-    _: &Inner,
+    inner: &Inner,
     state: &mut State,
     obj: &Obj,
 ) -> Result<(Value, Vec<super::state::Event>), PlaidApiError> {
@@ -318,7 +321,7 @@ fn create(
             "client_user_id already has an identity verification for this template_id; pass is_idempotent: true to fetch it, or use /identity_verification/retry",
         ));
     }
-    let mut session = new_session(state, &template, client_user_id, is_shareable);
+    let mut session = new_session(inner, state, &template, client_user_id, is_shareable);
     session.user = user;
     session.lay_out(gave_consent, |_| false, |_| false);
     let value = session.to_json();
@@ -411,7 +414,7 @@ fn list(
 }
 
 fn retry(
-    _: &Inner,
+    inner: &Inner,
     state: &mut State,
     obj: &Obj,
 ) -> Result<(Value, Vec<super::state::Event>), PlaidApiError> {
@@ -524,6 +527,7 @@ fn retry(
     }
 
     let mut session = new_session(
+        inner,
         state,
         &template,
         client_user_id,

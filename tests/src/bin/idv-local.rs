@@ -173,6 +173,12 @@ const DEMO_FILES: &[(&str, &str, &str)] = &[
     ("/", "index.html", "text/html; charset=utf-8"),
     ("/index.html", "index.html", "text/html; charset=utf-8"),
     ("/app.js", "app.js", "text/javascript; charset=utf-8"),
+    // The typed API client app.js imports (tests/demo/client/, compiled by `make client`).
+    (
+        "/client.js",
+        "client/client.js",
+        "text/javascript; charset=utf-8",
+    ),
     ("/app.css", "app.css", "text/css; charset=utf-8"),
 ];
 

@@ -107,3 +107,57 @@ fn the_readme_table_lists_every_code() {
     }
     assert!(rows.is_empty(), "README.md lists unknown codes: {rows:?}");
 }
+
+/// API Gateway's own answers (`{"message"}`, before any function runs) are documented for the
+/// statuses it gives them: 401 (authorizer), 404 (no route), 429 (throttling, no Retry-After).
+#[test]
+fn api_gateway_bodies_are_documented_beside_ours() {
+    let none = http::HeaderMap::new();
+    check(
+        "POST",
+        "/sessions",
+        401,
+        &none,
+        &json!({"message": "Unauthorized"}),
+    );
+    check(
+        "GET",
+        "/sessions/{id}",
+        404,
+        &none,
+        &json!({"message": "Not Found"}),
+    );
+    check(
+        "GET",
+        "/sessions",
+        429,
+        &none,
+        &json!({"message": "Too Many Requests"}),
+    );
+    check(
+        "POST",
+        "/webhooks/plaid",
+        429,
+        &none,
+        &json!({"message": "Too Many Requests"}),
+    );
+    // Not a shape either side answers with.
+    let mixed = std::panic::catch_unwind(|| {
+        check(
+            "POST",
+            "/sessions",
+            401,
+            &none,
+            &json!({"message": "x", "error": {}}),
+        )
+    });
+    assert!(mixed.is_err());
+    // Our own 429 still needs Retry-After.
+    let ours =
+        json!({"error": {"code": "rate_limited", "message": "slow down", "request_id": "r"}});
+    let missing = std::panic::catch_unwind(|| check("GET", "/sessions/{id}", 429, &none, &ours));
+    assert!(missing.is_err());
+    let mut h = http::HeaderMap::new();
+    h.insert("retry-after", http::HeaderValue::from_static("5"));
+    check("GET", "/sessions/{id}", 429, &h, &ours);
+}

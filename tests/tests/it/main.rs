@@ -14,6 +14,7 @@ mod outcome_webhook;
 mod package;
 mod reconcile;
 mod routes;
+mod shareable;
 mod store;
 mod template;
 mod threats;

@@ -6,6 +6,7 @@
 mod audit;
 mod errors;
 mod metrics;
+mod shareable;
 
 /// The capture tests take turns, so that no other test registers the same call sites (or records
 /// metrics) while one captures (each holds it for its whole run).

@@ -23,7 +23,7 @@ async fn idempotent_create_returns_the_session_unchanged_and_a_duplicate_is_400(
     assert_eq!(first["kyc_check"], Value::Null);
     let url = first["shareable_url"].as_str().unwrap();
     assert!(
-        url.starts_with(&format!("https://flow.plaid.com/verify/{id}?key=")),
+        url.starts_with(&format!("{}/verify/{id}?key=", emu.url())),
         "{url}"
     );
     assert_eq!(first["user"]["name"]["given_name"], "Leslie");

@@ -19,6 +19,7 @@ use testkit::emulator::{
 mod control;
 mod create;
 mod get;
+mod hosted;
 mod link_standin;
 mod link_token;
 mod list;

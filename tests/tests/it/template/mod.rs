@@ -82,6 +82,7 @@ fn lambda_bins() -> BTreeSet<String> {
 
 mod catches;
 mod checks;
+mod cors;
 mod grants;
 mod metrics;
 mod outcome_webhook;
