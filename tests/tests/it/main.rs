@@ -11,6 +11,7 @@ mod faults;
 mod hardening;
 mod load;
 mod reconcile;
+mod start_integrity;
 mod store;
 mod template;
 mod threats;
