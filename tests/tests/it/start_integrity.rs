@@ -7,16 +7,23 @@
 
 use chrono::Duration;
 use shared::flows::sync::plaid_attempts;
-use shared::ids::{ClientUserId, TemplateId};
+use shared::handlers::reconcile::LAPSED_CLAIM_GRACE;
+use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::plaid::types::IdvStatus;
 use shared::store::{DynamoStore, SessionStore};
 use testkit::apigw::{Answer, ApiEvent};
 use testkit::emulator::FinishOutcome;
 use testkit::emulator::endpoints::{IDV_LIST as LIST, IDV_RETRY as RETRY};
+use testkit::faulty_store::{FaultKind, FaultyStore, Op};
 use testkit::stack::{Stack, TEMPLATE};
 
 /// Past the app window (two days by default).
 const PAST_WINDOW: i64 = 172_801;
+
+/// Longer than the start's retry claim (15 s) plus the grace reconcile gives it.
+fn past_the_claim() -> Duration {
+    Duration::seconds(16) + LAPSED_CLAIM_GRACE
+}
 
 async fn start<S: SessionStore>(s: &Stack<S>, user: &str) -> Answer {
     s.call(ApiEvent::post_sessions().user(user)).await
@@ -242,4 +249,93 @@ async fn a_retry_whose_answer_is_lost_is_adopted_by_the_same_start() {
         0,
         "nothing left for reconcile"
     );
+}
+
+#[tokio::test]
+async fn reconcile_adopts_an_attempt_whose_answer_was_lost_when_the_person_never_returns() {
+    let s: Stack<FaultyStore<DynamoStore>> = Stack::builder()
+        .drop_proxy()
+        .start_with_store(FaultyStore::new)
+        .await;
+    let first = failed_session(&s, "zed").await;
+    // Plaid makes the attempt; its answer is lost, and so is the start's write of the attempt
+    // it then finds (the instance may as well have been killed).
+    s.proxy.as_ref().unwrap().drop_answers(RETRY, 1);
+    s.ctx
+        .store
+        .fail(Op::SaveSnapshot, FaultKind::Unavailable, 1);
+    let a = start(&s, "zed").await;
+    assert!(a.status >= 500, "{} {}", a.status, a.json);
+    assert_eq!(
+        s.ctx.store.failures(Op::SaveSnapshot),
+        1,
+        "the adoption was tried"
+    );
+    // Plaid's RETRIED webhook is lost too, and the person never comes back.
+    s.take_new_webhooks();
+    let plaid = plaid_ids(&s, "zed").await;
+    assert_eq!(plaid.len(), 2);
+    let made = plaid.iter().find(|i| **i != first).unwrap().clone();
+    assert!(s.stored(&made).await.is_none(), "not in our table yet");
+
+    // While the claim may still be its holder's, reconcile leaves it.
+    let early = s.reconcile().await;
+    assert_eq!(early.lapsed_claims, 0, "{early:?}");
+    assert!(s.stored(&made).await.is_none());
+
+    s.clock.advance(past_the_claim());
+    let report = s.reconcile().await;
+    assert_eq!((report.lapsed_claims, report.adopted), (1, 1), "{report:?}");
+    let adopted = s
+        .stored(&made)
+        .await
+        .expect("reconcile recorded the attempt");
+    assert_eq!(
+        adopted.previous_attempt_id,
+        Some(IdvId::parse(&first).unwrap())
+    );
+    assert_eq!(adopted.status, IdvStatus::Active);
+    assert_eq!(
+        claims_left(s.ctx.store.inner(), &s).await,
+        0,
+        "the claim is cleared"
+    );
+    assert_eq!(s.emulator.request_count(RETRY), 1, "billed once");
+    let again = s.reconcile().await;
+    assert_eq!(again.lapsed_claims, 0, "{again:?}");
+    // A person who does come back gets that attempt, not a new one.
+    let back = start(&s, "zed").await;
+    assert_eq!(
+        (back.status, back.json["id"].as_str()),
+        (200, Some(made.as_str())),
+        "{}",
+        back.json
+    );
+    assert_eq!(s.emulator.request_count(RETRY), 1);
+}
+
+#[tokio::test]
+async fn reconcile_clears_a_lapsed_claim_when_plaid_made_no_attempt() {
+    let s = Stack::start().await;
+    let first = failed_session(&s, "abe").await;
+    let id = IdvId::parse(&first).unwrap();
+    // An instance took the claim and was killed before it called Plaid.
+    let now = s.clock_now();
+    assert!(
+        s.ctx
+            .store
+            .claim_retry(&id, now + Duration::seconds(15), now)
+            .await
+            .unwrap()
+    );
+    s.clock.advance(past_the_claim());
+    let lists = s.emulator.request_count(LIST);
+    let report = s.reconcile().await;
+    assert_eq!((report.lapsed_claims, report.adopted), (1, 0), "{report:?}");
+    assert_eq!(s.emulator.request_count(LIST), lists + 1);
+    assert_eq!(claims_left(&s.ctx.store, &s).await, 0);
+    // The person's next start retries as usual, once.
+    let a = start(&s, "abe").await;
+    assert_eq!(a.status, 201, "{}", a.json);
+    assert_eq!(s.emulator.request_count(RETRY), 1);
 }
