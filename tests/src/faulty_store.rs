@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::session::SessionRecord;
 use shared::store::{
-    InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
+    InsertOutcome, LapsedClaim, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,11 +27,13 @@ pub enum Op {
     ClaimRetry,
     ReleaseRetry,
     ClaimLiveRead,
+    SettleRetry,
+    LapsedRetryClaims,
 }
 
 impl Op {
     /// The operations that write to the table.
-    pub const WRITES: [Op; 7] = [
+    pub const WRITES: [Op; 8] = [
         Op::Insert,
         Op::SaveSnapshot,
         Op::MarkAppExpired,
@@ -39,6 +41,7 @@ impl Op {
         Op::ClaimRetry,
         Op::ReleaseRetry,
         Op::ClaimLiveRead,
+        Op::SettleRetry,
     ];
 }
 
@@ -289,5 +292,22 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
     async fn release_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
         self.write(Op::ReleaseRetry, self.inner.release_retry(id, until))
             .await
+    }
+
+    async fn settle_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(Op::SettleRetry, self.inner.settle_retry(id, until))
+            .await
+    }
+
+    async fn lapsed_retry_claims(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<LapsedClaim>, StoreError> {
+        self.read(
+            Op::LapsedRetryClaims,
+            self.inner.lapsed_retry_claims(before, limit),
+        )
+        .await
     }
 }

@@ -1,12 +1,16 @@
 //! The scheduled reconciliation: webhooks can be lost (Plaid gives up after 24 hours), so open
 //! sessions that have not been read from Plaid for a while are re-read, and the app's expiry
-//! window is applied. Bounded work per run, safe to run twice at once (every write is
-//! conditional), and it stops at the first sign of Plaid's rate limit.
+//! window is applied. Attempts Plaid made for a start that lost the answer (and whose `RETRIED`
+//! webhook was lost too) are found through the retry claims that start left behind, and
+//! recorded. Bounded work per run, safe to run twice at once (every write is conditional), and
+//! it stops at the first sign of Plaid's rate limit.
 
 use crate::context::AppContext;
-use crate::flows::sync::record_snapshot;
+use crate::flows::sync::{plaid_attempts, record_snapshot};
 use crate::plaid::PlaidError;
+use crate::session::attempt_order::newer_than;
 use crate::store::{SessionStore, StoreError, UpdateOutcome};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -24,6 +28,12 @@ pub struct ReconcileReport {
     /// Sessions looked at that are still open after the run (neither final nor app-expired).
     pub still_open: u32,
     pub errors: u32,
+    /// Retry claims that lapsed without their outcome being recorded, looked at (one Plaid
+    /// `/list` each, counted in `plaid_calls`).
+    pub lapsed_claims: u32,
+    /// Attempts Plaid made after a lapsed claim's session, found and recorded (one a `RETRIED`
+    /// webhook recorded already counts too: the run cannot tell them apart without a read).
+    pub adopted: u32,
     /// The run stopped early because Plaid rate-limited it.
     pub rate_limited: bool,
 }
@@ -37,6 +47,11 @@ pub enum ReconcileError {
 /// Consecutive Plaid failures after which the run gives up (Plaid is down; next run retries).
 const MAX_CONSECUTIVE_FAILURES: u32 = 3;
 
+/// How long after a retry claim ran out reconcile takes its outcome for lost. The claim already
+/// outlasts the Plaid client's timeout; this also covers Plaid finishing a `/retry` whose caller
+/// gave up on it, so the `/list` below sees what Plaid did.
+pub const LAPSED_CLAIM_GRACE: chrono::Duration = chrono::Duration::minutes(1);
+
 pub async fn reconcile<S: SessionStore>(
     ctx: &AppContext<S>,
 ) -> Result<ReconcileReport, ReconcileError> {
@@ -48,6 +63,7 @@ pub async fn reconcile<S: SessionStore>(
         .open_sessions(now - ctx.config.reconcile_stale_after, budget)
         .await?;
     let mut consecutive_failures = 0;
+    adopt_lost_retries(ctx, now, &mut report, &mut consecutive_failures).await?;
     for record in batch {
         report.examined += 1;
         let mut current = record.clone();
@@ -99,9 +115,71 @@ pub async fn reconcile<S: SessionStore>(
         changed = report.changed,
         app_expired = report.app_expired,
         still_open = report.still_open,
+        lapsed_claims = report.lapsed_claims,
+        adopted = report.adopted,
         errors = report.errors,
         rate_limited = report.rate_limited,
         "reconcile run"
     );
     Ok(report)
+}
+
+/// Retry claims whose holder never recorded the outcome (its answer from Plaid was lost and it
+/// could not find the attempt at once, or it was killed): list the user's attempts at Plaid,
+/// record the one made after the claimed session, if any, and clear the claim. Under the same
+/// Plaid budget and rate-limit stop as the open sessions, and before them: an attempt Plaid
+/// billed with no row of ours is invisible to everything else (no event, no expiry, no review).
+async fn adopt_lost_retries<S: SessionStore>(
+    ctx: &AppContext<S>,
+    now: DateTime<Utc>,
+    report: &mut ReconcileReport,
+    consecutive_failures: &mut u32,
+) -> Result<(), ReconcileError> {
+    let budget = ctx.config.reconcile_max_calls;
+    let claims = ctx
+        .store
+        .lapsed_retry_claims(now - LAPSED_CLAIM_GRACE, budget)
+        .await?;
+    for claim in claims {
+        if report.plaid_calls >= budget
+            || report.rate_limited
+            || *consecutive_failures >= MAX_CONSECUTIVE_FAILURES
+        {
+            break;
+        }
+        let previous = &claim.record;
+        report.lapsed_claims += 1;
+        report.plaid_calls += 1;
+        // Stamped before the request (see `record_snapshot`).
+        let listed_at = ctx.now();
+        match plaid_attempts(ctx, &previous.client_user_id, &previous.template_id).await {
+            Ok(attempts) => {
+                *consecutive_failures = 0;
+                if let Some(newer) = newer_than(&attempts, &previous.id, previous.created_at) {
+                    let recorded = record_snapshot(ctx, newer, listed_at).await?;
+                    report.adopted += 1;
+                    tracing::warn!(
+                        idv_id = %recorded.id,
+                        previous_attempt_id = %previous.id,
+                        "reconcile adopted an attempt whose retry answer was lost"
+                    );
+                }
+                // Recorded, or Plaid made none: either way nothing is left to find. A claim a
+                // new start took meanwhile is not this one and stays.
+                ctx.store.release_retry(&previous.id, claim.until).await?;
+            }
+            Err(PlaidError::Api { status: 429, .. }) => {
+                report.rate_limited = true;
+                report.errors += 1;
+            }
+            Err(e) => {
+                report.errors += 1;
+                if e.is_retryable() {
+                    *consecutive_failures += 1;
+                }
+                tracing::warn!(idv_id = %previous.id, error = %e, "reconcile could not list a user's attempts at plaid");
+            }
+        }
+    }
+    Ok(())
 }

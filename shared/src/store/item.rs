@@ -31,6 +31,11 @@ pub(crate) mod attr {
     pub const TTL: &str = "ttl";
     pub const OPEN_SHARD: &str = "open_shard";
     pub const RETRY_CLAIM_UNTIL: &str = "retry_claim_until";
+    /// Set with a retry claim and removed once its outcome is known: the partition key of the
+    /// sparse `retry_claims` index (see `store` module docs). Always [`RETRY_CLAIMED_VALUE`].
+    pub const RETRY_CLAIMED: &str = "retry_claimed";
+    /// The one value of [`RETRY_CLAIMED`].
+    pub const RETRY_CLAIMED_VALUE: &str = "retry";
     /// When a caller last started a live Plaid read of the session (the read cool-down).
     pub const LIVE_READ_AT: &str = "live_read_at";
 }
@@ -98,7 +103,7 @@ struct ItemOut<'a> {
 }
 
 /// The record's fields as stored; index-only attributes (`user_template`, `open_shard`,
-/// `retry_claim_until`, `live_read_at`) are ignored on the way back.
+/// `retry_claim_until`, `retry_claimed`, `live_read_at`) are ignored on the way back.
 #[derive(Deserialize)]
 struct ItemIn {
     id: IdvId,

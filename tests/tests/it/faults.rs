@@ -426,13 +426,14 @@ async fn dropped_connections_after_plaid_acted() {
     assert_agree(&s, "drop-create", 1).await;
 
     // Retry: never repeated by the client (each call bills). The attempt Plaid made is found
-    // by the next start and recorded, not billed again.
+    // through /list as soon as the call fails, recorded and handed back, not billed again.
     let first = failed_session(&s, "drop-retry").await;
     proxy.drop_answers(RETRY, 1);
-    assert_retryable(&start(&s, "drop-retry").await, "retry dropped");
+    let a = start(&s, "drop-retry").await;
+    assert_eq!(a.status, 201, "retry dropped: {}", a.json);
     assert_eq!(s.emulator.request_count(RETRY), 1);
-    s.clock.advance(chrono::Duration::seconds(16));
     let id = start_ok(&s, "drop-retry").await;
+    assert_eq!(a.json["id"].as_str(), Some(id.as_str()));
     assert_ne!(id, first);
     assert_eq!(s.emulator.request_count(RETRY), 1, "no second billed retry");
     assert_agree(&s, "drop-retry", 2).await;

@@ -15,6 +15,7 @@ mod package;
 mod reconcile;
 mod routes;
 mod shareable;
+mod start_integrity;
 mod store;
 mod template;
 mod threats;

@@ -8,7 +8,7 @@
 //!   `created_at`, `expires_at`, `ttl`, `retry_claim_until` and the owner are never rewritten.
 //!   An absent item is created whole with `attribute_not_exists(id)`.
 //! - `mark_app_expired` / `claim_retry` / `claim_live_read` / `reopen_review`: `UpdateItem`
-//!   with their own conditions.
+//!   with their own conditions; the retry claim's in `retry_claims.rs`, with its index.
 //!
 //! The open index. `open_shard` is written once, when the item is created (for an unfinished
 //! session without TTL), and afterwards only ever removed: by a final snapshot, or by
@@ -26,11 +26,14 @@
 
 mod cursor;
 mod open_index;
+mod retry_claims;
 mod sdk_error;
 
 use super::item::{self, Item, attr};
 use super::shard::OpenShards;
-use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
+use super::{
+    InsertOutcome, LapsedClaim, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
+};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::IdvStatus;
 use crate::session::attempt_order;
@@ -48,6 +51,7 @@ use std::collections::HashMap;
 pub const INDEX_BY_USER_TEMPLATE: &str = "by_user_template";
 pub const INDEX_BY_USER: &str = "by_user";
 pub const INDEX_OPEN_SESSIONS: &str = "open_sessions";
+pub use retry_claims::INDEX_RETRY_CLAIMS;
 
 /// The largest page `list_for_user` returns; larger requests are served this many.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -566,22 +570,22 @@ impl SessionStore for DynamoStore {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        // Free again once the previous claim has run out.
-        self.claim(id, attr::RETRY_CLAIM_UNTIL, until, "<", now)
-            .await
+        self.take_retry_claim(id, until, now).await
     }
 
     async fn release_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id)))
-            .update_expression("REMOVE #rc")
-            .condition_expression("#rc = :until")
-            .expression_attribute_names("#rc", attr::RETRY_CLAIM_UNTIL)
-            .expression_attribute_values(":until", item::timestamp_value(until)?);
-        // Rejected: the claim lapsed and another start holds it now; leave theirs alone.
-        self.conditional_update(req).await.map(drop)
+        self.end_retry_claim(id, until, true).await
+    }
+
+    async fn settle_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.end_retry_claim(id, until, false).await
+    }
+
+    async fn lapsed_retry_claims(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<LapsedClaim>, StoreError> {
+        self.lapsed_claims(before, limit).await
     }
 }

@@ -229,7 +229,12 @@ pub(super) fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, Stri
         ("webhook", BTreeSet::from([t("PutItem"), t("UpdateItem")])),
         (
             "reconcile",
-            BTreeSet::from([t("UpdateItem"), q("open_sessions")]),
+            BTreeSet::from([
+                t("PutItem"),
+                t("UpdateItem"),
+                q("open_sessions"),
+                q("retry_claims"),
+            ]),
         ),
     ])
 }
@@ -392,6 +397,10 @@ pub(super) fn check_table(t: &Value) -> Vec<String> {
         ),
         ("by_user".to_owned(), hr("client_user_id", "created_at")),
         ("open_sessions".to_owned(), hr("open_shard", "synced_at")),
+        (
+            "retry_claims".to_owned(),
+            hr("retry_claimed", "retry_claim_until"),
+        ),
     ]);
     let got_indexes: BTreeMap<String, Vec<(String, String)>> = p["GlobalSecondaryIndexes"]
         .as_array()
