@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 CARGO_DENY_VERSION=0.20.2
-root="${CARGO_DENY_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/plaid-idv/cargo-deny-$CARGO_DENY_VERSION}"
+root="${CARGO_DENY_ROOT:-${XDG_CACHE_HOME:-${HOME:-$PWD/target}/.cache}/plaid-idv/cargo-deny-$CARGO_DENY_VERSION}"
 deny="$root/bin/cargo-deny"
 
 if [ ! -x "$deny" ]; then
