@@ -100,14 +100,19 @@ stop_on_exit() {
 }
 
 # start_moto: moto on a free loopback port, handling one request at a time so that conditional
-# writes are atomic as in DynamoDB (tests/scripts/moto_serialized.py); exports AWS_ENDPOINT_URL.
+# writes are atomic as in DynamoDB (tests/scripts/moto_serialized.py, which refuses to run if it
+# cannot serialize); exports AWS_ENDPOINT_URL. Port 0: moto binds a free port itself and names it.
 start_moto() {
-  local port log="$ROOT/target/moto.log"
-  port="$(free_port)"
+  local log="$ROOT/target/moto.log" out="$ROOT/target/moto.out" line
   mkdir -p "$ROOT/target"
-  spawn "$VENV_BIN/python" "$ROOT/tests/scripts/moto_serialized.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1
-  wait_http "http://127.0.0.1:$port/moto-api/" 30
-  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  : >"$out"
+  spawn "$VENV_BIN/python" "$ROOT/tests/scripts/moto_serialized.py" -H 127.0.0.1 -p 0 >"$out" 2>"$log"
+  line="$(first_line "$out" 30)"
+  case "$line" in
+    "serialized moto listening on "*) export AWS_ENDPOINT_URL="${line#serialized moto listening on }" ;;
+    *) echo "moto did not start with serialized requests; see $log:" >&2; tail -n 5 "$log" >&2; return 1 ;;
+  esac
+  wait_http "$AWS_ENDPOINT_URL/moto-api/" 30
   echo "moto (DynamoDB, Secrets Manager) on $AWS_ENDPOINT_URL"
 }
 
