@@ -22,6 +22,8 @@ pub mod http;
 pub mod ids;
 pub mod logging;
 pub mod plaid;
+#[cfg(test)]
+pub(crate) mod proptest_seed;
 pub mod session;
 pub mod store;
 pub mod tls;
