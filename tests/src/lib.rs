@@ -14,3 +14,4 @@ pub mod log_capture;
 pub mod openapi;
 pub mod runtime_api;
 pub mod stack;
+pub mod watchdog;

@@ -39,6 +39,8 @@ pub struct Stack<S: SessionStore = DynamoStore> {
     /// [`StackBuilder::drop_proxy`].
     pub proxy: Option<DropProxy>,
     delivered: Mutex<usize>,
+    /// Ends the run if the test holding this stack never ends.
+    _watchdog: crate::watchdog::Watchdog,
 }
 
 /// Knobs a test may turn before the stack starts.
@@ -155,6 +157,7 @@ impl StackBuilder {
             clock,
             proxy,
             delivered: Mutex::new(0),
+            _watchdog: crate::watchdog::Watchdog::start(crate::watchdog::TEST_LIMIT),
         }
     }
 }
