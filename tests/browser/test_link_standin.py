@@ -448,7 +448,7 @@ FRAMER = """<!DOCTYPE html>
     window.heard.push({ origin: e.origin, data: e.data });
   });
 </script>
-<iframe title="flow" src="__SRC__"></iframe>
+<iframe title="flow" src="__SRC__" style="width:100%;height:560px;border:0"></iframe>
 </body></html>
 """
 
