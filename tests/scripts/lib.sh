@@ -162,12 +162,12 @@ first_line() {
   printf '%s\n' "$line"
 }
 
-# start_plaid RUN_DIR WEBHOOK_URL: the Plaid emulator on a free port, firing webhooks at
-# WEBHOOK_URL; or real Plaid when PLAID_CLIENT_ID and PLAID_SECRET are set (then IDV_TEMPLATE_ID
+# start_plaid RUN_DIR [WEBHOOK_URL]: the Plaid emulator on a free port, firing webhooks at
+# WEBHOOK_URL (or nowhere until one is set with POST /emulator/webhook_url); or real Plaid when PLAID_CLIENT_ID and PLAID_SECRET are set (then IDV_TEMPLATE_ID
 # is required). Sets PLAID_MODE (emulator | plaid), EMULATOR_URL, LINK_SCRIPT_URL, LOCAL_CLIENT_ID,
 # LOCAL_SECRET, and exports PLAID_ENV, PLAID_BASE_URL (emulator only) and IDV_TEMPLATE_ID.
 start_plaid() {
-  local run_dir="$1" webhook_url="$2" line
+  local run_dir="$1" webhook_url="${2:-}" line
   if [ -n "${PLAID_CLIENT_ID:-}" ] && [ -n "${PLAID_SECRET:-}" ]; then
     PLAID_MODE=plaid
     : "${IDV_TEMPLATE_ID:?with real Plaid credentials, set IDV_TEMPLATE_ID to an IDV template of that environment}"
@@ -183,7 +183,7 @@ start_plaid() {
   export PLAID_ENV=sandbox
   LOCAL_CLIENT_ID=emulator-client-id LOCAL_SECRET=emulator-secret
   spawn env PLAID_CLIENT_ID="$LOCAL_CLIENT_ID" PLAID_SECRET="$LOCAL_SECRET" \
-    "$ROOT/target/debug/plaid-emulator" --port 0 --webhook-url "$webhook_url" \
+    "$ROOT/target/debug/plaid-emulator" --port 0 ${webhook_url:+--webhook-url "$webhook_url"} \
     >"$run_dir/emulator.out" 2>"$run_dir/emulator.log"
   line="$(first_line "$run_dir/emulator.out" 10)"
   case "$line" in
