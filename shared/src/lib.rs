@@ -23,6 +23,8 @@ pub mod ids;
 pub mod logging;
 pub mod outcome_webhook;
 pub mod plaid;
+#[cfg(test)]
+pub(crate) mod proptest_seed;
 pub mod session;
 pub mod store;
 pub mod tls;

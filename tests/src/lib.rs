@@ -16,3 +16,4 @@ pub mod outcome_webhook;
 pub mod release;
 pub mod runtime_api;
 pub mod stack;
+pub mod watchdog;

@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::Deserialize;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -36,7 +36,6 @@ pub const SESSIONS_TABLE_RESOURCE: &str = "SessionsTable";
 
 const MOTO_BINARY: &str = "moto_server";
 const MOTO_START_TIMEOUT: Duration = Duration::from_secs(30);
-const MOTO_START_ATTEMPTS: usize = 3;
 const DEFAULT_REGION: &str = "us-east-1";
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -141,7 +140,10 @@ pub fn moto_endpoint() -> Result<String, LocalStackError> {
     MOTO.get_or_init(start_moto_owner).clone()
 }
 
-/// `moto_server` on PATH, then in `$VIRTUAL_ENV/bin`, then in `<workspace>/.venv/bin`.
+/// The first `moto_server` that is a Python script (see [`moto_command`]): on PATH, then in
+/// `$VIRTUAL_ENV/bin`, then in `<workspace>/.venv/bin`. Others are passed over (a pyenv shim
+/// on PATH is a bash script: run as is it would be plain, threaded moto); when only such
+/// ones exist, that is the error.
 pub fn find_moto_server() -> Result<PathBuf, LocalStackError> {
     let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
@@ -151,11 +153,22 @@ pub fn find_moto_server() -> Result<PathBuf, LocalStackError> {
     }
     let local_venv = workspace_root().join(".venv").join("bin");
     candidates.push(local_venv.clone());
-    candidates
+    let found: Vec<PathBuf> = candidates
         .into_iter()
         .map(|dir| dir.join(MOTO_BINARY))
-        .find(|p| is_executable(p))
-        .ok_or_else(|| LocalStackError::MotoNotFound(local_venv.display().to_string()))
+        .filter(|p| is_executable(p))
+        .collect();
+    if let Some(python) = found.iter().find(|p| moto_command(p).is_ok()) {
+        return Ok(python.clone());
+    }
+    match found.first() {
+        Some(other) => Err(moto_command(other)
+            .err()
+            .unwrap_or_else(|| LocalStackError::MotoNotFound(local_venv.display().to_string()))),
+        None => Err(LocalStackError::MotoNotFound(
+            local_venv.display().to_string(),
+        )),
+    }
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -209,59 +222,108 @@ fn start_moto(binary: &Path) -> Result<(Child, String), LocalStackError> {
     let log_path = kept_log.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("testkit-moto-{}.log", std::process::id()))
     });
-    let mut last_error = String::new();
-    // A free port can be taken by someone else between our probe and moto's bind; then moto
-    // exits and we try another.
-    for _ in 0..MOTO_START_ATTEMPTS {
-        let port = free_port()
-            .map_err(|e| LocalStackError::MotoStart(format!("no free loopback port: {e}")))?;
-        let log = std::fs::File::create(&log_path).map_err(|e| {
-            LocalStackError::MotoStart(format!("cannot write {}: {e}", log_path.display()))
-        })?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| LocalStackError::MotoStart(e.to_string()))?;
-        let mut cmd = moto_command(binary);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        die_with_parent(&mut cmd);
-        let mut child = cmd.spawn().map_err(|e| {
-            LocalStackError::MotoStart(format!("cannot run {}: {e}", binary.display()))
-        })?;
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        match wait_until_answering(&mut child, addr) {
-            Ok(()) => {
-                if kept_log.is_none() {
-                    // moto keeps writing to its open descriptor; nothing is left behind.
-                    let _ = std::fs::remove_file(&log_path);
-                }
-                return Ok((child, format!("http://{addr}")));
+    let log = std::fs::File::create(&log_path).map_err(|e| {
+        LocalStackError::MotoStart(format!("cannot write {}: {e}", log_path.display()))
+    })?;
+    let mut cmd = moto_command(binary)?;
+    // Port 0: moto binds a free port itself and names it (no probe-then-bind race).
+    cmd.args(["-H", "127.0.0.1", "-p", "0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    die_with_parent(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| LocalStackError::MotoStart(format!("cannot run {}: {e}", binary.display())))?;
+    let started = child
+        .stdout
+        .take()
+        .ok_or_else(|| LocalStackError::MotoStart("no pipe to moto's stdout".into()))
+        .and_then(|out| wait_for_listening_line(out, &mut child))
+        .and_then(|addr| {
+            wait_until_answering(&mut child, addr)
+                .map(|()| addr)
+                .map_err(LocalStackError::MotoStart)
+        });
+    match started {
+        Ok(addr) => {
+            if kept_log.is_none() {
+                // moto keeps writing to its open descriptor; nothing is left behind.
+                let _ = std::fs::remove_file(&log_path);
             }
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(5).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                last_error = format!("{e}; moto said: {}", tail.join(" | "));
-            }
+            Ok((child, format!("http://{addr}")))
         }
+        Err(LocalStackError::MotoStart(e)) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            Err(LocalStackError::MotoStart(format!(
+                "{e}; moto said: {}",
+                tail.join(" | ")
+            )))
+        }
+        Err(e) => Err(e),
     }
-    Err(LocalStackError::MotoStart(last_error))
+}
+
+/// What [`SERIALIZED_MOTO`] prints once it listens, and only once its requests are serialized.
+const LISTENING_LINE: &str = "serialized moto listening on http://";
+
+/// Reads moto's stdout until [`LISTENING_LINE`] (its address), then keeps draining it on a
+/// thread of its own so that moto never blocks on a full pipe.
+fn wait_for_listening_line(
+    out: std::process::ChildStdout,
+    child: &mut Child,
+) -> Result<SocketAddr, LocalStackError> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("moto-stdout".into())
+        .spawn(move || {
+            let mut lines = std::io::BufReader::new(out).lines();
+            let first = lines
+                .by_ref()
+                .map_while(Result::ok)
+                .find(|l| l.starts_with(LISTENING_LINE));
+            let _ = tx.send(first);
+            for _ in lines {}
+        })
+        .map_err(|e| LocalStackError::MotoStart(format!("could not start a thread: {e}")))?;
+    let line = match rx.recv_timeout(MOTO_START_TIMEOUT) {
+        Ok(Some(line)) => line,
+        Ok(None) => {
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            return Err(LocalStackError::MotoStart(format!(
+                "moto exited ({status}) before listening with serialized requests"
+            )));
+        }
+        Err(_) => {
+            return Err(LocalStackError::MotoStart(format!(
+                "moto did not say it listens within {MOTO_START_TIMEOUT:?}"
+            )));
+        }
+    };
+    line[LISTENING_LINE.len()..]
+        .trim()
+        .parse()
+        .map_err(|e| LocalStackError::MotoStart(format!("moto named no address ({line}): {e}")))
 }
 
 /// Runs moto's own `main` with one change: requests are handled one at a time. Real DynamoDB
 /// applies each conditional write atomically; moto's threaded server does not (two concurrent
 /// `attribute_not_exists` puts can both succeed), which would make every "exactly one of N
-/// concurrent writers wins" test flaky. If moto's internals move, it falls back to plain moto.
-/// The same script serves `make test` and `make run` (tests/scripts/lib.sh).
+/// concurrent writers wins" test pass by luck. If moto's internals move, the script refuses to
+/// run (exit 3, saying why) rather than fall back to plain moto, and so does [`moto_command`]
+/// for a `moto_server` it cannot run the script under. The same script serves `make test` and
+/// `make run` (tests/scripts/lib.sh).
 const SERIALIZED_MOTO: &str = include_str!("../scripts/moto_serialized.py");
 
-/// The interpreter named by `moto_server`'s shebang running [`SERIALIZED_MOTO`], or the script
-/// itself when the shebang is not a plain interpreter line.
-fn moto_command(binary: &Path) -> Command {
+/// The interpreter named by `moto_server`'s shebang running [`SERIALIZED_MOTO`]. A
+/// `moto_server` that is not a Python script with a plain interpreter line is refused: run as
+/// is, it would be the threaded moto the concurrency tests must not pass on by luck.
+fn moto_command(binary: &Path) -> Result<Command, LocalStackError> {
     let first_line = std::fs::File::open(binary)
         .ok()
         .and_then(|f| {
@@ -285,15 +347,13 @@ fn moto_command(binary: &Path) -> Command {
         Some((python, args)) if python.contains("python") => {
             let mut cmd = Command::new(python);
             cmd.args(args).arg("-c").arg(SERIALIZED_MOTO);
-            cmd
+            Ok(cmd)
         }
-        _ => {
-            eprintln!(
-                "testkit: {} has no python shebang; running it as is",
-                binary.display()
-            );
-            Command::new(binary)
-        }
+        _ => Err(LocalStackError::MotoStart(format!(
+            "{} has no python shebang, so its requests cannot be serialized \
+             (tests/scripts/moto_serialized.py); refusing to run a threaded moto",
+            binary.display()
+        ))),
     }
 }
 
@@ -319,12 +379,6 @@ fn die_with_parent(cmd: &mut Command) {
 
 #[cfg(not(target_os = "linux"))]
 fn die_with_parent(_cmd: &mut Command) {}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
-}
 
 /// Polls until moto answers an HTTP request (any status), or it exits, or time runs out.
 fn wait_until_answering(child: &mut Child, addr: SocketAddr) -> Result<(), String> {

@@ -40,6 +40,8 @@ pub struct Stack<S: SessionStore = DynamoStore> {
     /// [`StackBuilder::drop_proxy`].
     pub proxy: Option<DropProxy>,
     delivered: Mutex<usize>,
+    /// Ends the run if the test holding this stack never ends.
+    _watchdog: crate::watchdog::Watchdog,
 }
 
 /// Knobs a test may turn before the stack starts.
@@ -156,6 +158,7 @@ impl StackBuilder {
             clock,
             proxy,
             delivered: Mutex::new(0),
+            _watchdog: crate::watchdog::Watchdog::start(crate::watchdog::TEST_LIMIT),
         }
     }
 }

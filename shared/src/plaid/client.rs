@@ -663,6 +663,8 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(crate::proptest_seed::config(256))]
+
         #[test]
         fn backoff_never_panics_and_stays_within_bounds(
             base_ms in 0u64..=u64::MAX / 2_000_000,

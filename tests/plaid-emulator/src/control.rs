@@ -91,6 +91,35 @@ fn reply(r: Result<Value, ControlError>) -> Response {
 
 type S = AxState<Arc<Inner>>;
 
+/// Every control POST must say `Content-Type: application/json`, body or not. A page on any
+/// site can send a "simple" cross-site POST (a form, `text/plain`, no preflight) to loopback;
+/// a JSON one needs a CORS preflight, which this server never grants. So no web page a
+/// developer visits can finish, review or reset a session, or move the webhook URL.
+async fn require_json(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if request.method() == axum::http::Method::POST {
+        let json = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            // The control API's error shape (errors.rs), with the one status only this check
+            // gives.
+            let body = json!({"error": {
+                "code": "unsupported_media_type",
+                "message": "control requests must be sent with Content-Type: application/json",
+            }});
+            return (
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                axum::Json(body),
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
+
 pub(crate) fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .route(
@@ -265,6 +294,7 @@ pub(crate) fn router(inner: Arc<Inner>) -> Router {
                 axum::Json(json!({"reset": true}))
             }),
         )
+        .route_layer(axum::middleware::from_fn(require_json))
         .with_state(inner)
 }
 

@@ -22,10 +22,16 @@ use testkit::stack::{Stack, TEMPLATE};
 
 type FStack = Stack<FaultyStore<DynamoStore>>;
 
-/// Client timeout short enough that a delay fault trips it quickly.
-const TIMEOUT: Duration = Duration::from_millis(300);
-/// A delay fault: well past `TIMEOUT`.
-const SLOW_MS: u64 = 500;
+/// The client's timeout. Every call that is not faulted must finish well inside it, whatever
+/// the load on the machine (a loopback call takes milliseconds; 300 ms was once too short on a
+/// busy machine, and the case then failed for a reason it did not test).
+const TIMEOUT: Duration = Duration::from_millis(1500);
+/// A delay fault: a call that never answers while the test runs, so that "the client gave up"
+/// does not hang on how `TIMEOUT` compares with a delay. The emulator drops the delayed call
+/// when the client hangs up (it then never acts), so nothing waits this long.
+const SLOW_MS: u64 = 120_000;
+/// How long [`settle`] waits for calls the client gave up on to leave the emulator.
+const SETTLE: Duration = Duration::from_secs(15);
 
 async fn stack() -> FStack {
     Stack::builder()
@@ -94,7 +100,7 @@ fn assert_retryable(a: &Answer, what: &str) {
 /// client gave up on is either answered (Plaid acted on a request whose answer we never read)
 /// or dropped with its connection before the test reads what Plaid did.
 async fn settle(s: &FStack) {
-    let deadline = std::time::Instant::now() + Duration::from_millis(SLOW_MS) * 10;
+    let deadline = std::time::Instant::now() + SETTLE;
     while s.emulator.in_flight() > 0 {
         assert!(
             std::time::Instant::now() < deadline,

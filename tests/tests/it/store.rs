@@ -801,11 +801,12 @@ async fn store_at(endpoint: &str) -> DynamoStore {
 
 #[tokio::test]
 async fn an_unreachable_table_is_unavailable_in_bounded_time() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port bound and never listened on, held for the whole test: connections to it are
+    // refused, and no other test can start a server on it meanwhile (a port bound and dropped
+    // could be taken by one).
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let store = store_at(&format!("http://127.0.0.1:{port}")).await;
     let started = std::time::Instant::now();
     let got = store.get(&idv("idv_x")).await;
@@ -816,6 +817,7 @@ async fn an_unreachable_table_is_unavailable_in_bounded_time() {
         "{listed:?}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    drop(held);
 }
 
 #[tokio::test]
