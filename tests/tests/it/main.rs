@@ -15,3 +15,4 @@ mod store;
 mod template;
 mod threats;
 mod webhook_flow;
+mod webhook_integrity;
