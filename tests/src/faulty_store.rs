@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::session::SessionRecord;
 use shared::store::{
-    InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
+    InsertOutcome, Page, ReadBudget, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,11 +27,12 @@ pub enum Op {
     ClaimRetry,
     ReleaseRetry,
     ClaimLiveRead,
+    ClaimReadBudget,
 }
 
 impl Op {
     /// The operations that write to the table.
-    pub const WRITES: [Op; 7] = [
+    pub const WRITES: [Op; 8] = [
         Op::Insert,
         Op::SaveSnapshot,
         Op::MarkAppExpired,
@@ -39,6 +40,7 @@ impl Op {
         Op::ClaimRetry,
         Op::ReleaseRetry,
         Op::ClaimLiveRead,
+        Op::ClaimReadBudget,
     ];
 }
 
@@ -272,6 +274,19 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
         self.write(
             Op::ClaimLiveRead,
             self.inner.claim_live_read(id, now, since),
+        )
+        .await
+    }
+
+    async fn claim_read_budget(
+        &self,
+        budget: &ReadBudget,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            Op::ClaimReadBudget,
+            self.inner.claim_read_budget(budget, now, since),
         )
         .await
     }

@@ -7,13 +7,15 @@
 //! - GSI `open_sessions` (sparse): `open_shard` (S, present only while the session is not final
 //!   and not app-expired; a session in `pending_review` is never app-expired; one of a few shard
 //!   values picked from the id, see [`shard`]) + `synced_at` (S);
-//! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions.
+//! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions (and on the
+//!   read-budget items, which share the table but no index: [`read_budget`]).
 //!
 //! Timestamps are stored as RFC 3339 UTC with exactly three fractional digits and `Z`, so that
 //! string order is time order.
 
 pub mod dynamo;
 mod item;
+pub mod read_budget;
 pub mod shard;
 
 use crate::ids::{ClientUserId, IdvId, TemplateId};
@@ -22,6 +24,7 @@ use chrono::{DateTime, Utc};
 use std::future::Future;
 
 pub use dynamo::DynamoStore;
+pub use read_budget::ReadBudget;
 pub use shard::OpenShards;
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +169,17 @@ pub trait SessionStore: Send + Sync {
     fn claim_live_read(
         &self,
         id: &IdvId,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Take a reader's budget of live Plaid reads ([`ReadBudget`]): stamp `now` as the start of a
+    /// live read by that reader unless one started after `since` (then false: answer without
+    /// Plaid). One conditional write, so concurrent callers cannot both pass; the first claim
+    /// creates the budget item.
+    fn claim_read_budget(
+        &self,
+        budget: &ReadBudget,
         now: DateTime<Utc>,
         since: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;

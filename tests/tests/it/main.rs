@@ -10,6 +10,7 @@ mod events;
 mod faults;
 mod hardening;
 mod load;
+mod read_budget;
 mod reconcile;
 mod store;
 mod template;
