@@ -71,7 +71,9 @@ pub async fn read_session<S: SessionStore>(
         // The audit trail of back-office reads, written before Plaid is asked so that a read
         // that then fails is on it too: who (the reviewer's `sub`) read which session, never
         // anything about the person verified.
+        // Its own target, on at every log level (`logging::AUDIT_TARGET`).
         tracing::info!(
+            target: crate::logging::AUDIT_TARGET,
             audit = "reviewer_read",
             reviewer_sub = %reader.user,
             idv_id = %record.id,
