@@ -63,11 +63,18 @@ pub async fn record_webhook<S: SessionStore>(
     signed_at: i64,
     plaid: &mut PlaidCalls,
 ) -> Result<WebhookOutcome, ApiError> {
-    if hook.webhook_code != WebhookCode::Retried
-        && let Some(stored) = ctx.store.get(&hook.identity_verification_id).await?
-        && !may_carry_news(signed_at, stored.synced_at)
-    {
-        return Ok(WebhookOutcome::NoNews(stored));
+    if hook.webhook_code != WebhookCode::Retried {
+        match ctx.store.get(&hook.identity_verification_id).await {
+            Ok(Some(stored)) if !may_carry_news(signed_at, stored.synced_at) => {
+                return Ok(WebhookOutcome::NoNews(stored));
+            }
+            Ok(_) => {}
+            // The check only saves a Plaid read: without it, read Plaid as before (the write
+            // below fails on its own if the store is really down, and Plaid redelivers).
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the session before the webhook's plaid read")
+            }
+        }
     }
     // The webhook carries no status: Plaid's /get is the truth. The snapshot is stamped with the
     // time of the request, not of the answer: a slow answer of an older state must not win.

@@ -117,6 +117,22 @@ async fn a_replayed_token_buys_no_plaid_read_nor_does_its_flipped_signature() {
         (200, Some("processed"))
     );
     assert_eq!(s.emulator.request_count(GET), read + 1);
+
+    // The check is only a saving: when the store cannot say when the session was last read,
+    // the copy reads Plaid as before, and is still answered.
+    s.ctx.store.fail(
+        testkit::faulty_store::Op::Get,
+        testkit::faulty_store::FaultKind::Unavailable,
+        1,
+    );
+    let a = deliver(&s, &token, body).await;
+    assert_eq!(
+        (a.status, a.json["status"].as_str()),
+        (200, Some("processed")),
+        "{}",
+        a.json
+    );
+    assert_eq!(s.emulator.request_count(GET), read + 2);
 }
 
 #[tokio::test]
