@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::session::SessionRecord;
 use shared::store::{
-    InsertOutcome, LapsedClaim, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
+    InsertOutcome, LapsedClaim, Page, ReadBudget, SessionStore, SnapshotOutcome, StoreError,
+    UpdateOutcome,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -29,11 +30,12 @@ pub enum Op {
     ClaimLiveRead,
     SettleRetry,
     LapsedRetryClaims,
+    ClaimReadBudget,
 }
 
 impl Op {
     /// The operations that write to the table.
-    pub const WRITES: [Op; 8] = [
+    pub const WRITES: [Op; 9] = [
         Op::Insert,
         Op::SaveSnapshot,
         Op::MarkAppExpired,
@@ -42,6 +44,7 @@ impl Op {
         Op::ReleaseRetry,
         Op::ClaimLiveRead,
         Op::SettleRetry,
+        Op::ClaimReadBudget,
     ];
 }
 
@@ -275,6 +278,19 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
         self.write(
             Op::ClaimLiveRead,
             self.inner.claim_live_read(id, now, since),
+        )
+        .await
+    }
+
+    async fn claim_read_budget(
+        &self,
+        budget: &ReadBudget,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            Op::ClaimReadBudget,
+            self.inner.claim_read_budget(budget, now, since),
         )
         .await
     }

@@ -88,7 +88,15 @@ impl StackBuilder {
         self,
         wrap: impl FnOnce(DynamoStore) -> S,
     ) -> Stack<S> {
+        // Plaid's clock agrees with ours: webhook tokens are issued on the stack's clock, so a
+        // test moving time does not make Plaid's tokens look older or newer than they are.
+        let clock = Arc::new(ShiftedClock::new());
+        let signing = clock.clone();
         let emulator = Emulator::builder()
+            .signing_clock(Arc::new(move || {
+                use shared::clock::Clock;
+                signing.now().timestamp()
+            }))
             .client_id("stack-client")
             .secret("stack-secret")
             .templates([Template::new(TEMPLATE), Template::new(OTHER_TEMPLATE)])
@@ -143,7 +151,6 @@ impl StackBuilder {
         });
         let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, options)
             .expect("plaid client");
-        let clock = Arc::new(ShiftedClock::new());
         let store = DynamoStore::new(dynamo, table).with_open_shards(config.open_session_shards);
         let ctx = AppContext {
             config,

@@ -9,7 +9,8 @@
 //!   values picked from the id, see [`shard`]) + `synced_at` (S);
 //! - GSI `retry_claims` (sparse): `retry_claimed` (S, the constant `retry`) + `retry_claim_until`
 //!   (S), present only from a retry claim until its outcome is in the table (see below);
-//! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions.
+//! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions (and on the
+//!   read-budget items, which share the table but no index: [`read_budget`]).
 //!
 //! Lapsed retry claims. A start that claims the right to `/retry` after a session and then loses
 //! Plaid's answer (a 5xx after the work, a timeout, a killed instance) may leave an attempt that
@@ -37,6 +38,7 @@
 
 pub mod dynamo;
 mod item;
+pub mod read_budget;
 pub mod shard;
 
 use crate::ids::{ClientUserId, IdvId, TemplateId};
@@ -45,6 +47,7 @@ use chrono::{DateTime, Utc};
 use std::future::Future;
 
 pub use dynamo::DynamoStore;
+pub use read_budget::ReadBudget;
 pub use shard::OpenShards;
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +201,17 @@ pub trait SessionStore: Send + Sync {
     fn claim_live_read(
         &self,
         id: &IdvId,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Take a reader's budget of live Plaid reads ([`ReadBudget`]): stamp `now` as the start of a
+    /// live read by that reader unless one started after `since` (then false: answer without
+    /// Plaid). One conditional write, so concurrent callers cannot both pass; the first claim
+    /// creates the budget item.
+    fn claim_read_budget(
+        &self,
+        budget: &ReadBudget,
         now: DateTime<Utc>,
         since: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;

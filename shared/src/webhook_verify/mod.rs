@@ -57,7 +57,10 @@
 //!    ([`VerifyError::BadSignature`]), checked with aws-lc-rs, which every binary already links
 //!    through rustls and the AWS SDK (so the pure-Rust `p256` is only a test dependency;
 //!    `shared/benches/verify.rs` measures both). High-S signatures are accepted, as other JOSE
-//!    libraries accept them (RFC 7518 does not ask for low-S).
+//!    libraries accept them (RFC 7518 does not ask for low-S). So a genuine token has a twin
+//!    (`s` → `n − s`) that verifies too; it signs the same payload, `iat` included, so the
+//!    webhook flow treats it as the token itself: once the session was read after that `iat`,
+//!    both are answered without calling Plaid (`flows::webhook`).
 //! 7. **Freshness**: integer `iat` required; `now - iat` > 300 s is [`VerifyError::Stale`]
 //!    (Plaid's replay rule); `iat - now` > 60 s is [`VerifyError::FromTheFuture`]
 //!    (see [`VerifierOptions`]).

@@ -586,6 +586,9 @@ pub struct RequestLogEntry {
     pub error_code: Option<String>,
 }
 
+/// The time webhook tokens are issued at (`iat`, Unix seconds).
+pub type SigningClock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
+
 pub struct State {
     pub templates: HashMap<String, Template>,
     pub sessions: HashMap<String, Session>,
@@ -599,6 +602,9 @@ pub struct State {
     pub webhook_url: Option<String>,
     /// Wrong SMS codes typed in the Link stand-in, per session (Sandbox allows three).
     pub sms_attempts: HashMap<String, u32>,
+    /// What `iat` webhook tokens carry: the wall clock, unless the embedding test moves time
+    /// (so that Plaid's clock and the receiver's agree, as they do in production).
+    pub signing_clock: SigningClock,
 }
 
 impl State {
@@ -614,6 +620,7 @@ impl State {
             requests: Vec::new(),
             webhook_url,
             sms_attempts: HashMap::new(),
+            signing_clock: std::sync::Arc::new(|| chrono::Utc::now().timestamp()),
         }
     }
 

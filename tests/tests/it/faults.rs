@@ -292,7 +292,8 @@ async fn webhook_plaid_faults_then_redelivery_records() {
 async fn webhook_store_faults_then_redelivery_records() {
     let s = stack().await;
     for (i, kind) in STORE_FAULTS.into_iter().enumerate() {
-        // A webhook's only store step is the conditional snapshot write (no read before it).
+        // A webhook's failing store step is the conditional snapshot write: the read before it
+        // (is the token older than the last Plaid read?) only saves a Plaid read when it works.
         for op in [Op::SaveSnapshot] {
             let user = format!("hook-store-{i}-{op:?}");
             let id = start_ok(&s, &user).await;

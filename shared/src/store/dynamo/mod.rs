@@ -8,7 +8,8 @@
 //!   `created_at`, `expires_at`, `ttl`, `retry_claim_until` and the owner are never rewritten.
 //!   An absent item is created whole with `attribute_not_exists(id)`.
 //! - `mark_app_expired` / `claim_retry` / `claim_live_read` / `reopen_review`: `UpdateItem`
-//!   with their own conditions; the retry claim's in `retry_claims.rs`, with its index.
+//!   with their own conditions; the retry claim's in `retry_claims.rs`, with its index;
+//!   `claim_read_budget` likewise, on a budget item of its own ([`super::read_budget`]).
 //!
 //! The open index. `open_shard` is written once, when the item is created (for an unfinished
 //! session without TTL), and afterwards only ever removed: by a final snapshot, or by
@@ -32,7 +33,8 @@ mod sdk_error;
 use super::item::{self, Item, attr};
 use super::shard::OpenShards;
 use super::{
-    InsertOutcome, LapsedClaim, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
+    InsertOutcome, LapsedClaim, Page, ReadBudget, SessionStore, SnapshotOutcome, StoreError,
+    UpdateOutcome,
 };
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::IdvStatus;
@@ -55,6 +57,10 @@ pub use retry_claims::INDEX_RETRY_CLAIMS;
 
 /// The largest page `list_for_user` returns; larger requests are served this many.
 pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// How long an unused read budget stays before DynamoDB's TTL removes it: far past the
+/// cool-down, so a live budget is never deleted under its reader.
+const READ_BUDGET_RETENTION: chrono::Duration = chrono::Duration::days(1);
 
 /// How often a write that raced with a concurrent creator of the same item is tried again.
 const RACE_ATTEMPTS: usize = 3;
@@ -562,6 +568,30 @@ impl SessionStore for DynamoStore {
     ) -> Result<bool, StoreError> {
         // Free again once the last live read is no later than `since`.
         self.claim(id, attr::LIVE_READ_AT, now, "<=", since).await
+    }
+
+    async fn claim_read_budget(
+        &self,
+        budget: &ReadBudget,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // Creates the budget item on first use: no `attribute_exists(id)` here, unlike a
+        // session's claims. Only `live_read_at` and `ttl`, so no index ever holds it.
+        let ttl = (now + READ_BUDGET_RETENTION).timestamp();
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::ID, AttributeValue::S(budget.key()))
+            .update_expression("SET #at = :now, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#at) OR #at <= :since")
+            .expression_attribute_names("#at", attr::LIVE_READ_AT)
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(":now", item::timestamp_value(now)?)
+            .expression_attribute_values(":since", item::timestamp_value(since)?)
+            .expression_attribute_values(":ttl", AttributeValue::N(ttl.to_string()));
+        Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
     }
 
     async fn claim_retry(

@@ -226,7 +226,10 @@ pub(super) fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, Stri
                 q("by_user_template"),
             ]),
         ),
-        ("webhook", BTreeSet::from([t("PutItem"), t("UpdateItem")])),
+        (
+            "webhook",
+            BTreeSet::from([t("GetItem"), t("PutItem"), t("UpdateItem")]),
+        ),
         (
             "reconcile",
             BTreeSet::from([

@@ -21,7 +21,8 @@ fn dynamo_requests(op: testkit::faulty_store::Op) -> Vec<(String, String)> {
         | Op::ClaimRetry
         | Op::ReleaseRetry
         | Op::SettleRetry
-        | Op::ClaimLiveRead => {
+        | Op::ClaimLiveRead
+        | Op::ClaimReadBudget => {
             vec![t("UpdateItem")]
         }
         Op::OpenSessions => vec![q("open_sessions")],
@@ -40,8 +41,9 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
     use testkit::faulty_store::{FaultyStore, Op};
     use testkit::stack::Stack;
 
-    const OPS: [Op; 14] = [
+    const OPS: [Op; 15] = [
         Op::ClaimLiveRead,
+        Op::ClaimReadBudget,
         Op::Get,
         Op::LatestFor,
         Op::ListForUser,
@@ -60,7 +62,7 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
         Stack::builder().start_with_store(FaultyStore::new).await;
     let counts = |s: &Stack<FaultyStore<DynamoStore>>| OPS.map(|op| s.ctx.store.calls(op));
     let mut used: BTreeMap<&str, BTreeSet<Op>> = BTreeMap::new();
-    let mut note = |function: &'static str, before: [u32; 14], after: [u32; 14]| {
+    let mut note = |function: &'static str, before: [u32; 15], after: [u32; 15]| {
         let ops = used.entry(function).or_default();
         for (i, op) in OPS.iter().enumerate() {
             if after[i] > before[i] {
