@@ -123,6 +123,10 @@ pub const RECONCILE_STILL_OPEN: Metric = run_count("ReconcileStillOpen");
 pub const RECONCILE_EXPIRED: Metric = run_count("ReconcileExpired");
 /// First invocation of an execution environment, by function name.
 pub const COLD_STARTS: Metric = count("ColdStarts", &["Function"]);
+/// publish-events: outcome events EventBridge accepted.
+pub const EVENTS_PUBLISHED: Metric = count("EventsPublished", &[]);
+/// publish-events: stream records answered as failures (retried; each retry counts again).
+pub const EVENTS_FAILED: Metric = count("EventsFailed", &[]);
 
 /// Every metric, the one list the template test reads.
 pub const ALL: &[Metric] = &[
@@ -138,6 +142,8 @@ pub const ALL: &[Metric] = &[
     RECONCILE_STILL_OPEN,
     RECONCILE_EXPIRED,
     COLD_STARTS,
+    EVENTS_PUBLISHED,
+    EVENTS_FAILED,
 ];
 
 /// The namespace prefix; the stack name follows.
@@ -261,6 +267,12 @@ pub fn reconcile_run(refreshed: u32, still_open: u32, expired: u32) {
     gauge!(RECONCILE_REFRESHED.name).set(refreshed);
     gauge!(RECONCILE_STILL_OPEN.name).set(still_open);
     gauge!(RECONCILE_EXPIRED.name).set(expired);
+}
+
+/// One stream batch of publish-events. Zeroes are not written (`emit_zeros(false)`).
+pub fn events(published: u32, failed: u32) {
+    counter!(EVENTS_PUBLISHED.name).increment(u64::from(published));
+    counter!(EVENTS_FAILED.name).increment(u64::from(failed));
 }
 
 fn cold_start(function: &str) {

@@ -7,13 +7,16 @@
 //! - GSI `open_sessions` (sparse): `open_shard` (S, present only while the session is not final
 //!   and not app-expired; a session in `pending_review` is never app-expired; one of a few shard
 //!   values picked from the id, see [`shard`]) + `synced_at` (S);
-//! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions.
+//! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions;
+//! - `sequence` (N) and `app_expired_at` (S): the outcome events' bookkeeping, read from the
+//!   table's stream by `publish-events` (see `dynamo/mod.rs`, "the status sequence").
 //!
 //! Timestamps are stored as RFC 3339 UTC with exactly three fractional digits and `Z`, so that
 //! string order is time order.
 
 pub mod dynamo;
-mod item;
+// Crate-visible for `events`, which reads the stream's images with the same codec.
+pub(crate) mod item;
 pub mod shard;
 
 use crate::ids::{ClientUserId, IdvId, TemplateId};
@@ -143,7 +146,9 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
 
     /// Apply the app expiry: take the session out of the open index and set its TTL, only if it
-    /// is still not final. Does not change the stored Plaid status.
+    /// is still not final. Does not change the stored Plaid status; records the expiry as a
+    /// status change a caller can read (`app_expired_at`, and one more `sequence`) for the
+    /// outcome events.
     fn mark_app_expired(
         &self,
         id: &IdvId,
