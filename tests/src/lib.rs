@@ -12,5 +12,6 @@ pub mod faulty_store;
 pub mod localstack;
 pub mod log_capture;
 pub mod openapi;
+pub mod outcome_events;
 pub mod runtime_api;
 pub mod stack;

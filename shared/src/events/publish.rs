@@ -1,13 +1,14 @@
 //! One stream batch to EventBridge: `PutEvents` in calls of 10 entries, failures answered as
 //! partial batch failures.
 //!
-//! Order per session: records are handled in stream order (one shard, parallelization factor
-//! 1, so a session's records arrive in the order its writes happened). Once one of a session's
-//! changes fails, its later records in the batch are not sent and are reported failed too; if
-//! both sit in one call and only the first fails, the second is reported failed as well (it is
-//! published again with the same `event_id` on the retry). Lambda retries from the lowest
-//! failed sequence number, so a record after a failure of *another* session may be published
-//! twice: at least once, deduplicated by consumers on `event_id`.
+//! Order per session: records are handled in stream order (a session's records arrive in the
+//! order its writes happened: one shard per key, and parallelization factor 1). A call carries
+//! at most one change per session, so a session's later change is sent only after the call
+//! with its earlier one came back; once one of a session's changes fails, its later records in
+//! the batch are not sent and are reported failed too. So no change is published past a failed
+//! earlier one. Lambda retries from the lowest failed sequence number, so a record after a
+//! failure of *another* session may be published twice: at least once, deduplicated by
+//! consumers on `event_id`.
 
 use super::config::EventsConfig;
 use super::detail::DETAIL_TYPE;
@@ -18,7 +19,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::primitives::DateTime as SdkDateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 /// EventBridge's limit of entries per `PutEvents` call.
 pub const MAX_ENTRIES_PER_CALL: usize = 10;
@@ -101,30 +102,41 @@ impl Publisher {
             }
         }
         let mut report = BatchReport::default();
-        let mut queue = pending.into_iter();
-        loop {
+        let mut queue: VecDeque<(usize, Change)> = pending.into();
+        while !queue.is_empty() {
+            // One call holds at most one change per session: a session's later change waits for
+            // the next call, so it is never published past an earlier one that failed.
             let mut call: Vec<(usize, Change)> = Vec::with_capacity(MAX_ENTRIES_PER_CALL);
+            let mut in_call: HashSet<String> = HashSet::new();
             while call.len() < MAX_ENTRIES_PER_CALL {
-                let Some((i, change)) = queue.next() else {
+                let Some((_, next)) = queue.front() else {
                     break;
                 };
-                if failed_sessions.contains(change.detail.session_id.as_str()) {
+                let session = next.detail.session_id.as_str();
+                if in_call.contains(session) {
+                    break;
+                }
+                let held_back = failed_sessions.contains(session);
+                let session = session.to_owned();
+                let Some((i, change)) = queue.pop_front() else {
+                    break;
+                };
+                if held_back {
                     failed.push((i, change.sequence_number));
                 } else {
+                    in_call.insert(session);
                     call.push((i, change));
                 }
             }
             if call.is_empty() {
-                break;
+                continue;
             }
             let accepted = self.put(&call).await;
             for ((i, change), ok) in call.into_iter().zip(accepted) {
-                let session = change.detail.session_id.as_str();
                 if ok {
                     report.published += 1;
-                }
-                if !ok || failed_sessions.contains(session) {
-                    failed_sessions.insert(session.to_owned());
+                } else {
+                    failed_sessions.insert(change.detail.session_id.as_str().to_owned());
                     failed.push((i, change.sequence_number));
                 }
             }

@@ -107,3 +107,136 @@ fn readable_status(image: &Item) -> Result<String, StreamError> {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn image(status: &str, sequence: Option<u64>, app_expired: bool) -> Value {
+        let mut i = json!({
+            "id": {"S": "idv_52xR9LKo77r1Np"},
+            "client_user_id": {"S": "auth0|user"},
+            "template_id": {"S": "idvtmp_4FrXJvfQU3zGUR"},
+            "user_template": {"S": "auth0|user#idvtmp_4FrXJvfQU3zGUR"},
+            "status": {"S": status},
+            "steps": {"M": {
+                "accept_tos": {"S": "success"}, "verify_sms": {"S": "active"},
+                "kyc_check": {"S": "waiting_for_prerequisite"},
+                "documentary_verification": {"S": "waiting_for_prerequisite"},
+                "selfie_check": {"S": "waiting_for_prerequisite"},
+                "watchlist_screening": {"S": "waiting_for_prerequisite"},
+                "risk_check": {"S": "not_applicable"}}},
+            "created_at": {"S": "2024-03-01T12:00:00.000Z"},
+            "updated_at": {"S": "2024-03-01T12:05:00.250Z"},
+            "synced_at": {"S": "2024-03-01T12:05:00.250Z"},
+            "expires_at": {"S": "2024-03-03T12:00:00.000Z"}
+        });
+        if let Some(n) = sequence {
+            i["sequence"] = json!({"N": n.to_string()});
+        }
+        if app_expired {
+            i["app_expired_at"] = json!({"S": "2024-03-03T12:10:00.000Z"});
+        }
+        i
+    }
+
+    fn record(name: &str, old: Option<Value>, new: Option<Value>) -> EventRecord {
+        let mut change = json!({
+            "Keys": {"id": {"S": "idv_52xR9LKo77r1Np"}},
+            "SequenceNumber": "4100000000000001",
+            "SizeBytes": 1200,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        });
+        if let Some(o) = old {
+            change["OldImage"] = o;
+        }
+        if let Some(n) = new {
+            change["NewImage"] = n;
+        }
+        serde_json::from_value(json!({
+            "eventID": "1", "eventName": name, "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb", "awsRegion": "us-east-1", "dynamodb": change
+        }))
+        .expect("a Lambda stream record")
+    }
+
+    fn change(r: &EventRecord) -> Option<Change> {
+        change_of(r, PlaidEnvironment::Production).expect("decodes")
+    }
+
+    #[test]
+    fn a_new_session_is_active_with_no_previous_status() {
+        let c = change(&record(
+            "INSERT",
+            None,
+            Some(image("active", Some(1), false)),
+        ))
+        .unwrap();
+        assert_eq!(c.sequence_number, "4100000000000001");
+        let d = c.detail;
+        assert_eq!(
+            (d.status.as_str(), d.previous_status, d.sequence),
+            ("active", None, 1)
+        );
+        assert_eq!(d.event_id, "idv_52xR9LKo77r1Np:1");
+        assert_eq!(d.occurred_at, "2024-03-01T12:05:00.250Z");
+        assert_eq!(d.environment, "production");
+    }
+
+    #[test]
+    fn only_a_change_of_the_readable_status_is_an_event() {
+        let same = record(
+            "MODIFY",
+            Some(image("active", Some(1), false)),
+            Some(image("active", Some(1), false)),
+        );
+        assert_eq!(change(&same), None);
+        let done = record(
+            "MODIFY",
+            Some(image("active", Some(1), false)),
+            Some(image("success", Some(2), false)),
+        );
+        let d = change(&done).unwrap().detail;
+        assert_eq!(
+            (d.status.as_str(), d.previous_status.as_deref()),
+            ("success", Some("active"))
+        );
+        // The app's expiry: Plaid still says active, the caller reads expired.
+        let expired = record(
+            "MODIFY",
+            Some(image("active", Some(1), false)),
+            Some(image("active", Some(2), true)),
+        );
+        assert_eq!(change(&expired).unwrap().detail.status, "expired");
+        // ... and a later sync that keeps Plaid's `active` is no second expiry.
+        let resync = record(
+            "MODIFY",
+            Some(image("active", Some(2), true)),
+            Some(image("active", Some(2), true)),
+        );
+        assert_eq!(change(&resync), None);
+        // In review, the stamp does not count.
+        let review = record(
+            "MODIFY",
+            Some(image("active", Some(2), true)),
+            Some(image("pending_review", Some(3), true)),
+        );
+        assert_eq!(change(&review).unwrap().detail.status, "pending_review");
+    }
+
+    #[test]
+    fn deletions_are_not_events_and_a_change_without_sequence_is_an_error() {
+        let ttl = record("REMOVE", Some(image("active", Some(2), true)), None);
+        assert_eq!(change(&ttl), None);
+        let legacy = record(
+            "MODIFY",
+            Some(image("active", None, false)),
+            Some(image("failed", None, false)),
+        );
+        assert!(matches!(
+            change_of(&legacy, PlaidEnvironment::Sandbox),
+            Err(StreamError::NoStatusSequence)
+        ));
+    }
+}
