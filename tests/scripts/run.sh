@@ -25,8 +25,10 @@ start_plaid "$RUN_DIR" "http://127.0.0.1:$APP_PORT/webhooks/plaid"
 setup_local_aws
 # publish-events over the table's stream: every outcome event is printed here as it happens.
 echo "== outcome events (publish-events over the stream; also in $RUN_DIR/events.log)"
-spawn bash -c '"$0" events --table "$1" 2>&1 | tee "$2"' \
-  "$ROOT/target/debug/idv-local" "$TABLE_NAME" "$RUN_DIR/events.log"
+watch_events() {
+  "$ROOT/target/debug/idv-local" events --table "$TABLE_NAME" 2>&1 | tee "$RUN_DIR/events.log"
+}
+spawn watch_events
 echo "== starting the functions under cargo lambda watch (logs: $RUN_DIR/functions.log)"
 start_functions "$RUN_DIR" "$LAMBDA_PORT"
 start_front "$RUN_DIR" "$APP_PORT" "$LAMBDA_PORT"
