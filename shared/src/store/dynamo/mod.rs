@@ -560,10 +560,10 @@ impl SessionStore for DynamoStore {
                 // guessing its status from the item when it came back.
                 PutNew::Exists(existing) => {
                     known_to_exist = true;
-                    if let Some(status) = existing.as_ref().map(raw_status).transpose()? {
-                        if status != record.status.as_str() {
-                            guard = StatusGuard::ChangedFrom(status);
-                        }
+                    if let Some(status) = existing.as_ref().map(raw_status).transpose()?
+                        && status != record.status.as_str()
+                    {
+                        guard = StatusGuard::ChangedFrom(status);
                     }
                 }
             }
