@@ -126,6 +126,10 @@ pub const RECONCILE_EXPIRED: Metric = run_count("ReconcileExpired");
 pub const WEBHOOK_DELIVERIES: Metric = count("WebhookDeliveries", &["Outcome"]);
 /// First invocation of an execution environment, by function name.
 pub const COLD_STARTS: Metric = count("ColdStarts", &["Function"]);
+/// publish-events: outcome events EventBridge accepted.
+pub const EVENTS_PUBLISHED: Metric = count("EventsPublished", &[]);
+/// publish-events: stream records answered as failures (retried; each retry counts again).
+pub const EVENTS_FAILED: Metric = count("EventsFailed", &[]);
 
 /// Every metric, the one list the template test reads.
 pub const ALL: &[Metric] = &[
@@ -142,6 +146,8 @@ pub const ALL: &[Metric] = &[
     RECONCILE_EXPIRED,
     WEBHOOK_DELIVERIES,
     COLD_STARTS,
+    EVENTS_PUBLISHED,
+    EVENTS_FAILED,
 ];
 
 /// The namespace prefix; the stack name follows.
@@ -271,6 +277,12 @@ pub fn reconcile_run(refreshed: u32, still_open: u32, expired: u32) {
 /// `outcome_webhook::handler::OUTCOMES`).
 pub fn webhook_delivery(outcome: &'static str) {
     counter!(WEBHOOK_DELIVERIES.name, "Outcome" => outcome).increment(1);
+}
+
+/// One stream batch of publish-events. Zeroes are not written (`emit_zeros(false)`).
+pub fn events(published: u32, failed: u32) {
+    counter!(EVENTS_PUBLISHED.name).increment(u64::from(published));
+    counter!(EVENTS_FAILED.name).increment(u64::from(failed));
 }
 
 fn cold_start(function: &str) {

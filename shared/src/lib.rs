@@ -7,7 +7,7 @@
 //! `webhook_verify` talk to the outside, and `aws` holds what every AWS client shares; `flows`
 //! are the use cases (start a verification, record what Plaid says), returning typed outcomes;
 //! `handlers` and `http` are the edge: parse, call a flow, answer, log; `bootstrap` wires it all
-//! once per cold start.
+//! once per cold start. `events` turns the table's stream into outcome events (`publish-events`).
 
 pub mod aws;
 pub mod bootstrap;
@@ -16,6 +16,7 @@ pub mod config;
 pub mod context;
 pub mod credentials;
 pub mod emf;
+pub mod events;
 pub mod flows;
 pub mod handlers;
 pub mod http;

@@ -12,6 +12,7 @@ pub mod faulty_store;
 pub mod localstack;
 pub mod log_capture;
 pub mod openapi;
+pub mod outcome_events;
 pub mod outcome_webhook;
 pub mod release;
 pub mod runtime_api;

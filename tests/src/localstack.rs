@@ -20,7 +20,8 @@ use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ProvisionedThroughput, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ProvisionedThroughput, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
 use std::io::{Read, Write};
@@ -430,6 +431,15 @@ struct TableProperties {
     provisioned_throughput: Option<Throughput>,
     #[serde(default)]
     time_to_live_specification: Option<TtlSpec>,
+    /// The stream `publish-events` reads (moto keeps it; tests read it with the SDK).
+    #[serde(default)]
+    stream_specification: Option<StreamSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamSpec {
+    stream_view_type: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -527,7 +537,7 @@ pub async fn create_sessions_table(
 }
 
 /// Creates table `name` from the `SessionsTable` resource of the template at `template`: key
-/// schema, attribute definitions, GSIs, billing mode, then TTL (`UpdateTimeToLive`), and waits
+/// schema, attribute definitions, GSIs, billing mode, stream, then TTL (`UpdateTimeToLive`), and waits
 /// until the table is usable. An existing table is [`LocalStackError::TableExists`].
 pub async fn create_sessions_table_from(
     client: &aws_sdk_dynamodb::Client,
@@ -576,6 +586,19 @@ pub async fn create_sessions_table_from(
         .set_key_schema(Some(key_schema(&props.key_schema)?))
         .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
         .set_billing_mode(props.billing_mode.as_deref().map(BillingMode::from))
+        .set_stream_specification(
+            props
+                .stream_specification
+                .as_ref()
+                .map(|s| {
+                    StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(StreamViewType::from(s.stream_view_type.as_str()))
+                        .build()
+                        .map_err(|e| aws_err("StreamSpecification", e))
+                })
+                .transpose()?,
+        )
         .set_provisioned_throughput(
             props
                 .provisioned_throughput

@@ -10,7 +10,9 @@
 //! - GSI `retry_claims` (sparse): `retry_claimed` (S, the constant `retry`) + `retry_claim_until`
 //!   (S), present only from a retry claim until its outcome is in the table (see below);
 //! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions (and on the
-//!   read-budget items, which share the table but no index: [`read_budget`]).
+//!   read-budget items, which share the table but no index: [`read_budget`]);
+//! - `sequence` (N) and `app_expired_at` (S): the outcome events' bookkeeping, read from the
+//!   table's stream by `publish-events` (see `dynamo/mod.rs`, "the status sequence").
 //!
 //! Lapsed retry claims. A start that claims the right to `/retry` after a session and then loses
 //! Plaid's answer (a 5xx after the work, a timeout, a killed instance) may leave an attempt that
@@ -37,7 +39,8 @@
 //! string order is time order.
 
 pub mod dynamo;
-mod item;
+// Crate-visible for `events`, which reads the stream's images with the same codec.
+pub(crate) mod item;
 pub mod read_budget;
 pub mod shard;
 
@@ -178,7 +181,9 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
 
     /// Apply the app expiry: take the session out of the open index and set its TTL, only if it
-    /// is still not final. Does not change the stored Plaid status.
+    /// is still not final. Does not change the stored Plaid status; records the expiry as a
+    /// status change a caller can read (`app_expired_at`, and one more `sequence`) for the
+    /// outcome events.
     fn mark_app_expired(
         &self,
         id: &IdvId,

@@ -14,6 +14,9 @@
 //! - `idv-local expire`: moves one session's `expires_at` into the past in the local table, as
 //!   if the app's expiry window had passed (the browser test of an expired session uses it).
 //!   Refused unless the AWS endpoint is set (moto).
+//! - `idv-local events`: `publish-events` over the local table's stream, in process (moto's
+//!   stream is polled with the SDK; a moto Lambda trigger would clear it): creates the bus, a
+//!   rule to an SQS queue, and prints each event the queue receives as it happens.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -64,6 +67,14 @@ enum Command {
         #[arg(long, default_value = "emulator")]
         plaid_mode: String,
     },
+    /// Run publish-events over the local table's stream: creates the bus, a rule and its SQS
+    /// queue in moto, and prints every outcome event the queue receives, as it happens.
+    Events {
+        #[arg(long, env = "TABLE_NAME")]
+        table: String,
+        #[arg(long, env = "EVENT_BUS_NAME", default_value = "idv-events")]
+        bus: String,
+    },
     /// Move a session's `expires_at` (the app's expiry window) into the past, in the local table.
     Expire {
         #[arg(long, env = "TABLE_NAME")]
@@ -109,6 +120,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
         }
         Command::Expire { table, id } => expire(table, id).await,
+        Command::Events { table, bus } => {
+            local_endpoint()?;
+            let sdk = testkit::localstack::aws_config().await;
+            println!("outcome events: bus {bus}, rule -> SQS queue {bus}, stream of {table}");
+            testkit::outcome_events::watch(&sdk, &table, &bus, |e| {
+                let d = &e["detail"];
+                println!(
+                    "event {} {} -> {} (sequence {}, {}) {}",
+                    d["session_id"].as_str().unwrap_or("?"),
+                    d["previous_status"].as_str().unwrap_or("(new)"),
+                    d["status"].as_str().unwrap_or("?"),
+                    d["sequence"],
+                    d["event_id"].as_str().unwrap_or("?"),
+                    e
+                );
+            })
+            .await?;
+            Ok(())
+        }
     }
 }
 

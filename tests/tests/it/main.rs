@@ -7,6 +7,7 @@ mod decisions;
 mod dynamo_standin;
 mod emulator;
 mod events;
+mod events_stream;
 mod faults;
 mod hardening;
 mod load;
