@@ -31,7 +31,11 @@ pub(super) fn check_events(t: &Value) -> Vec<String> {
         problems.push("no archive of the events' bus".into());
     }
 
-    let Some(f) = function_by_binary(t, checks::PUBLISH_EVENTS) else {
+    // The binary serves two functions; the publisher is the one that is not the webhook sender.
+    let publisher = functions(t).into_iter().find(|(_, g)| {
+        binary_of(g) == Some(checks::PUBLISH_EVENTS) && !super::outcome_webhook::is_sender(t, g)
+    });
+    let Some((_, f)) = publisher else {
         problems.push("no publish-events function".into());
         return problems;
     };
