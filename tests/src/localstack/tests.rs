@@ -1,4 +1,6 @@
+use super::moto::{SERIALIZED_MOTO, moto_command};
 use super::*;
+use std::process::Command;
 
 #[test]
 fn the_template_table_parses_despite_intrinsic_tags() {

@@ -10,6 +10,7 @@ mod events;
 mod events_stream;
 mod faults;
 mod hardening;
+mod house;
 mod load;
 mod outcome_webhook;
 mod package;
