@@ -150,15 +150,6 @@ pub const ALL: &[Metric] = &[
     EVENTS_FAILED,
 ];
 
-/// The namespace prefix; the stack name follows.
-pub const NAMESPACE_PREFIX: &str = "PlaidIdv/";
-
-/// `PlaidIdv/<stack>`, or `PlaidIdv/local` outside a stack (`Config::metrics_namespace`).
-pub fn namespace(stack: Option<&str>) -> String {
-    let stack = stack.filter(|s| !s.is_empty()).unwrap_or("local");
-    format!("{NAMESPACE_PREFIX}{stack}")
-}
-
 /// A start's `Outcome` dimension value.
 fn start_outcome(outcome: StartOutcome) -> &'static str {
     match outcome {
@@ -425,13 +416,6 @@ mod tests {
             assert_eq!(plaid_error_class(&api(odd)), "OTHER", "{odd:?}");
         }
         assert_eq!(plaid_error_class(&PlaidError::Timeout), "TIMEOUT");
-    }
-
-    #[test]
-    fn the_namespace_is_the_stacks() {
-        assert_eq!(namespace(Some("idv-prod")), "PlaidIdv/idv-prod");
-        assert_eq!(namespace(Some("")), "PlaidIdv/local");
-        assert_eq!(namespace(None), "PlaidIdv/local");
     }
 
     #[test]

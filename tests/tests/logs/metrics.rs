@@ -372,7 +372,7 @@ async fn a_long_run_keeps_its_latencies_within_emfs_limit_and_its_counts_exact()
 async fn outcome_webhooks_count_each_message_by_outcome() {
     use testkit::outcome_webhook::{ScriptedReceiver, WebhookStack, detail};
     let _turn = super::ONE_AT_A_TIME.lock().await;
-    let namespace = emf::namespace(None);
+    let namespace = shared::config::namespace(None);
     let capture = Capture::start(&namespace);
     let secret = serde_json::json!({"current": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
     let stack = WebhookStack::start(&secret.to_string()).await;
