@@ -283,8 +283,8 @@ impl<S: SessionStore> Stack<S> {
         self.clock.now()
     }
 
-    pub async fn reconcile(&self) -> handlers::reconcile::ReconcileReport {
-        handlers::reconcile::reconcile(&self.ctx)
+    pub async fn reconcile(&self) -> shared::flows::reconcile::ReconcileReport {
+        shared::flows::reconcile::reconcile(&self.ctx)
             .await
             .expect("reconcile run")
     }

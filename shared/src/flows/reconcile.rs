@@ -5,8 +5,8 @@
 //! recorded. Bounded work per run, safe to run twice at once (every write is conditional), and
 //! it stops at the first sign of Plaid's rate limit.
 
+use super::sync::{plaid_attempts, record_snapshot};
 use crate::context::AppContext;
-use crate::flows::sync::{plaid_attempts, record_snapshot};
 use crate::plaid::PlaidError;
 use crate::session::attempt_order::newer_than;
 use crate::store::{SessionStore, StoreError, UpdateOutcome};
