@@ -235,7 +235,7 @@ pub async fn serve_reconcile() -> Result<(), lambda_http::Error> {
                 // Boxed: unboxed, the run's future nests deep enough inside `main`'s that rustc's
                 // layout of it overflowed the query depth limit (a non-incremental build of the
                 // reconcile binary failed once the store read every shard). One allocation a run.
-                let run = Box::pin(crate::flows::reconcile::reconcile(ctx));
+                let run = Box::pin(crate::handlers::reconcile::reconcile(ctx));
                 let report =
                     match crate::plaid::deadline::from_lambda_deadline_ms(event.context.deadline) {
                         Some(deadline) => crate::plaid::deadline::within(deadline, run).await,

@@ -284,7 +284,7 @@ impl<S: SessionStore> Stack<S> {
     }
 
     pub async fn reconcile(&self) -> shared::flows::reconcile::ReconcileReport {
-        shared::flows::reconcile::reconcile(&self.ctx)
+        handlers::reconcile::reconcile(&self.ctx)
             .await
             .expect("reconcile run")
     }

@@ -1,4 +1,4 @@
-//! `reconcile`: see `shared::flows::reconcile`.
+//! `reconcile`: see `shared::handlers::reconcile`.
 
 // A Lambda execution environment serves one invocation at a time: a single-threaded runtime
 // keeps the handler, its HTTP connections and the Runtime API client on one thread, so no

@@ -107,20 +107,6 @@ pub async fn reconcile<S: SessionStore>(
             report.still_open += 1;
         }
     }
-    crate::emf::reconcile_run(report.refreshed, report.still_open, report.app_expired);
-    tracing::info!(
-        examined = report.examined,
-        plaid_calls = report.plaid_calls,
-        refreshed = report.refreshed,
-        changed = report.changed,
-        app_expired = report.app_expired,
-        still_open = report.still_open,
-        lapsed_claims = report.lapsed_claims,
-        adopted = report.adopted,
-        errors = report.errors,
-        rate_limited = report.rate_limited,
-        "reconcile run"
-    );
     Ok(report)
 }
 

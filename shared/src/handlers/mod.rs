@@ -6,6 +6,7 @@
 pub mod create_session;
 pub mod get_session;
 pub mod link_token;
+pub mod reconcile;
 pub mod session_body;
 pub mod webhook;
 
