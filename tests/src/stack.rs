@@ -283,7 +283,7 @@ impl<S: SessionStore> Stack<S> {
         self.clock.now()
     }
 
-    pub async fn reconcile(&self) -> handlers::reconcile::ReconcileReport {
+    pub async fn reconcile(&self) -> shared::flows::reconcile::ReconcileReport {
         handlers::reconcile::reconcile(&self.ctx)
             .await
             .expect("reconcile run")

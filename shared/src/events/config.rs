@@ -46,7 +46,7 @@ impl EventsConfig {
             bus,
             source,
             environment,
-            metrics_namespace: crate::emf::namespace(get("STACK_NAME").as_deref()),
+            metrics_namespace: crate::config::namespace(get("STACK_NAME").as_deref()),
         })
     }
 }

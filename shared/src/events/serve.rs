@@ -27,7 +27,7 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
 async fn serve_sender(config: crate::outcome_webhook::Config) -> Result<(), lambda_runtime::Error> {
     use crate::outcome_webhook::handler::{Sender, is_sqs_event};
     use tracing::Instrument;
-    let namespace = crate::emf::namespace(std::env::var("STACK_NAME").ok().as_deref());
+    let namespace = crate::config::namespace(std::env::var("STACK_NAME").ok().as_deref());
     let sdk = crate::bootstrap::sdk_config().await;
     let sender = Sender::new(config, &sdk).inspect_err(|e| {
         tracing::error!(error = %e, "cold start failed");

@@ -1,5 +1,6 @@
 //! Reading one session for a caller: the owner, or a reviewer (any session, audited); refreshed
-//! from Plaid when stale or asked to, within the reader's budget of live reads.
+//! from Plaid when stale or asked to, within the reader's budget of live reads. And listing the
+//! caller's own sessions, from the store only ([`list_sessions`]).
 //!
 //! **What a live read costs, and whom.** Plaid's rate limits are per client: every user's reads
 //! share them with the webhooks and reconcile. So:
@@ -18,11 +19,11 @@ use super::plaid_calls::PlaidCalls;
 use super::sync::{refresh_owned, repair_review};
 use crate::context::AppContext;
 use crate::http::ApiError;
-use crate::ids::{ClientUserId, IdvId};
+use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::IdentityVerification;
 use crate::session::SessionRecord;
 use crate::session::lifecycle::{LIVE_READ_COOLDOWN, LIVE_READ_RETRY_AFTER, needs_refresh};
-use crate::store::{ReadBudget, SessionStore};
+use crate::store::{Page, ReadBudget, SessionStore, StoreError};
 
 /// Who reads: the caller's `sub`, and whether its token holds the reviewer scope.
 #[derive(Debug, Clone, Copy)]
@@ -144,5 +145,28 @@ pub async fn read_session<S: SessionStore>(
         record,
         full: result,
         shareable_url,
+    })
+}
+
+/// One page of `user`'s sessions, newest first, optionally for one template; each repaired as a
+/// single read is ([`repair_review`]). Never asks Plaid: a list costs no live read.
+pub async fn list_sessions<S: SessionStore>(
+    ctx: &AppContext<S>,
+    user: &ClientUserId,
+    template: Option<&TemplateId>,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<Page<SessionRecord>, StoreError> {
+    let page = ctx
+        .store
+        .list_for_user(user, template, limit, cursor)
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in page.items {
+        items.push(repair_review(ctx, r).await);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
     })
 }

@@ -40,6 +40,16 @@ pub enum StartOutcome {
 }
 
 impl StartOutcome {
+    /// The `Outcome` dimension of the `Starts` metric.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StartOutcome::Created => "created",
+            StartOutcome::Resumed => "resumed",
+            StartOutcome::Retried => "retried",
+            StartOutcome::AlreadyVerified => "already_verified",
+        }
+    }
+
     /// This start made a session (answered 201), rather than handing back one (200).
     pub fn made_session(self) -> bool {
         matches!(self, StartOutcome::Created | StartOutcome::Retried)

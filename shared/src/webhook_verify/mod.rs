@@ -118,15 +118,14 @@ mod jwk;
 mod jws;
 mod key_cache;
 mod plaid_keys;
-mod source;
 #[cfg(test)]
 mod testutil;
 mod verifier;
 
+pub use crate::config::source_ips::{SOURCE_IPS_VAR, SourceAllowList};
 pub use jwk::KeyRejection;
 pub use jws::{ALGORITHM, MAX_TOKEN_LEN, is_plaid_kid};
 pub use plaid_keys::{UNKNOWN_KID_ERROR_CODE, classify as classify_plaid_error};
-pub use source::{SOURCE_IPS_VAR, SourceAllowList};
 pub use verifier::{Verified, VerifierOptions, WebhookVerifier};
 
 use crate::plaid::types::JwkPublicKey;

@@ -6,8 +6,8 @@
 //! counted from the emulator's request log.
 
 use chrono::Duration;
+use shared::flows::reconcile::LAPSED_CLAIM_GRACE;
 use shared::flows::sync::plaid_attempts;
-use shared::handlers::reconcile::LAPSED_CLAIM_GRACE;
 use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::plaid::types::IdvStatus;
 use shared::store::{DynamoStore, SessionStore};
