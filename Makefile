@@ -7,7 +7,7 @@ VENV ?= .venv
 VENV_BIN := $(abspath $(VENV))/bin
 export VENV_BIN
 
-.PHONY: help venv run test lint shellcheck help-check contract client-contract plaid-drift fmt clippy bench emulator client
+.PHONY: help venv run test lint shellcheck help-check deny contract client-contract plaid-drift fmt clippy bench emulator client
 
 # Every shell script of the repository, for shellcheck.
 SHELLCHECK ?= $(VENV_BIN)/shellcheck
@@ -30,10 +30,13 @@ run: venv ## the whole stack locally (moto, Plaid emulator or real sandbox, func
 test: venv ## fmt, clippy, template lint and security scan, all tests against moto + emulator, browser tests, contract tests
 	bash tests/scripts/test.sh
 
-lint: shellcheck help-check ## shellcheck, `make help` complete, template lint and checkov (infra-lint)
+lint: shellcheck help-check deny ## shellcheck, `make help` complete, cargo-deny, template lint and checkov (infra-lint)
 
 shellcheck: venv ## shellcheck on every shell script (.shellcheckrc), zero findings
 	$(SHELLCHECK) $(SH_SCRIPTS)
+
+deny: ## cargo-deny (deny.toml): licences, duplicate versions, sources; advisories where their database can be fetched
+	bash tests/scripts/deny.sh
 
 help-check: ## every target of the Makefiles has its line in `make help`
 	bash tests/scripts/help-check.sh

@@ -8,7 +8,7 @@
 
 INFRA_DIR      := infra
 INFRA_TEMPLATE := $(INFRA_DIR)/template.yaml
-LAMBDA_BINS    := create-session link-token get-session webhook reconcile
+LAMBDA_BINS    := create-session link-token get-session webhook reconcile publish-events
 LAMBDA_TARGET  := aarch64-unknown-linux-gnu
 
 # checkov lives in its own venv under target/ (ignored by git, kept between
@@ -24,7 +24,7 @@ INFRA_LINT_ENV := $(INFRA_ENV) AWS_DEFAULT_REGION="$${AWS_DEFAULT_REGION:-$${AWS
 .PHONY: lint build infra-lint checkov lambda-build lambda-target sam-build deploy
 
 lint: infra-lint
-build: lambda-build ## release arm64 zips of the five functions (lambda-build)
+build: lambda-build ## release arm64 zips of the six functions (lambda-build)
 
 infra-lint: venv checkov ## cfn-lint (.cfnlintrc's security rules) + sam validate --lint + checkov, offline
 	$(INFRA_LINT_ENV) cfn-lint $(INFRA_TEMPLATE)

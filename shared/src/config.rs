@@ -3,10 +3,13 @@
 
 use crate::ids::TemplateId;
 use crate::plaid::types::PlaidEnvironment;
-use crate::store::shard::{DEFAULT_OPEN_SHARDS, OPEN_SHARDS_VAR, OpenShards};
-use crate::webhook_verify::{SOURCE_IPS_VAR, SourceAllowList};
 use chrono::Duration;
+use open_shards::{DEFAULT_OPEN_SHARDS, OPEN_SHARDS_VAR, OpenShards};
+use source_ips::{SOURCE_IPS_VAR, SourceAllowList};
 use url::Url;
+
+pub mod open_shards;
+pub mod source_ips;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -149,6 +152,15 @@ fn positive_count(
             }),
         },
     }
+}
+
+/// The CloudWatch namespace of the EMF metrics (`emf`): this prefix, then the stack name.
+pub const NAMESPACE_PREFIX: &str = "PlaidIdv/";
+
+/// `PlaidIdv/<stack>`, or `PlaidIdv/local` outside a stack (`Config::metrics_namespace`).
+pub fn namespace(stack: Option<&str>) -> String {
+    let stack = stack.filter(|s| !s.is_empty()).unwrap_or("local");
+    format!("{NAMESPACE_PREFIX}{stack}")
 }
 
 pub const DEFAULT_REVIEWER_SCOPE: &str = "idv/review";
@@ -307,7 +319,7 @@ impl Config {
                 var: OPEN_SHARDS_VAR,
                 reason,
             })?,
-            metrics_namespace: crate::emf::namespace(get("STACK_NAME").as_deref()),
+            metrics_namespace: namespace(get("STACK_NAME").as_deref()),
         })
     }
 

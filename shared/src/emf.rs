@@ -41,9 +41,7 @@
 //! Plaid error code that matches Plaid's `UPPER_SNAKE` shape (anything else is `OTHER`), or the
 //! function's name. Never a user, session, template or request id.
 
-use crate::flows::start::StartOutcome;
 use crate::logging::Invocation;
-use crate::plaid::PlaidError;
 use crate::plaid::types::IdvStatus;
 use metrics::{Unit, counter, gauge, histogram};
 use metrics_cloudwatch_embedded::Collector;
@@ -92,7 +90,7 @@ const fn run_count(name: &'static str) -> Metric {
     }
 }
 
-/// `POST /sessions`, by `flows::start::StartOutcome`, or `refused`.
+/// `POST /sessions`, by `flows::start::StartOutcome::as_str`, or `refused`.
 pub const STARTS: Metric = count("Starts", &["Outcome"]);
 /// Refused starts (also in [`STARTS`] as `refused`), by the answer's error code.
 pub const STARTS_REFUSED: Metric = count("StartsRefused", &["Reason"]);
@@ -126,6 +124,10 @@ pub const RECONCILE_EXPIRED: Metric = run_count("ReconcileExpired");
 pub const WEBHOOK_DELIVERIES: Metric = count("WebhookDeliveries", &["Outcome"]);
 /// First invocation of an execution environment, by function name.
 pub const COLD_STARTS: Metric = count("ColdStarts", &["Function"]);
+/// publish-events: outcome events EventBridge accepted.
+pub const EVENTS_PUBLISHED: Metric = count("EventsPublished", &[]);
+/// publish-events: stream records answered as failures (retried; each retry counts again).
+pub const EVENTS_FAILED: Metric = count("EventsFailed", &[]);
 
 /// Every metric, the one list the template test reads.
 pub const ALL: &[Metric] = &[
@@ -142,26 +144,9 @@ pub const ALL: &[Metric] = &[
     RECONCILE_EXPIRED,
     WEBHOOK_DELIVERIES,
     COLD_STARTS,
+    EVENTS_PUBLISHED,
+    EVENTS_FAILED,
 ];
-
-/// The namespace prefix; the stack name follows.
-pub const NAMESPACE_PREFIX: &str = "PlaidIdv/";
-
-/// `PlaidIdv/<stack>`, or `PlaidIdv/local` outside a stack (`Config::metrics_namespace`).
-pub fn namespace(stack: Option<&str>) -> String {
-    let stack = stack.filter(|s| !s.is_empty()).unwrap_or("local");
-    format!("{NAMESPACE_PREFIX}{stack}")
-}
-
-/// A start's `Outcome` dimension value.
-fn start_outcome(outcome: StartOutcome) -> &'static str {
-    match outcome {
-        StartOutcome::Created => "created",
-        StartOutcome::Resumed => "resumed",
-        StartOutcome::Retried => "retried",
-        StartOutcome::AlreadyVerified => "already_verified",
-    }
-}
 
 /// The `Outcome` of a refused start.
 pub const REFUSED: &str = "refused";
@@ -191,14 +176,16 @@ impl WebhookOutcome {
 /// The `Outcome` of a refused webhook.
 pub const REJECTED: &str = "rejected";
 
-pub fn start(outcome: StartOutcome) {
-    counter!(STARTS.name, "Outcome" => start_outcome(outcome)).increment(1);
+/// A start that ended with `outcome` (`flows::start::StartOutcome::as_str`, a closed set).
+pub fn start(outcome: &'static str) {
+    counter!(STARTS.name, "Outcome" => outcome).increment(1);
 }
 
-/// A start refused with `reason`, the answer's error code (a closed catalogue).
-pub fn start_refused(reason: crate::http::ErrorCode) {
+/// A start refused with `reason`, the answer's error code (`http::ErrorCode::as_str`, a closed
+/// catalogue).
+pub fn start_refused(reason: &'static str) {
     counter!(STARTS.name, "Outcome" => REFUSED).increment(1);
-    counter!(STARTS_REFUSED.name, "Reason" => reason.as_str()).increment(1);
+    counter!(STARTS_REFUSED.name, "Reason" => reason).increment(1);
 }
 
 /// A session seen moving into `status` (counted only when final): by reconcile, which knows
@@ -220,8 +207,22 @@ pub fn webhook_rejected(reason: &'static str) {
     counter!(WEBHOOKS_REJECTED.name, "Reason" => reason).increment(1);
 }
 
+/// What a failed Plaid attempt tells the `PlaidErrors` metric (`plaid::PlaidError` answers it):
+/// the metrics sit below the Plaid client and know nothing of its error type.
+pub trait PlaidFailure {
+    /// Plaid's `error_code`, when Plaid answered with an error body (not trusted to have
+    /// Plaid's shape: see [`plaid_error_class`]).
+    fn plaid_code(&self) -> Option<&str>;
+    /// What failed on our side, for when Plaid gave no `error_code` (a closed set).
+    fn local_code(&self) -> &'static str;
+}
+
 /// One Plaid HTTP attempt at `endpoint` (Plaid's path, a closed set).
-pub fn plaid_attempt(endpoint: &'static str, latency: Duration, error: Option<&PlaidError>) {
+pub fn plaid_attempt<E: PlaidFailure>(
+    endpoint: &'static str,
+    latency: Duration,
+    error: Option<&E>,
+) {
     counter!(PLAID_CALLS.name, "Endpoint" => endpoint).increment(1);
     // EMF takes at most 100 values per metric in a document, and the crate drops (and logs an
     // error for) each one past that; a reconcile run may make up to 1000 calls. The first 100
@@ -243,8 +244,8 @@ const MAX_VALUES: usize = 100;
 static LATENCY_VALUES: AtomicUsize = AtomicUsize::new(0);
 
 /// Plaid's own `error_code` when it has Plaid's shape, else what failed on our side.
-pub fn plaid_error_class(e: &PlaidError) -> Cow<'static, str> {
-    match e.error_code() {
+pub fn plaid_error_class(e: &impl PlaidFailure) -> Cow<'static, str> {
+    match e.plaid_code() {
         Some(code) if is_plaid_code(code) => Cow::Owned(code.to_owned()),
         // A body we could not trust to be a code: never let it become a dimension value.
         Some(_) => Cow::Borrowed("OTHER"),
@@ -271,6 +272,12 @@ pub fn reconcile_run(refreshed: u32, still_open: u32, expired: u32) {
 /// `outcome_webhook::handler::OUTCOMES`).
 pub fn webhook_delivery(outcome: &'static str) {
     counter!(WEBHOOK_DELIVERIES.name, "Outcome" => outcome).increment(1);
+}
+
+/// One stream batch of publish-events. Zeroes are not written (`emit_zeros(false)`).
+pub fn events(published: u32, failed: u32) {
+    counter!(EVENTS_PUBLISHED.name).increment(u64::from(published));
+    counter!(EVENTS_FAILED.name).increment(u64::from(failed));
 }
 
 fn cold_start(function: &str) {
@@ -384,22 +391,21 @@ fn describe() {
 mod tests {
     use super::*;
 
+    /// A failure as the Plaid client reports one.
+    struct Failure(Option<&'static str>);
+
+    impl PlaidFailure for Failure {
+        fn plaid_code(&self) -> Option<&str> {
+            self.0
+        }
+        fn local_code(&self) -> &'static str {
+            "TIMEOUT"
+        }
+    }
+
     #[test]
     fn plaid_error_codes_become_dimensions_only_in_plaids_shape() {
-        let api = |code: &str| PlaidError::Api {
-            status: 400,
-            body: Box::new(
-                serde_json::from_value(serde_json::json!({
-                    "error_type": "INVALID_INPUT",
-                    "error_code": code,
-                    "error_message": "m",
-                    "display_message": null,
-                    "request_id": "req-1",
-                }))
-                .unwrap(),
-            ),
-            retry_after: None,
-        };
+        let api = |code: &str| Failure(Some(code.to_owned().leak()));
         assert_eq!(
             plaid_error_class(&api("INVALID_API_KEYS")),
             "INVALID_API_KEYS"
@@ -412,14 +418,7 @@ mod tests {
         ] {
             assert_eq!(plaid_error_class(&api(odd)), "OTHER", "{odd:?}");
         }
-        assert_eq!(plaid_error_class(&PlaidError::Timeout), "TIMEOUT");
-    }
-
-    #[test]
-    fn the_namespace_is_the_stacks() {
-        assert_eq!(namespace(Some("idv-prod")), "PlaidIdv/idv-prod");
-        assert_eq!(namespace(Some("")), "PlaidIdv/local");
-        assert_eq!(namespace(None), "PlaidIdv/local");
+        assert_eq!(plaid_error_class(&Failure(None)), "TIMEOUT");
     }
 
     #[test]

@@ -174,6 +174,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(crate::proptest_seed::config(256))]
+
         #[test]
         fn index_key_is_injective(u1 in "[ -~]{1,20}", u2 in "[ -~]{1,20}", t1 in "[a-z_]{1,8}", t2 in "[a-z_]{1,8}") {
             let (u1, u2) = (ClientUserId::parse(u1).unwrap(), ClientUserId::parse(u2).unwrap());

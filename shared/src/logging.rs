@@ -32,6 +32,11 @@ pub const OWN_TARGETS: [&str; 6] = [
     "reconcile",
 ];
 
+/// The target of the audit trail (reviewer reads): always written at `INFO`, whatever level
+/// `AWS_LAMBDA_LOG_LEVEL` / `RUST_LOG` name, `WARN`, `ERROR` and `OFF` included. An operator who
+/// turns the logs down to save cost must not lose the record of who read which session.
+pub const AUDIT_TARGET: &str = "audit";
+
 /// The most verbose level any other crate may log at.
 pub const DEPENDENCY_LEVEL_CAP: LevelFilter = LevelFilter::INFO;
 
@@ -45,12 +50,16 @@ fn level() -> LevelFilter {
         .unwrap_or(LevelFilter::INFO)
 }
 
-/// `level` for our own crates, at most [`DEPENDENCY_LEVEL_CAP`] for everything else.
+/// `level` for our own crates, at most [`DEPENDENCY_LEVEL_CAP`] for everything else, and the
+/// audit trail ([`AUDIT_TARGET`]) at `INFO` always.
 pub fn filter(level: LevelFilter) -> Targets {
-    OWN_TARGETS.iter().fold(
-        Targets::new().with_default(level.min(DEPENDENCY_LEVEL_CAP)),
-        |targets, own| targets.with_target(*own, level),
-    )
+    OWN_TARGETS
+        .iter()
+        .fold(
+            Targets::new().with_default(level.min(DEPENDENCY_LEVEL_CAP)),
+            |targets, own| targets.with_target(*own, level),
+        )
+        .with_target(AUDIT_TARGET, LevelFilter::INFO)
 }
 
 /// Install the JSON subscriber on stdout. Safe to call twice (tests).
@@ -144,5 +153,25 @@ mod tests {
         assert!(!warn.would_enable("lambda_runtime", &Level::INFO));
         assert!(!warn.would_enable("shared::handlers", &Level::INFO));
         assert!(warn.would_enable("shared::handlers", &Level::WARN));
+    }
+
+    #[test]
+    fn the_audit_trail_is_on_at_every_level() {
+        for level in [
+            LevelFilter::OFF,
+            LevelFilter::ERROR,
+            LevelFilter::WARN,
+            LevelFilter::INFO,
+            LevelFilter::TRACE,
+        ] {
+            let f = filter(level);
+            assert!(f.would_enable(AUDIT_TARGET, &Level::INFO), "{level}");
+            // Only the audit line: the rest of our INFO lines follow the level.
+            assert_eq!(
+                f.would_enable("shared::flows::read", &Level::INFO),
+                level >= LevelFilter::INFO,
+                "{level}"
+            );
+        }
     }
 }

@@ -125,9 +125,40 @@ def session_id(page) -> str:
     return page.locator("#session-id").inner_text()
 
 
+def emulator(path: str):
+    """The emulator's control API (GET): its outbox and its request log."""
+    with urllib.request.urlopen(os.environ["EMULATOR_URL"] + path, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def plaid_reads(session: str) -> int:
+    """`/identity_verification/get` calls Plaid answered for `session`: our webhook function
+    makes one per delivery it accepts; a refresh of the session would be one more."""
+    log = emulator("/emulator/requests?endpoint=/identity_verification/get")
+    return sum(1 for r in log if r["identity_verification_id"] == session and r["status"] == 200)
+
+
+def webhooks_accepted(session: str) -> list[str]:
+    """The codes of the signed webhooks fired for `session` that our API answered 200."""
+    return [
+        w["webhook_code"]
+        for w in emulator("/emulator/webhooks")
+        if w["identity_verification_id"] == session
+        and any(a["status"] == 200 for a in w["attempts"])
+    ]
+
+
 def test_alice_is_verified_with_the_sandbox_identity(page):
     from playwright.sync_api import expect
 
+    # Every read of the session the page makes, as sent.
+    reads: list[str] = []
+    page.on(
+        "request",
+        lambda r: reads.append(r.url)
+        if r.method == "GET" and "/sessions/idv_" in r.url
+        else None,
+    )
     as_user(page, "alice")
     page.get_by_role("button", name="Start verification").click()
     expect(link(page).get_by_role("heading", name="Verify your phone number")).to_be_visible()
@@ -156,6 +187,17 @@ def test_alice_is_verified_with_the_sandbox_identity(page):
     shot(page, "1-alice-success")
     status, body = api("GET", "/sessions/" + session_id(page), "alice")
     assert (status, body["status"], body["final"]) == (200, "success", True)
+
+    # How `success` reached the page: through Plaid's signed webhook, not a re-read of Plaid.
+    # The page never asked for one (no `?refresh=true`), a plain read never makes one here
+    # (browser.sh sets SESSION_FRESHNESS_SECONDS far beyond the test), and every Plaid read of
+    # the session is one our webhook function made for a delivery it accepted: a refresh
+    # would be a read more than the webhooks account for.
+    sid = session_id(page)
+    assert reads and not [u for u in reads if "refresh=" in u], reads
+    hooks = webhooks_accepted(sid)
+    assert "STATUS_UPDATED" in hooks, hooks
+    assert 1 <= plaid_reads(sid) <= len(hooks), (plaid_reads(sid), hooks)
 
 
 def test_bob_fails_kyc_and_tries_again_as_a_linked_retry(page):

@@ -435,3 +435,62 @@ def test_token_invalidated_midway_exits_with_invalid_link_token(browser, emulato
         assert session["steps"]["accept_tos"] == "active"
     finally:
         context.close()
+
+
+# A page that frames the flow itself (not through link-initialize.js) and records every message
+# it receives, with its origin.
+FRAMER = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>framer</title></head>
+<body>
+<script>
+  window.heard = [];
+  window.addEventListener('message', function (e) {
+    window.heard.push({ origin: e.origin, data: e.data });
+  });
+</script>
+<iframe title="flow" src="__SRC__" style="width:100%;height:560px;border:0"></iframe>
+</body></html>
+"""
+
+
+def frame_flow(browser, src: str, page_origin: str = "http://other.test/"):
+    """A page on `page_origin` framing `src`; returns what it heard once the frame loaded."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    html = FRAMER.replace("__SRC__", src)
+    page.route(
+        page_origin + "**",
+        lambda route: route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html),
+    )
+    page.goto(page_origin)
+    frame = page.frame_locator('iframe[title="flow"]')
+    return context, page, frame
+
+
+def test_the_flow_posts_only_to_the_embedding_pages_origin_never_to_any(browser, emulator, shots):
+    """Link's messages carry the session id and, on success, what the app acts on: they go to
+    the origin the SDK named (the browser drops them if the parent is someone else), and with
+    no usable origin (missing, `null`, not http(s)) the flow says so and posts nothing, rather
+    than to `*`, where any page framing it would hear them."""
+    _, _, token = start_session(emulator, LESLIE)
+    flow = emulator + "/link/flow?token=" + token
+    # Named correctly: the page hears `ready` from the emulator's origin (the positive control).
+    context, page, _ = frame_flow(browser, flow + "&origin=http%3A%2F%2Fother.test")
+    try:
+        page.wait_for_function("() => window.heard.length > 0")
+        heard = page.evaluate("() => window.heard")
+        assert heard[0]["origin"] == emulator and heard[0]["data"]["type"] == "ready", heard
+    finally:
+        context.close()
+    for origin in ["", "&origin=null", "&origin=javascript%3Aalert(1)", "&origin=%2A"]:
+        context, page, frame = frame_flow(browser, flow + origin)
+        try:
+            expect(frame.get_by_text("without the origin of the page")).to_be_visible()
+            # The frame has run its script (the text above is drawn by it): anything it posted
+            # has been delivered by now.
+            page.wait_for_timeout(200)
+            assert page.evaluate("() => window.heard") == [], origin
+            if origin == "":
+                page.screenshot(path=str(shots / "link-9-no-origin-375.png"))
+        finally:
+            context.close()

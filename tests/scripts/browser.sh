@@ -65,17 +65,24 @@ mkdir -p "$RUN_DIR"
 # Always the emulator: the cases need its Sandbox rules, whatever Plaid credentials are around.
 unset PLAID_CLIENT_ID PLAID_SECRET PLAID_BASE_URL IDV_TEMPLATE_ID IDV_TEMPLATE_IDS
 export TABLE_NAME="idv-browser-$$" PLAID_SECRET_ID="plaid/idv-browser-$$"
-APP_PORT="$(free_port)"
+# A plain GET never re-reads Plaid during the run: a status the page shows came through the
+# signed webhook, and test_demo.py counts the webhooks and Plaid reads to prove it.
+export SESSION_FRESHNESS_SECONDS=86400
+# cargo lambda watch needs its port named (a free one, probed); the front and the emulator
+# bind port 0 themselves and say which they got.
 LAMBDA_PORT="$(free_port)"
 
 build_stack
 # Under `make test` moto is already up; alone, start our own.
 [ -n "${AWS_ENDPOINT_URL:-}" ] || start_moto
-start_plaid "$RUN_DIR" "http://127.0.0.1:$APP_PORT/webhooks/plaid"
+start_plaid "$RUN_DIR"
 setup_local_aws
 echo "== functions under cargo lambda watch on $LAMBDA_PORT (logs: $RUN_DIR/functions.log)"
 start_functions "$RUN_DIR" "$LAMBDA_PORT"
-start_front "$RUN_DIR" "$APP_PORT" "$LAMBDA_PORT"
+start_front "$RUN_DIR" 0 "$LAMBDA_PORT"
+# Now that the front has a port: Plaid's webhooks go to it.
+curl -sf -o /dev/null -X POST "$EMULATOR_URL/emulator/webhook_url" \
+  -H 'Content-Type: application/json' --data "{\"url\": \"$FRONT_URL/webhooks/plaid\"}"
 echo "== demo app on $FRONT_URL, emulator on $EMULATOR_URL"
 
 export DEMO_URL="$FRONT_URL" EMULATOR_URL IDV_LOCAL="$ROOT/target/debug/idv-local"

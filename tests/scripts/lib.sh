@@ -100,14 +100,19 @@ stop_on_exit() {
 }
 
 # start_moto: moto on a free loopback port, handling one request at a time so that conditional
-# writes are atomic as in DynamoDB (tests/scripts/moto_serialized.py); exports AWS_ENDPOINT_URL.
+# writes are atomic as in DynamoDB (tests/scripts/moto_serialized.py, which refuses to run if it
+# cannot serialize); exports AWS_ENDPOINT_URL. Port 0: moto binds a free port itself and names it.
 start_moto() {
-  local port log="$ROOT/target/moto.log"
-  port="$(free_port)"
+  local log="$ROOT/target/moto.log" out="$ROOT/target/moto.out" line
   mkdir -p "$ROOT/target"
-  spawn "$VENV_BIN/python" "$ROOT/tests/scripts/moto_serialized.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1
-  wait_http "http://127.0.0.1:$port/moto-api/" 30
-  export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+  : >"$out"
+  spawn "$VENV_BIN/python" "$ROOT/tests/scripts/moto_serialized.py" -H 127.0.0.1 -p 0 >"$out" 2>"$log"
+  line="$(first_line "$out" 30)"
+  case "$line" in
+    "serialized moto listening on "*) export AWS_ENDPOINT_URL="${line#serialized moto listening on }" ;;
+    *) echo "moto did not start with serialized requests; see $log:" >&2; tail -n 5 "$log" >&2; return 1 ;;
+  esac
+  wait_http "$AWS_ENDPOINT_URL/moto-api/" 30
   echo "moto (DynamoDB, Secrets Manager) on $AWS_ENDPOINT_URL"
 }
 
@@ -157,12 +162,12 @@ first_line() {
   printf '%s\n' "$line"
 }
 
-# start_plaid RUN_DIR WEBHOOK_URL: the Plaid emulator on a free port, firing webhooks at
-# WEBHOOK_URL; or real Plaid when PLAID_CLIENT_ID and PLAID_SECRET are set (then IDV_TEMPLATE_ID
+# start_plaid RUN_DIR [WEBHOOK_URL]: the Plaid emulator on a free port, firing webhooks at
+# WEBHOOK_URL (or nowhere until one is set with POST /emulator/webhook_url); or real Plaid when PLAID_CLIENT_ID and PLAID_SECRET are set (then IDV_TEMPLATE_ID
 # is required). Sets PLAID_MODE (emulator | plaid), EMULATOR_URL, LINK_SCRIPT_URL, LOCAL_CLIENT_ID,
 # LOCAL_SECRET, and exports PLAID_ENV, PLAID_BASE_URL (emulator only) and IDV_TEMPLATE_ID.
 start_plaid() {
-  local run_dir="$1" webhook_url="$2" line
+  local run_dir="$1" webhook_url="${2:-}" line
   if [ -n "${PLAID_CLIENT_ID:-}" ] && [ -n "${PLAID_SECRET:-}" ]; then
     PLAID_MODE=plaid
     : "${IDV_TEMPLATE_ID:?with real Plaid credentials, set IDV_TEMPLATE_ID to an IDV template of that environment}"
@@ -178,7 +183,7 @@ start_plaid() {
   export PLAID_ENV=sandbox
   LOCAL_CLIENT_ID=emulator-client-id LOCAL_SECRET=emulator-secret
   spawn env PLAID_CLIENT_ID="$LOCAL_CLIENT_ID" PLAID_SECRET="$LOCAL_SECRET" \
-    "$ROOT/target/debug/plaid-emulator" --port 0 --webhook-url "$webhook_url" \
+    "$ROOT/target/debug/plaid-emulator" --port 0 ${webhook_url:+--webhook-url "$webhook_url"} \
     >"$run_dir/emulator.out" 2>"$run_dir/emulator.log"
   line="$(first_line "$run_dir/emulator.out" 10)"
   case "$line" in

@@ -23,6 +23,12 @@ build_stack
 start_moto
 start_plaid "$RUN_DIR" "http://127.0.0.1:$APP_PORT/webhooks/plaid"
 setup_local_aws
+# publish-events over the table's stream: every outcome event is printed here as it happens.
+echo "== outcome events (publish-events over the stream; also in $RUN_DIR/events.log)"
+watch_events() {
+  "$ROOT/target/debug/idv-local" events --table "$TABLE_NAME" 2>&1 | tee "$RUN_DIR/events.log"
+}
+spawn watch_events
 echo "== starting the functions under cargo lambda watch (logs: $RUN_DIR/functions.log)"
 start_functions "$RUN_DIR" "$LAMBDA_PORT"
 start_front "$RUN_DIR" "$APP_PORT" "$LAMBDA_PORT"
@@ -39,6 +45,7 @@ ready. Open this in a browser, pick alice, and verify her by clicking through Li
   DynamoDB + Secrets Manager (moto)  $AWS_ENDPOINT_URL   table $TABLE_NAME, secret $PLAID_SECRET_ID
   Plaid                              ${EMULATOR_URL:-https://$PLAID_ENV.plaid.com} ($PLAID_MODE)
   functions (cargo lambda watch)     http://127.0.0.1:$LAMBDA_PORT (same routes; behind the app)
+  outcome events (publish-events)    bus idv-events -> SQS queue idv-events, printed here ($RUN_DIR/events.log)
   logs                               $RUN_DIR/
 
 The same by hand (copy and paste into another terminal):

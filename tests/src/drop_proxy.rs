@@ -4,9 +4,10 @@
 //! whether a caller's retry finds what Plaid already did instead of doing it twice.
 //!
 //! It can also hold answers: Plaid answers at once (its state as of the call), and the answer
-//! reaches the caller only later, after a newer read of the same session may have been answered
-//! and recorded. That is the race a delay fault at the emulator cannot play (it delays before
-//! Plaid reads its state).
+//! reaches the caller only when the test releases it, after a newer read of the same session
+//! has been answered and recorded. That is the race a delay fault at the emulator cannot play
+//! (it delays before Plaid reads its state). A gate, not a delay: on a loaded machine the newer
+//! read may take longer than any fixed delay, and the race would then not happen at all.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,8 +16,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 type Armed = Arc<Mutex<HashMap<String, u32>>>;
-/// Per endpoint: answers left to hold, and for how long.
-type Held = Arc<Mutex<HashMap<String, (u32, std::time::Duration)>>>;
+/// Per endpoint: answers left to hold, and the gate they wait on.
+type Held = Arc<Mutex<HashMap<String, (u32, tokio::sync::watch::Receiver<bool>)>>>;
+
+/// Held answers pass once this is released, or dropped (so a failed test never hangs on it).
+pub struct AnswerGate(tokio::sync::watch::Sender<bool>);
+
+impl AnswerGate {
+    pub fn release(&self) {
+        self.0.send_replace(true);
+    }
+}
 
 pub struct DropProxy {
     addr: SocketAddr,
@@ -70,13 +80,16 @@ impl DropProxy {
     }
 
     /// The next `count` calls to `endpoint` reach Plaid and are answered there at once, but
-    /// their answers are held for `delay` before they are passed on (a slow network on the way
-    /// back): an older answer that arrives after a newer one.
-    pub fn hold_answers(&self, endpoint: &str, count: u32, delay: std::time::Duration) {
+    /// their answers are held (a slow network on the way back) until the returned gate is
+    /// released: an older answer that arrives after a newer one.
+    #[must_use = "the held answers pass when the gate is released or dropped"]
+    pub fn hold_answers(&self, endpoint: &str, count: u32) -> AnswerGate {
+        let (tx, rx) = tokio::sync::watch::channel(false);
         let mut held = self.held.lock().unwrap();
-        let entry = held.entry(endpoint.to_owned()).or_insert((0, delay));
+        let entry = held.entry(endpoint.to_owned()).or_insert((0, rx.clone()));
         entry.0 += count;
-        entry.1 = delay;
+        entry.1 = rx;
+        AnswerGate(tx)
     }
 
     /// Answers dropped so far.
@@ -157,15 +170,16 @@ async fn relay(
             let path = current.lock().unwrap().take();
             let mut held = held.lock().unwrap();
             match path.and_then(|p| held.get_mut(&p)) {
-                Some((left, delay)) if *left > 0 => {
+                Some((left, gate)) if *left > 0 => {
                     *left -= 1;
-                    Some(*delay)
+                    Some(gate.clone())
                 }
                 _ => None,
             }
         };
-        if let Some(delay) = hold {
-            tokio::time::sleep(delay).await;
+        if let Some(mut gate) = hold {
+            // Err: the gate was dropped, which releases it too.
+            let _ = gate.wait_for(|open| *open).await;
         }
         if cw.write_all(&buf[..n]).await.is_err() {
             break;

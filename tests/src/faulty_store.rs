@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use shared::ids::{ClientUserId, IdvId, TemplateId};
 use shared::session::SessionRecord;
 use shared::store::{
-    InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome,
+    InsertOutcome, LapsedClaim, Page, ReadBudget, SessionStore, SnapshotOutcome, StoreError,
+    UpdateOutcome,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,11 +28,14 @@ pub enum Op {
     ClaimRetry,
     ReleaseRetry,
     ClaimLiveRead,
+    SettleRetry,
+    LapsedRetryClaims,
+    ClaimReadBudget,
 }
 
 impl Op {
     /// The operations that write to the table.
-    pub const WRITES: [Op; 7] = [
+    pub const WRITES: [Op; 9] = [
         Op::Insert,
         Op::SaveSnapshot,
         Op::MarkAppExpired,
@@ -39,6 +43,8 @@ impl Op {
         Op::ClaimRetry,
         Op::ReleaseRetry,
         Op::ClaimLiveRead,
+        Op::SettleRetry,
+        Op::ClaimReadBudget,
     ];
 }
 
@@ -276,6 +282,19 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
         .await
     }
 
+    async fn claim_read_budget(
+        &self,
+        budget: &ReadBudget,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            Op::ClaimReadBudget,
+            self.inner.claim_read_budget(budget, now, since),
+        )
+        .await
+    }
+
     async fn claim_retry(
         &self,
         id: &IdvId,
@@ -289,5 +308,22 @@ impl<S: SessionStore> SessionStore for FaultyStore<S> {
     async fn release_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
         self.write(Op::ReleaseRetry, self.inner.release_retry(id, until))
             .await
+    }
+
+    async fn settle_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.write(Op::SettleRetry, self.inner.settle_retry(id, until))
+            .await
+    }
+
+    async fn lapsed_retry_claims(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<LapsedClaim>, StoreError> {
+        self.read(
+            Op::LapsedRetryClaims,
+            self.inner.lapsed_retry_claims(before, limit),
+        )
+        .await
     }
 }

@@ -20,23 +20,25 @@ use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ProvisionedThroughput, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ProvisionedThroughput, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification,
 };
 use serde::Deserialize;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod moto;
+
+use moto::start_moto_owner;
+pub use moto::{MOTO_LOG_VAR, find_moto_server};
 
 /// The logical id of the table resource in the template.
 pub const SESSIONS_TABLE_RESOURCE: &str = "SessionsTable";
 
 const MOTO_BINARY: &str = "moto_server";
 const MOTO_START_TIMEOUT: Duration = Duration::from_secs(30);
-const MOTO_START_ATTEMPTS: usize = 3;
 const DEFAULT_REGION: &str = "us-east-1";
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -141,223 +143,6 @@ pub fn moto_endpoint() -> Result<String, LocalStackError> {
     MOTO.get_or_init(start_moto_owner).clone()
 }
 
-/// `moto_server` on PATH, then in `$VIRTUAL_ENV/bin`, then in `<workspace>/.venv/bin`.
-pub fn find_moto_server() -> Result<PathBuf, LocalStackError> {
-    let mut candidates: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
-        candidates.push(PathBuf::from(venv).join("bin"));
-    }
-    let local_venv = workspace_root().join(".venv").join("bin");
-    candidates.push(local_venv.clone());
-    candidates
-        .into_iter()
-        .map(|dir| dir.join(MOTO_BINARY))
-        .find(|p| is_executable(p))
-        .ok_or_else(|| LocalStackError::MotoNotFound(local_venv.display().to_string()))
-}
-
-fn is_executable(path: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        path.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    }
-    #[cfg(not(unix))]
-    {
-        path.is_file()
-    }
-}
-
-/// Starts moto from a dedicated thread that then waits on it for the rest of the process.
-/// The thread matters: `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits,
-/// and test threads end long before the process does.
-fn start_moto_owner() -> Result<String, LocalStackError> {
-    let binary = find_moto_server()?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("moto-server".into())
-        .spawn(move || match start_moto(&binary) {
-            Ok((mut child, endpoint)) => {
-                let _ = tx.send(Ok(endpoint));
-                // Keeps this thread (the child's "parent" for PDEATHSIG) alive; returns only
-                // if moto dies on its own.
-                if let Ok(status) = child.wait() {
-                    eprintln!("testkit: moto_server exited early ({status})");
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e));
-            }
-        })
-        .map_err(|e| LocalStackError::MotoStart(format!("could not start a thread: {e}")))?;
-    rx.recv().unwrap_or_else(|_| {
-        Err(LocalStackError::MotoStart(
-            "the starter thread ended without an answer".into(),
-        ))
-    })
-}
-
-/// Set to a file path to keep moto's request log there; otherwise the log lives only while
-/// moto starts (to explain a failed start) and is unlinked once it answers.
-pub const MOTO_LOG_VAR: &str = "TESTKIT_MOTO_LOG";
-
-fn start_moto(binary: &Path) -> Result<(Child, String), LocalStackError> {
-    let kept_log = std::env::var_os(MOTO_LOG_VAR).map(PathBuf::from);
-    let log_path = kept_log.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("testkit-moto-{}.log", std::process::id()))
-    });
-    let mut last_error = String::new();
-    // A free port can be taken by someone else between our probe and moto's bind; then moto
-    // exits and we try another.
-    for _ in 0..MOTO_START_ATTEMPTS {
-        let port = free_port()
-            .map_err(|e| LocalStackError::MotoStart(format!("no free loopback port: {e}")))?;
-        let log = std::fs::File::create(&log_path).map_err(|e| {
-            LocalStackError::MotoStart(format!("cannot write {}: {e}", log_path.display()))
-        })?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| LocalStackError::MotoStart(e.to_string()))?;
-        let mut cmd = moto_command(binary);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err);
-        die_with_parent(&mut cmd);
-        let mut child = cmd.spawn().map_err(|e| {
-            LocalStackError::MotoStart(format!("cannot run {}: {e}", binary.display()))
-        })?;
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        match wait_until_answering(&mut child, addr) {
-            Ok(()) => {
-                if kept_log.is_none() {
-                    // moto keeps writing to its open descriptor; nothing is left behind.
-                    let _ = std::fs::remove_file(&log_path);
-                }
-                return Ok((child, format!("http://{addr}")));
-            }
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(5).collect();
-                let tail: Vec<&str> = tail.into_iter().rev().collect();
-                last_error = format!("{e}; moto said: {}", tail.join(" | "));
-            }
-        }
-    }
-    Err(LocalStackError::MotoStart(last_error))
-}
-
-/// Runs moto's own `main` with one change: requests are handled one at a time. Real DynamoDB
-/// applies each conditional write atomically; moto's threaded server does not (two concurrent
-/// `attribute_not_exists` puts can both succeed), which would make every "exactly one of N
-/// concurrent writers wins" test flaky. If moto's internals move, it falls back to plain moto.
-/// The same script serves `make test` and `make run` (tests/scripts/lib.sh).
-const SERIALIZED_MOTO: &str = include_str!("../scripts/moto_serialized.py");
-
-/// The interpreter named by `moto_server`'s shebang running [`SERIALIZED_MOTO`], or the script
-/// itself when the shebang is not a plain interpreter line.
-fn moto_command(binary: &Path) -> Command {
-    let first_line = std::fs::File::open(binary)
-        .ok()
-        .and_then(|f| {
-            use std::io::BufRead;
-            let mut line = String::new();
-            std::io::BufReader::new(f).read_line(&mut line).ok()?;
-            Some(line)
-        })
-        .unwrap_or_default();
-    let interpreter: Vec<&str> = match first_line.strip_prefix("#!") {
-        Some(rest) => {
-            let words: Vec<&str> = rest.split_whitespace().collect();
-            match words.split_first() {
-                Some((env, args)) if env.ends_with("/env") => args.to_vec(),
-                _ => words,
-            }
-        }
-        None => Vec::new(),
-    };
-    match interpreter.split_first() {
-        Some((python, args)) if python.contains("python") => {
-            let mut cmd = Command::new(python);
-            cmd.args(args).arg("-c").arg(SERIALIZED_MOTO);
-            cmd
-        }
-        _ => {
-            eprintln!(
-                "testkit: {} has no python shebang; running it as is",
-                binary.display()
-            );
-            Command::new(binary)
-        }
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn die_with_parent(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    let parent = std::process::id();
-    // SAFETY: the hook runs in the forked child before exec and only makes async-signal-safe
-    // system calls (prctl, getppid, _exit).
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // The parent may have died before prctl took effect.
-            if libc::getppid() as u32 != parent {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn die_with_parent(_cmd: &mut Command) {}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
-}
-
-/// Polls until moto answers an HTTP request (any status), or it exits, or time runs out.
-fn wait_until_answering(child: &mut Child, addr: SocketAddr) -> Result<(), String> {
-    let deadline = Instant::now() + MOTO_START_TIMEOUT;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("moto_server exited at start ({status})"));
-        }
-        if answers_http(addr) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "moto_server did not answer on {addr} within {MOTO_START_TIMEOUT:?}"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn answers_http(addr: SocketAddr) -> bool {
-    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /moto-api/ HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 8];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
-}
-
 // ---------------------------------------------------------------------------------------------
 // The sessions table, from the template.
 
@@ -376,6 +161,15 @@ struct TableProperties {
     provisioned_throughput: Option<Throughput>,
     #[serde(default)]
     time_to_live_specification: Option<TtlSpec>,
+    /// The stream `publish-events` reads (moto keeps it; tests read it with the SDK).
+    #[serde(default)]
+    stream_specification: Option<StreamSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StreamSpec {
+    stream_view_type: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -473,7 +267,7 @@ pub async fn create_sessions_table(
 }
 
 /// Creates table `name` from the `SessionsTable` resource of the template at `template`: key
-/// schema, attribute definitions, GSIs, billing mode, then TTL (`UpdateTimeToLive`), and waits
+/// schema, attribute definitions, GSIs, billing mode, stream, then TTL (`UpdateTimeToLive`), and waits
 /// until the table is usable. An existing table is [`LocalStackError::TableExists`].
 pub async fn create_sessions_table_from(
     client: &aws_sdk_dynamodb::Client,
@@ -522,6 +316,19 @@ pub async fn create_sessions_table_from(
         .set_key_schema(Some(key_schema(&props.key_schema)?))
         .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
         .set_billing_mode(props.billing_mode.as_deref().map(BillingMode::from))
+        .set_stream_specification(
+            props
+                .stream_specification
+                .as_ref()
+                .map(|s| {
+                    StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(StreamViewType::from(s.stream_view_type.as_str()))
+                        .build()
+                        .map_err(|e| aws_err("StreamSpecification", e))
+                })
+                .transpose()?,
+        )
         .set_provisioned_throughput(
             props
                 .provisioned_throughput

@@ -8,6 +8,20 @@ use std::sync::{Arc, Mutex};
 
 /// Log lines written on this thread while the guard lives, as plain text without colours.
 pub fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
+    capture(None)
+}
+
+/// [`capture_logs`] through the functions' own filter at `level` (what `AWS_LAMBDA_LOG_LEVEL` /
+/// `RUST_LOG` would name), to check what survives a quieter level.
+pub fn capture_logs_at(
+    level: tracing_subscriber::filter::LevelFilter,
+) -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
+    capture(Some(shared::logging::filter(level)))
+}
+
+fn capture(
+    filter: Option<tracing_subscriber::filter::Targets>,
+) -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard) {
     #[derive(Clone)]
     struct Buf(Arc<Mutex<Vec<u8>>>);
     impl std::io::Write for Buf {
@@ -21,9 +35,15 @@ pub fn capture_logs() -> (Arc<Mutex<Vec<u8>>>, tracing::subscriber::DefaultGuard
     }
     let buf = Arc::new(Mutex::new(Vec::new()));
     let writer = Buf(buf.clone());
-    let subscriber = tracing_subscriber::fmt()
+    use tracing_subscriber::prelude::*;
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(false)
         .with_writer(move || writer.clone())
-        .finish();
+        // Unfiltered, `INFO` as `tracing_subscriber::fmt()` defaults to.
+        .with_filter(filter.unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing_subscriber::filter::LevelFilter::INFO)
+        }));
+    let subscriber = tracing_subscriber::registry().with(layer);
     (buf, tracing::subscriber::set_default(subscriber))
 }

@@ -313,7 +313,6 @@ pub type ScriptedAnswer = (u16, Option<&'static str>);
 pub struct ScriptedReceiver {
     pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
-    script: Arc<Mutex<VecDeque<ScriptedAnswer>>>,
 }
 
 impl ScriptedReceiver {
@@ -346,11 +345,7 @@ impl ScriptedReceiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        ScriptedReceiver {
-            url,
-            received,
-            script,
-        }
+        ScriptedReceiver { url, received }
     }
 
     pub fn received(&self) -> Vec<Received> {

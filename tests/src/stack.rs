@@ -40,6 +40,8 @@ pub struct Stack<S: SessionStore = DynamoStore> {
     /// [`StackBuilder::drop_proxy`].
     pub proxy: Option<DropProxy>,
     delivered: Mutex<usize>,
+    /// Ends the run if the test holding this stack never ends.
+    _watchdog: crate::watchdog::Watchdog,
 }
 
 /// Knobs a test may turn before the stack starts.
@@ -86,7 +88,15 @@ impl StackBuilder {
         self,
         wrap: impl FnOnce(DynamoStore) -> S,
     ) -> Stack<S> {
+        // Plaid's clock agrees with ours: webhook tokens are issued on the stack's clock, so a
+        // test moving time does not make Plaid's tokens look older or newer than they are.
+        let clock = Arc::new(ShiftedClock::new());
+        let signing = clock.clone();
         let emulator = Emulator::builder()
+            .signing_clock(Arc::new(move || {
+                use shared::clock::Clock;
+                signing.now().timestamp()
+            }))
             .client_id("stack-client")
             .secret("stack-secret")
             .templates([Template::new(TEMPLATE), Template::new(OTHER_TEMPLATE)])
@@ -141,7 +151,6 @@ impl StackBuilder {
         });
         let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, options)
             .expect("plaid client");
-        let clock = Arc::new(ShiftedClock::new());
         let store = DynamoStore::new(dynamo, table).with_open_shards(config.open_session_shards);
         let ctx = AppContext {
             config,
@@ -156,6 +165,7 @@ impl StackBuilder {
             clock,
             proxy,
             delivered: Mutex::new(0),
+            _watchdog: crate::watchdog::Watchdog::start(crate::watchdog::TEST_LIMIT),
         }
     }
 }
@@ -273,7 +283,7 @@ impl<S: SessionStore> Stack<S> {
         self.clock.now()
     }
 
-    pub async fn reconcile(&self) -> handlers::reconcile::ReconcileReport {
+    pub async fn reconcile(&self) -> shared::flows::reconcile::ReconcileReport {
         handlers::reconcile::reconcile(&self.ctx)
             .await
             .expect("reconcile run")

@@ -28,7 +28,7 @@ fn defaults() {
 
 #[test]
 fn open_session_shards_are_one_to_the_maximum() {
-    use crate::store::shard::MAX_OPEN_SHARDS;
+    use super::open_shards::MAX_OPEN_SHARDS;
     let mut v = base();
     for ok in ["1", "7", &MAX_OPEN_SHARDS.to_string()] {
         v.insert(OPEN_SHARDS_VAR, ok.to_owned());
@@ -225,4 +225,11 @@ fn local_identity_is_refused_in_production() {
     // The same without the switch is a valid production configuration.
     v.remove(LOCAL_IDENTITY_VAR);
     assert!(parse(&v).is_ok());
+}
+
+#[test]
+fn the_namespace_is_the_stacks() {
+    assert_eq!(namespace(Some("idv-prod")), "PlaidIdv/idv-prod");
+    assert_eq!(namespace(Some("")), "PlaidIdv/local");
+    assert_eq!(namespace(None), "PlaidIdv/local");
 }

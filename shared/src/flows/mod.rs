@@ -5,6 +5,7 @@
 pub mod link_token;
 pub mod plaid_calls;
 pub mod read;
+pub mod reconcile;
 pub mod start;
 pub mod sync;
 pub mod webhook;

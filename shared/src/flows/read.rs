@@ -1,15 +1,29 @@
 //! Reading one session for a caller: the owner, or a reviewer (any session, audited); refreshed
-//! from Plaid when stale or asked to, within the per-session cool-down of live reads.
+//! from Plaid when stale or asked to, within the reader's budget of live reads. And listing the
+//! caller's own sessions, from the store only ([`list_sessions`]).
+//!
+//! **What a live read costs, and whom.** Plaid's rate limits are per client: every user's reads
+//! share them with the webhooks and reconcile. So:
+//! - a session whose status is final at Plaid (`success`, `failed`, `expired`, `canceled`) can no
+//!   longer change: `refresh` answers it from the store, and only the reviewer's full view (whose
+//!   whole result is never stored) still asks Plaid;
+//! - a live read takes the reader's budget, one per [`LIVE_READ_COOLDOWN`] across all the
+//!   sessions it reads ([`ReadBudget`]; the stamp's storage is described in
+//!   `store/read_budget.rs`): an owner with many sessions gets no more reads than one with one.
+//!   Within the cool-down a refresh answers from the store and a full view answers 429;
+//! - a reviewer's reads (summary or full) take the reviewer's own budget, never the owner's, so
+//!   an owner refreshing in a loop cannot make the reviewer's full view answer 429, nor can one
+//!   reviewer's reads spend another's.
 
 use super::plaid_calls::PlaidCalls;
 use super::sync::{refresh_owned, repair_review};
 use crate::context::AppContext;
 use crate::http::ApiError;
-use crate::ids::{ClientUserId, IdvId};
+use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::IdentityVerification;
 use crate::session::SessionRecord;
 use crate::session::lifecycle::{LIVE_READ_COOLDOWN, LIVE_READ_RETRY_AFTER, needs_refresh};
-use crate::store::SessionStore;
+use crate::store::{Page, ReadBudget, SessionStore, StoreError};
 
 /// Who reads: the caller's `sub`, and whether its token holds the reviewer scope.
 #[derive(Debug, Clone, Copy)]
@@ -61,7 +75,9 @@ pub async fn read_session<S: SessionStore>(
         // The audit trail of back-office reads, written before Plaid is asked so that a read
         // that then fails is on it too: who (the reviewer's `sub`) read which session, never
         // anything about the person verified.
+        // Its own target, on at every log level (`logging::AUDIT_TARGET`).
         tracing::info!(
+            target: crate::logging::AUDIT_TARGET,
             audit = "reviewer_read",
             reviewer_sub = %reader.user,
             idv_id = %record.id,
@@ -75,15 +91,22 @@ pub async fn read_session<S: SessionStore>(
     let stale = needs_refresh(&record, ctx.now(), ctx.config.freshness_window);
     let mut result = None;
     let mut shareable_url = None;
-    let live = refresh || full || stale;
-    // The per-session cool-down of live reads (`LIVE_READ_COOLDOWN`): within it, a refresh
-    // answers from the store and a full view is refused with 429; Plaid is not asked.
+    // Plaid's word on a final session cannot change: only the full result, which is never
+    // stored, is worth a read.
+    let live = full || (!record.status.is_final() && (refresh || stale));
+    let budget = if reader.reviewer {
+        ReadBudget::Reviewer(reader.user.clone())
+    } else {
+        ReadBudget::Owner(reader.user.clone())
+    };
+    // The reader's cool-down of live reads (`LIVE_READ_COOLDOWN`): within it, a refresh answers
+    // from the store and a full view is refused with 429; Plaid is not asked.
     let claimed = live
         && {
             let now = ctx.now();
             match ctx
                 .store
-                .claim_live_read(id, now, now - LIVE_READ_COOLDOWN)
+                .claim_read_budget(&budget, now, now - LIVE_READ_COOLDOWN)
                 .await
             {
                 Ok(claimed) => claimed,
@@ -122,5 +145,28 @@ pub async fn read_session<S: SessionStore>(
         record,
         full: result,
         shareable_url,
+    })
+}
+
+/// One page of `user`'s sessions, newest first, optionally for one template; each repaired as a
+/// single read is ([`repair_review`]). Never asks Plaid: a list costs no live read.
+pub async fn list_sessions<S: SessionStore>(
+    ctx: &AppContext<S>,
+    user: &ClientUserId,
+    template: Option<&TemplateId>,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<Page<SessionRecord>, StoreError> {
+    let page = ctx
+        .store
+        .list_for_user(user, template, limit, cursor)
+        .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for r in page.items {
+        items.push(repair_review(ctx, r).await);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
     })
 }

@@ -9,7 +9,7 @@ use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::{CreateRequest, IdentityVerification, RequestUser, RetryRequest};
 use crate::session::SessionRecord;
 use crate::session::attempt_order::newer_than;
-use crate::session::lifecycle::{StartDecision, decide_start, retry_strategy};
+use crate::session::lifecycle::{StartDecision, decide_start, needs_refresh, retry_strategy};
 use crate::store::{InsertOutcome, SessionStore};
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -40,6 +40,16 @@ pub enum StartOutcome {
 }
 
 impl StartOutcome {
+    /// The `Outcome` dimension of the `Starts` metric.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StartOutcome::Created => "created",
+            StartOutcome::Resumed => "resumed",
+            StartOutcome::Retried => "retried",
+            StartOutcome::AlreadyVerified => "already_verified",
+        }
+    }
+
     /// This start made a session (answered 201), rather than handing back one (200).
     pub fn made_session(self) -> bool {
         matches!(self, StartOutcome::Created | StartOutcome::Retried)
@@ -80,8 +90,10 @@ pub async fn start_session<S: SessionStore>(
             shareable_url: None,
         }),
         StartDecision::Create => create(ctx, user, template, opts, plaid).await,
+        // Boxed: the retry path holds the most state across its awaits (Plaid's list of
+        // attempts, the records), and every start's future would otherwise carry it inline.
         StartDecision::Retry(previous) => {
-            retry_after(ctx, user, template, opts, previous, plaid).await
+            Box::pin(retry_after(ctx, user, template, opts, previous, plaid)).await
         }
     }
 }
@@ -151,50 +163,138 @@ async fn retry_after<S: SessionStore>(
     user: &ClientUserId,
     template: &TemplateId,
     opts: &StartOptions,
-    mut previous: SessionRecord,
+    previous: SessionRecord,
     plaid: &mut PlaidCalls,
 ) -> Result<Started, ApiError> {
     let now = ctx.now();
     let until = now + RETRY_CLAIM;
-    // Past the budget every concurrent start is told so at once, without a Plaid call.
-    check_attempt_budget(ctx, user, template, now).await?;
+    // A final session cannot change at Plaid, and an unfinished one read from Plaid within the
+    // freshness window is as Plaid has it: the budget alone decides, and past it every
+    // concurrent start is told so at once, without a Plaid call. An unfinished session past the
+    // app window whose last read is older (its webhooks lost, or late behind the webhook
+    // route's throttle) may be finished at Plaid: a retry would wipe a review or bill over a
+    // success, and a refusal would tell a person in review that they used up their attempts.
+    // Plaid's word on it comes first, under the claim (one `/list` per freshness window per
+    // user, as the read is recorded).
+    let stale = needs_refresh(&previous, now, ctx.config.freshness_window);
+    if !stale {
+        check_attempt_budget(ctx, user, template, now).await?;
+    }
     // Each /retry call bills a new session, so only one concurrent start may make it.
     if !ctx.store.claim_retry(&previous.id, until, now).await? {
         return wait_for_other_start(ctx, user, template, &previous).await;
     }
+    let mut held = previous.id.clone();
+    let claim = Claim { now, until, stale };
+    let (result, end) =
+        retry_claimed(ctx, user, template, opts, previous, claim, &mut held, plaid).await;
+    end_claim(ctx, &held, until, end).await;
+    result
+}
+
+/// The retry claim a start holds: taken at `now`, until `until`, on a session that was `stale`.
+#[derive(Clone, Copy)]
+struct Claim {
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    stale: bool,
+}
+
+/// What becomes of the retry claim when the start holding it is done (see the store docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClaimEnd {
+    /// No retry was made: give it back, so the next start need not wait for it to lapse.
+    Release,
+    /// The new attempt is in our table: out of reconcile's sight. The claim itself lapses, so
+    /// concurrent starts still wait for the holder's session as before.
+    Settle,
+    /// Plaid may have made an attempt we could not record (or the claim is not ours): left for
+    /// the next start or reconcile to adopt through `/list` once it lapses.
+    Keep,
+}
+
+/// The retry under the claim on `held` (which this moves to the adopted attempt when that one
+/// needs a retry in turn). Every way out says what becomes of the claim; `retry_after` applies
+/// it in one place.
+#[allow(clippy::too_many_arguments)]
+async fn retry_claimed<S: SessionStore>(
+    ctx: &AppContext<S>,
+    user: &ClientUserId,
+    template: &TemplateId,
+    opts: &StartOptions,
+    mut previous: SessionRecord,
+    claim: Claim,
+    held: &mut IdvId,
+    plaid: &mut PlaidCalls,
+) -> (Result<Started, ApiError>, ClaimEnd) {
+    use ClaimEnd::{Keep, Release, Settle};
+    let Claim { now, until, stale } = claim;
     // Counted again under the claim: the count the retry is made on is one no other start can
-    // change before this one records its attempt (see `check_attempt_budget`).
-    if let Err(e) = check_attempt_budget(ctx, user, template, now).await {
-        release_claim(ctx, &previous.id, until).await;
-        return Err(e);
+    // change before this one records its attempt (see `check_attempt_budget`). A stale session
+    // is counted once Plaid has said whether it needs a retry at all.
+    if !stale && let Err(e) = check_attempt_budget(ctx, user, template, now).await {
+        return (Err(e), Release);
     }
-    // A retry we issued before may have reached Plaid but not our table: find and record it
-    // instead of billing another.
-    let attempts = plaid_attempts(ctx, user, template)
-        .await
-        .inspect_err(|e| plaid.failed(e))?;
-    if let Some(newer) = newer_than(&attempts, &previous.id, previous.created_at) {
-        let record = record_snapshot(ctx, newer, now).await?;
+    // One `/list` tells both whether a retry we issued before reached Plaid but not our table
+    // (found and recorded instead of billing another) and where the session itself stands.
+    let attempts = match plaid_attempts(ctx, user, template).await {
+        Ok(attempts) => attempts,
+        Err(e) => {
+            plaid.failed(&e);
+            return (Err(e.into()), Release);
+        }
+    };
+    let mut recount = stale;
+    let current = match newer_than(&attempts, &previous.id, previous.created_at) {
+        Some(newer) => Some((newer, true)),
+        None if stale => attempts
+            .iter()
+            .find(|a| a.id == previous.id)
+            .map(|a| (a, false)),
+        None => None,
+    };
+    if let Some((iv, adopted)) = current {
+        let record = match record_snapshot(ctx, iv, now).await {
+            Ok(record) => record,
+            // An adopted attempt not recorded stays findable through the claim.
+            Err(e) => return (Err(e.into()), if adopted { Keep } else { Release }),
+        };
         match decide_start(Some(record.clone()), now) {
-            StartDecision::Retry(p) => {
-                if !ctx.store.claim_retry(&p.id, until, now).await? {
-                    return wait_for_other_start(ctx, user, template, &p).await;
+            // Truly unfinished past the app window, or failed, expired or canceled: a retry
+            // after it.
+            StartDecision::Retry(p) if adopted => {
+                // The claimed session's outcome is recorded; the retry now comes after `p`.
+                end_claim(ctx, held, until, Settle).await;
+                match ctx.store.claim_retry(&p.id, until, now).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return (wait_for_other_start(ctx, user, template, &p).await, Keep);
+                    }
+                    Err(e) => return (Err(e.into()), Keep),
                 }
                 // The adopted attempt now counts: it may have used the last of the budget.
-                if let Err(e) = check_attempt_budget(ctx, user, template, now).await {
-                    release_claim(ctx, &p.id, until).await;
-                    return Err(e);
-                }
+                *held = p.id.clone();
+                recount = true;
                 previous = p;
             }
-            _ => {
-                return Ok(Started {
+            StartDecision::Retry(p) => previous = p,
+            decision => {
+                let outcome = match decision {
+                    _ if adopted => StartOutcome::Retried,
+                    StartDecision::AlreadyVerified(_) => StartOutcome::AlreadyVerified,
+                    _ => StartOutcome::Resumed,
+                };
+                let started = Started {
                     record,
-                    outcome: StartOutcome::Retried,
+                    outcome,
                     shareable_url: None,
-                });
+                };
+                return (Ok(started), if adopted { Settle } else { Release });
             }
         }
+    }
+    if recount && let Err(e) = check_attempt_budget(ctx, user, template, now).await {
+        return (Err(e), Release);
     }
     let sent_at = ctx.now();
     let iv = ctx
@@ -213,38 +313,87 @@ async fn retry_after<S: SessionStore>(
         Err(e) => {
             plaid.failed(&e);
             // A 4xx (429 included) means Plaid made nothing: give the claim back so the
-            // caller's next start can retry at once. After a 5xx, a timeout or a lost answer
-            // the retry may exist: the claim stays until it lapses, and the next start adopts
-            // that attempt through /list instead of billing another.
+            // caller's next start can retry at once.
             if e.status().is_some_and(|s| (400..500).contains(&s)) {
-                release_claim(ctx, &previous.id, until).await;
+                return (Err(e.into()), Release);
             }
-            return Err(e.into());
+            // After a 5xx, a timeout or a lost answer the retry may exist: look for it at once,
+            // so the person gets the attempt they were billed for now rather than a conflict
+            // until the claim lapses. Not found (Plaid may still be working on it, or `/list`
+            // failed too): the claim stays until it lapses, and the next start or reconcile
+            // adopts the attempt through `/list` instead of billing another.
+            return match adopt_lost_retry(ctx, user, template, &previous).await {
+                Some(record) => {
+                    let started = Started {
+                        record,
+                        outcome: StartOutcome::Retried,
+                        shareable_url: None,
+                    };
+                    (Ok(started), Settle)
+                }
+                None => (Err(e.into()), Keep),
+            };
         }
     };
     plaid.answered(iv.request_id.as_deref());
-    check_owner(&iv, user, template)?;
+    if let Err(e) = check_owner(&iv, user, template) {
+        return (Err(e), Keep);
+    }
     let mut record = SessionRecord::from_plaid(&iv, sent_at, ctx.config.session_ttl);
     if record.previous_attempt_id.is_none() {
         record.previous_attempt_id = Some(previous.id.clone());
     }
-    if let InsertOutcome::AlreadyExists(existing) = ctx.store.insert(&record).await? {
+    match ctx.store.insert(&record).await {
+        Ok(InsertOutcome::Inserted) => {}
         // The webhook for the new attempt beat us to it.
-        record = existing;
+        Ok(InsertOutcome::AlreadyExists(existing)) => record = existing,
+        Err(e) => return (Err(e.into()), Keep),
     }
-    Ok(Started {
+    let started = Started {
         record,
         outcome: StartOutcome::Retried,
         shareable_url: iv.shareable_url,
-    })
+    };
+    (Ok(started), Settle)
 }
 
-async fn release_claim<S: SessionStore>(ctx: &AppContext<S>, id: &IdvId, until: DateTime<Utc>) {
-    let _ = ctx
-        .store
-        .release_retry(id, until)
+/// Apply what became of a claim. A failure is logged, not answered: a claim not released
+/// lapses in 15 s, one not settled costs reconcile one `/list` once it lapses.
+async fn end_claim<S: SessionStore>(
+    ctx: &AppContext<S>,
+    id: &IdvId,
+    until: DateTime<Utc>,
+    end: ClaimEnd,
+) {
+    let done = match end {
+        ClaimEnd::Release => ctx.store.release_retry(id, until).await,
+        ClaimEnd::Settle => ctx.store.settle_retry(id, until).await,
+        ClaimEnd::Keep => return,
+    };
+    if let Err(err) = done {
+        tracing::warn!(error = %err, ?end, "could not end a retry claim");
+    }
+}
+
+/// The attempt Plaid made after `previous` whose `/retry` answer was lost, found through
+/// `/list` and recorded; `None` if Plaid shows none (or could not be asked, or the write
+/// failed: the claim then stays for the next start or reconcile).
+async fn adopt_lost_retry<S: SessionStore>(
+    ctx: &AppContext<S>,
+    user: &ClientUserId,
+    template: &TemplateId,
+    previous: &SessionRecord,
+) -> Option<SessionRecord> {
+    let listed_at = ctx.now();
+    let attempts = plaid_attempts(ctx, user, template)
         .await
-        .inspect_err(|err| tracing::warn!(error = %err, "could not release a retry claim"));
+        .inspect_err(|e| tracing::warn!(error = %e, "could not list attempts after a failed retry"))
+        .ok()?;
+    let newer = newer_than(&attempts, &previous.id, previous.created_at)?;
+    record_snapshot(ctx, newer, listed_at)
+        .await
+        .inspect_err(|e| tracing::warn!(idv_id = %newer.id, error = %e, "could not record a retry whose answer was lost"))
+        .ok()
 }
 
 /// The budget of billed attempts: at most `MAX_ATTEMPTS_PER_DAY` sessions per user and template
@@ -286,8 +435,8 @@ async fn check_attempt_budget<S: SessionStore>(
 /// The rolling window of `MAX_ATTEMPTS_PER_DAY`.
 const ATTEMPT_WINDOW: chrono::Duration = chrono::Duration::hours(24);
 
-/// Another start holds the retry claim: wait briefly for its new session, else ask the caller
-/// to come back.
+/// Another start holds the retry claim: wait briefly for its new session (or for it to find the
+/// session in review or verified at Plaid), else ask the caller to come back.
 async fn wait_for_other_start<S: SessionStore>(
     ctx: &AppContext<S>,
     user: &ClientUserId,
@@ -296,14 +445,34 @@ async fn wait_for_other_start<S: SessionStore>(
 ) -> Result<Started, ApiError> {
     for _ in 0..10 {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        if let Some(latest) = ctx.store.latest_for(user, template).await?
-            && latest.id != previous.id
-        {
+        let Some(latest) = ctx.store.latest_for(user, template).await? else {
+            continue;
+        };
+        if latest.id != previous.id {
             return Ok(Started {
                 record: latest,
                 outcome: StartOutcome::Resumed,
                 shareable_url: None,
             });
+        }
+        // The holder learned from Plaid that the session is in review or verified, recorded
+        // it, and made no retry.
+        match decide_start(Some(latest), ctx.now()) {
+            StartDecision::Resume(record) => {
+                return Ok(Started {
+                    record,
+                    outcome: StartOutcome::Resumed,
+                    shareable_url: None,
+                });
+            }
+            StartDecision::AlreadyVerified(record) => {
+                return Ok(Started {
+                    record,
+                    outcome: StartOutcome::AlreadyVerified,
+                    shareable_url: None,
+                });
+            }
+            StartDecision::Create | StartDecision::Retry(_) => {}
         }
     }
     Err(ApiError::Conflict {

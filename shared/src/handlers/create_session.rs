@@ -30,7 +30,7 @@ pub async fn handle<S: SessionStore>(ctx: &AppContext<S>, req: Request) -> Respo
     let mut log = RequestLog::new(route.key, &req);
     let result = run(ctx, &req, &mut log).await;
     if let Err(e) = &result {
-        crate::emf::start_refused(e.error_code());
+        crate::emf::start_refused(e.error_code().as_str());
     }
     finish(log, result)
 }
@@ -65,7 +65,7 @@ async fn run<S: SessionStore>(
         gave_consent: body.gave_consent.unwrap_or(false),
     };
     let started = start_session(ctx, &user, &template, &opts, &mut log.plaid).await?;
-    crate::emf::start(started.outcome);
+    crate::emf::start(started.outcome.as_str());
     log.idv_id = Some(started.record.id.to_string());
     let mut out = SessionBody::new(&started.record, ctx.now());
     out.shareable_url = started.shareable_url;

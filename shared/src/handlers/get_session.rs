@@ -5,8 +5,7 @@
 use super::session_body::{FullResult, SessionBody};
 use super::{RequestLog, finish};
 use crate::context::AppContext;
-use crate::flows::read::{ReadOptions, Reader, read_session};
-use crate::flows::sync::repair_review;
+use crate::flows::read::{ReadOptions, Reader, list_sessions, read_session};
 use crate::http::request::{caller, has_scope, query, session_id};
 use crate::http::response::json;
 use crate::http::route::HttpFunction;
@@ -125,19 +124,16 @@ async fn list<S: SessionStore>(
             })?,
     };
     let cursor = query(req, "cursor");
-    let page = ctx
-        .store
-        .list_for_user(user, template.as_ref(), limit, cursor.as_deref())
-        .await?;
+    let page = list_sessions(ctx, user, template.as_ref(), limit, cursor.as_deref()).await?;
     let now = ctx.now();
-    let mut items = Vec::with_capacity(page.items.len());
-    for r in page.items {
-        items.push(repair_review(ctx, r).await);
-    }
     Ok(json(
         200,
         &ListAnswer {
-            sessions: items.iter().map(|r| SessionBody::new(r, now)).collect(),
+            sessions: page
+                .items
+                .iter()
+                .map(|r| SessionBody::new(r, now))
+                .collect(),
             next_cursor: page.next_cursor,
         },
     ))

@@ -56,13 +56,15 @@ pub fn own_route(
 /// leads support to the line. Without a Lambda context (a handler called directly, as tests do)
 /// both are empty.
 pub fn finish(log: RequestLog, result: Result<Response<Body>, ApiError>) -> Response<Body> {
-    let (resp, error_code) = match result {
-        Ok(r) => (r, None),
+    let (resp, error_code, config_key) = match result {
+        Ok(r) => (r, None, None),
         Err(e) => {
             let code = e.code();
+            let config_key = e.config_key();
             (
                 e.into_response(log.aws_request_id.as_deref().unwrap_or("")),
                 Some(code),
+                config_key,
             )
         }
     };
@@ -81,6 +83,9 @@ pub fn finish(log: RequestLog, result: Result<Response<Body>, ApiError>) -> Resp
                 plaid_request_id = log.plaid.request_id.as_deref().unwrap_or(""),
                 plaid_error_code = log.plaid.error_code.as_deref().unwrap_or(""),
                 error_code,
+                // The setting to fix, when only configuration can cause the error: here, never
+                // in the answer's body.
+                config_key,
                 "request"
             )
         };

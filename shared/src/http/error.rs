@@ -7,6 +7,12 @@
 //! tested against. `request_id` is the Lambda request id of the invocation, the one its log line
 //! carries as `aws_request_id` (see `handlers::finish`); a handler called without a Lambda
 //! context (tests calling it directly) answers with an empty `request_id`.
+//!
+//! **Errors say what, not where.** A message tells the caller what went wrong and whose it is to
+//! fix; it never names an environment variable, a secret id or a configuration key (a caller has
+//! no use for them, and they map our deployment for anyone probing it). The operator finds the
+//! setting to fix in the request's log line, which carries the same request id and, for the
+//! errors only configuration can cause, the setting's name ([`ApiError::config_key`]).
 
 use crate::plaid::PlaidError;
 use crate::session::user_input::FieldError;
@@ -145,20 +151,18 @@ pub enum ApiError {
     #[error("Plaid could not complete the request")]
     PlaidFailed,
     /// Plaid refused this service's API keys, or the credentials secret is unusable.
-    #[error(
-        "Plaid refused this service's credentials; the operator must fix the Plaid secret (PLAID_SECRET_ID)"
-    )]
+    #[error("Plaid refused this service's credentials; the operator must fix the Plaid secret")]
     PlaidCredentialsInvalid,
     #[error(
         "this service's Plaid account is not enabled for Identity Verification; the operator must ask Plaid to enable it"
     )]
     PlaidProductNotEnabled,
     #[error(
-        "this service's Plaid account may not use the configured Plaid environment; the operator must fix PLAID_ENV or ask Plaid for access"
+        "this service's Plaid account may not use the configured Plaid environment; the operator must fix the configuration or ask Plaid for access"
     )]
     PlaidEnvironmentNotAllowed,
     #[error(
-        "Plaid does not know the configured verification template; the operator must fix IDV_TEMPLATE_ID / IDV_TEMPLATE_IDS"
+        "Plaid does not know the configured verification template; the operator must fix the configuration"
     )]
     PlaidTemplateInvalid,
     #[error("the session store is unavailable; retry later")]
@@ -209,6 +213,17 @@ impl ApiError {
             ApiError::PlaidTemplateInvalid => ErrorCode::PlaidTemplateInvalid,
             ApiError::StoreUnavailable => ErrorCode::StoreUnavailable,
             ApiError::Internal => ErrorCode::InternalError,
+        }
+    }
+
+    /// For a failure only the operator's configuration can cause, the setting to look at: for
+    /// the request's log line, never for the answer's body.
+    pub fn config_key(&self) -> Option<&'static str> {
+        match self {
+            ApiError::PlaidCredentialsInvalid => Some("PLAID_SECRET_ID"),
+            ApiError::PlaidEnvironmentNotAllowed => Some("PLAID_ENV"),
+            ApiError::PlaidTemplateInvalid => Some("IDV_TEMPLATE_ID / IDV_TEMPLATE_IDS"),
+            _ => None,
         }
     }
 

@@ -132,6 +132,18 @@ pub fn json_body<T: DeserializeOwned + Default>(req: &Request) -> Result<T, ApiE
     let text = std::str::from_utf8(bytes).map_err(|_| {
         ApiError::bad_request(ErrorCode::InvalidJson, "request body is not valid UTF-8")
     })?;
+    // Every body here is an object. serde would also build a struct from an array of its
+    // fields in order (`[null, null]`), which no caller means; other JSON is the wrong shape.
+    if !text.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => {
+                ApiError::bad_request(ErrorCode::InvalidBody, "request body must be a JSON object")
+            }
+            Err(_) => {
+                ApiError::bad_request(ErrorCode::InvalidJson, "request body is not valid JSON")
+            }
+        });
+    }
     serde_json::from_str(text).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -157,7 +169,41 @@ fn data_error_message(e: &serde_json::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use super::{json_body, percent_decode};
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[allow(dead_code)]
+        a: Option<String>,
+        #[allow(dead_code)]
+        b: Option<String>,
+    }
+
+    fn parse(body: &str) -> Result<Body, &'static str> {
+        let req = http::Request::builder()
+            .header("content-type", "application/json")
+            .body(lambda_http::Body::from(body))
+            .unwrap();
+        json_body::<Body>(&req).map_err(|e| e.code())
+    }
+
+    /// Found by Schemathesis' negative_data_rejection: `[null, null]` was a valid body.
+    #[test]
+    fn only_a_json_object_is_a_body() {
+        assert!(parse(r#"{"a": "x"}"#).is_ok());
+        assert!(parse("  ").is_ok(), "no body is the defaults");
+        for wrong_shape in ["[null, null]", "[]", "null", "\"x\"", "1", "true"] {
+            assert_eq!(
+                parse(wrong_shape).unwrap_err(),
+                "invalid_body",
+                "{wrong_shape}"
+            );
+        }
+        for not_json in ["[", "nul", "{", "x"] {
+            assert_eq!(parse(not_json).unwrap_err(), "invalid_json", "{not_json}");
+        }
+    }
 
     #[test]
     fn path_segments_decode_as_a_whole() {

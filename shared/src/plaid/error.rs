@@ -104,3 +104,48 @@ impl PlaidError {
         self.error_code() == Some("INVALID_API_KEYS")
     }
 }
+
+/// The `PlaidErrors` metric's view of a failed attempt.
+impl crate::emf::PlaidFailure for PlaidError {
+    fn plaid_code(&self) -> Option<&str> {
+        self.error_code()
+    }
+
+    fn local_code(&self) -> &'static str {
+        PlaidError::local_code(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emf::plaid_error_class;
+
+    #[test]
+    fn the_metric_class_is_plaids_code_or_ours() {
+        let api = |code: &str| PlaidError::Api {
+            status: 400,
+            body: Box::new(
+                serde_json::from_value(serde_json::json!({
+                    "error_type": "INVALID_INPUT",
+                    "error_code": code,
+                    "error_message": "m",
+                    "display_message": null,
+                    "request_id": "req-1",
+                }))
+                .unwrap(),
+            ),
+            retry_after: None,
+        };
+        assert_eq!(
+            plaid_error_class(&api("INVALID_API_KEYS")),
+            "INVALID_API_KEYS"
+        );
+        assert_eq!(plaid_error_class(&api("user@example.org")), "OTHER");
+        assert_eq!(plaid_error_class(&PlaidError::Timeout), "TIMEOUT");
+        assert_eq!(
+            plaid_error_class(&PlaidError::Transport("reset".into())),
+            "TRANSPORT"
+        );
+    }
+}

@@ -80,12 +80,14 @@ pub fn link_allowed(record: &SessionRecord, now: DateTime<Utc>) -> Result<(), Li
     }
 }
 
-/// The per-session cool-down of live Plaid reads started by callers (`GET ?refresh=true`,
-/// `?view=full`, an opportunistic refresh of a stale session, link-token creation): within it of
-/// the last such read, `refresh` answers from the store, link-token hands back the token it just
-/// made (same instance) and anything else answers 429 `rate_limited`. One account looping must
-/// not spend the Plaid rate limits that webhooks and reconcile depend on. Webhook and reconcile
-/// reads are not subject to it. A constant: it protects Plaid, not a product choice.
+/// The cool-down of live Plaid calls started by callers. Reads (`GET ?refresh=true`,
+/// `?view=full`, an opportunistic refresh of a stale session) are budgeted per reader, across all
+/// the sessions it reads, owners and reviewers apart (`flows/read.rs`); link-token creation per
+/// session. Within it of the last such call, `refresh` answers from the store, link-token hands
+/// back the token it just made (same instance) and anything else answers 429 `rate_limited`. One
+/// account looping must not spend the Plaid rate limits that webhooks and reconcile depend on.
+/// Webhook and reconcile reads are not subject to it. A constant: it protects Plaid, not a
+/// product choice.
 pub const LIVE_READ_COOLDOWN: chrono::Duration = chrono::Duration::seconds(LIVE_READ_COOLDOWN_SECS);
 const LIVE_READ_COOLDOWN_SECS: i64 = 5;
 

@@ -31,9 +31,23 @@ pub(crate) mod attr {
     pub const TTL: &str = "ttl";
     pub const OPEN_SHARD: &str = "open_shard";
     pub const RETRY_CLAIM_UNTIL: &str = "retry_claim_until";
+    /// Set with a retry claim and removed once its outcome is known: the partition key of the
+    /// sparse `retry_claims` index (see `store` module docs). Always [`RETRY_CLAIMED_VALUE`].
+    pub const RETRY_CLAIMED: &str = "retry_claimed";
+    /// The one value of [`RETRY_CLAIMED`].
+    pub const RETRY_CLAIMED_VALUE: &str = "retry";
     /// When a caller last started a live Plaid read of the session (the read cool-down).
     pub const LIVE_READ_AT: &str = "live_read_at";
+    /// How many status changes a caller can read this session has had (N, 1 on creation). Read
+    /// by `publish-events` as the event's `sequence`; see `dynamo/mod.rs` for who bumps it.
+    pub const SEQUENCE: &str = "sequence";
+    /// When the app's own expiry took an unfinished session (`mark_app_expired`): the stream's
+    /// record of that change, since the stored Plaid `status` stays as Plaid said.
+    pub const APP_EXPIRED_AT: &str = "app_expired_at";
 }
+
+/// The `sequence` of a new item: its first status a caller can read.
+pub(crate) const FIRST_SEQUENCE: u64 = 1;
 
 /// RFC 3339 UTC with exactly three fractional digits and `Z`: fixed width, so string order is
 /// time order, which the `created_at` and `synced_at` index keys and the `<` conditions rely on.
@@ -95,10 +109,12 @@ struct ItemOut<'a> {
     ttl: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     open_shard: Option<String>,
+    sequence: u64,
 }
 
 /// The record's fields as stored; index-only attributes (`user_template`, `open_shard`,
-/// `retry_claim_until`, `live_read_at`) are ignored on the way back.
+/// `retry_claim_until`, `retry_claimed`, `live_read_at`) and the event bookkeeping (`sequence`,
+/// `app_expired_at`) are ignored on the way back.
 #[derive(Deserialize)]
 struct ItemIn {
     id: IdvId,
@@ -135,6 +151,7 @@ pub(crate) fn encode(record: &SessionRecord, shards: OpenShards) -> Result<Item,
         expires_at: timestamp(record.expires_at)?,
         ttl: record.ttl,
         open_shard: is_open(record).then(|| shards.value_of(&record.id)),
+        sequence: FIRST_SEQUENCE,
     };
     // Serialising plain strings, enums and a flat struct cannot fail; the error is still mapped
     // rather than unwrapped so a future field type cannot turn into a panic.

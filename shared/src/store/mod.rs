@@ -7,13 +7,41 @@
 //! - GSI `open_sessions` (sparse): `open_shard` (S, present only while the session is not final
 //!   and not app-expired; a session in `pending_review` is never app-expired; one of a few shard
 //!   values picked from the id, see [`shard`]) + `synced_at` (S);
-//! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions.
+//! - GSI `retry_claims` (sparse): `retry_claimed` (S, the constant `retry`) + `retry_claim_until`
+//!   (S), present only from a retry claim until its outcome is in the table (see below);
+//! - TTL attribute `ttl` (N, Unix seconds), set only on abandoned sessions (and on the
+//!   read-budget items, which share the table but no index: [`read_budget`]);
+//! - `sequence` (N) and `app_expired_at` (S): the outcome events' bookkeeping, read from the
+//!   table's stream by `publish-events` (see `dynamo/mod.rs`, "the status sequence").
+//!
+//! Lapsed retry claims. A start that claims the right to `/retry` after a session and then loses
+//! Plaid's answer (a 5xx after the work, a timeout, a killed instance) may leave an attempt that
+//! Plaid made and billed but our table never saw. Nothing else finds it when its `RETRIED`
+//! webhook is lost and the person never comes back: the claimed session is usually final, so
+//! it is not in `open_sessions`. So the claim writes `retry_claimed` beside `retry_claim_until`,
+//! which puts the claimed item in the `retry_claims` index; the start removes the marker once
+//! the outcome is recorded ([`SessionStore::settle_retry`]: the new attempt is in the table) or
+//! with the claim itself ([`SessionStore::release_retry`]: no attempt was made). What stays in
+//! the index is a claim whose outcome nobody recorded, and reconcile reads the lapsed ones with
+//! one query ([`SessionStore::lapsed_retry_claims`]), lists the user's attempts at Plaid, records
+//! the newer one and settles the claim.
+//!
+//! Chosen over keeping the claimed item in `open_sessions` while claimed: that index means
+//! "not final", its writers (snapshots, the app expiry) would have to learn to leave a claimed
+//! item in it, and reconcile would `/get` every claimed session instead of listing only the
+//! forgotten ones. Cost: the claim write and the settle (or release) write each also write the
+//! index, so a retry costs one extra table write (the settle) and two index writes; a claim
+//! left behind costs reconcile one `/list` at Plaid and one settle. One partition takes about
+//! 1,000 writes a second, far beyond Plaid's own limit on `/retry`, so the index is not sharded.
+//! Claims taken before this index existed carry no marker and are not seen by it.
 //!
 //! Timestamps are stored as RFC 3339 UTC with exactly three fractional digits and `Z`, so that
 //! string order is time order.
 
 pub mod dynamo;
-mod item;
+// Crate-visible for `events`, which reads the stream's images with the same codec.
+pub(crate) mod item;
+pub mod read_budget;
 pub mod shard;
 
 use crate::ids::{ClientUserId, IdvId, TemplateId};
@@ -22,6 +50,7 @@ use chrono::{DateTime, Utc};
 use std::future::Future;
 
 pub use dynamo::DynamoStore;
+pub use read_budget::ReadBudget;
 pub use shard::OpenShards;
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +103,15 @@ impl SnapshotOutcome {
     pub fn is_written(&self) -> bool {
         matches!(self, SnapshotOutcome::Written(_))
     }
+}
+
+/// A retry claim that ran out without its outcome being recorded: see the module docs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LapsedClaim {
+    /// The session the claim was taken on (the one a retry would come after).
+    pub record: SessionRecord,
+    /// The claim's `until`, as taken: what [`SessionStore::settle_retry`] needs.
+    pub until: DateTime<Utc>,
 }
 
 /// One page of a listing, newest first.
@@ -143,7 +181,9 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
 
     /// Apply the app expiry: take the session out of the open index and set its TTL, only if it
-    /// is still not final. Does not change the stored Plaid status.
+    /// is still not final. Does not change the stored Plaid status; records the expiry as a
+    /// status change a caller can read (`app_expired_at`, and one more `sequence`) for the
+    /// outcome events.
     fn mark_app_expired(
         &self,
         id: &IdvId,
@@ -170,6 +210,17 @@ pub trait SessionStore: Send + Sync {
         since: DateTime<Utc>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Take a reader's budget of live Plaid reads ([`ReadBudget`]): stamp `now` as the start of a
+    /// live read by that reader unless one started after `since` (then false: answer without
+    /// Plaid). One conditional write, so concurrent callers cannot both pass; the first claim
+    /// creates the budget item.
+    fn claim_read_budget(
+        &self,
+        budget: &ReadBudget,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Take the right to issue `/identity_verification/retry` after session `id` until `until`.
     /// True for exactly one of several concurrent callers; a claim past its `until` can be taken
     /// again (its holder died).
@@ -188,4 +239,21 @@ pub trait SessionStore: Send + Sync {
         id: &IdvId,
         until: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The outcome of the claim taken with `claim_retry` (`until` as it was taken) is in the
+    /// table: take the session out of the `retry_claims` index. The claim itself stays until it
+    /// lapses, so concurrent starts still wait for the holder's new session as before.
+    fn settle_retry(
+        &self,
+        id: &IdvId,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Retry claims that lapsed before `before` and were neither released nor settled, oldest
+    /// first, at most `limit` (the sparse `retry_claims` index; no scan).
+    fn lapsed_retry_claims(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<LapsedClaim>, StoreError>> + Send;
 }

@@ -25,51 +25,18 @@
 use crate::ids::IdvId;
 use sha2::{Digest, Sha256};
 
-/// The environment variable that sets how many shards writers spread open sessions over.
-pub const OPEN_SHARDS_VAR: &str = "OPEN_SESSION_SHARDS";
-
-/// The most shards writers may use, and the shards reconcile always reads (see the module
-/// docs: never lower it). 16 partitions carry about 16,000 index writes a second, some 900
-/// verification starts a second by `infra/SCALE.md`: far past Plaid's rate limits.
-pub const MAX_OPEN_SHARDS: u32 = 16;
-
-/// Four partitions carry about 230 starts a second (`infra/SCALE.md`), over a hundred times
-/// Plaid's default production limit for creates, at no cost: reads cover every shard anyway.
-pub const DEFAULT_OPEN_SHARDS: u32 = 4;
-
-/// How many shards writers spread the open sessions over: 1 to [`MAX_OPEN_SHARDS`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OpenShards(u32);
-
-impl Default for OpenShards {
-    fn default() -> Self {
-        OpenShards(DEFAULT_OPEN_SHARDS)
-    }
-}
+pub use crate::config::open_shards::{
+    DEFAULT_OPEN_SHARDS, MAX_OPEN_SHARDS, OPEN_SHARDS_VAR, OpenShards,
+};
 
 impl OpenShards {
-    /// Refuses 0 and anything above [`MAX_OPEN_SHARDS`] (reconcile would not read those shards).
-    pub fn new(count: u32) -> Result<Self, String> {
-        if (1..=MAX_OPEN_SHARDS).contains(&count) {
-            Ok(OpenShards(count))
-        } else {
-            Err(format!(
-                "expected 1 to {MAX_OPEN_SHARDS} shards, got {count}"
-            ))
-        }
-    }
-
-    pub fn count(self) -> u32 {
-        self.0
-    }
-
     /// The shard (0-based) the writers put session `id` in.
     pub fn shard_of(self, id: &IdvId) -> u32 {
         let digest = Sha256::digest(id.as_str().as_bytes());
         let mut head = [0u8; 8];
         head.copy_from_slice(&digest[..8]);
-        // The remainder is below `self.0`, a u32.
-        (u64::from_be_bytes(head) % u64::from(self.0)) as u32
+        // The remainder is below the count, a u32.
+        (u64::from_be_bytes(head) % u64::from(self.count())) as u32
     }
 
     /// The `open_shard` value of session `id`.
@@ -102,20 +69,6 @@ mod tests {
 
     fn id(s: &str) -> IdvId {
         IdvId::parse(s).unwrap()
-    }
-
-    #[test]
-    fn count_is_one_to_the_maximum() {
-        assert_eq!(OpenShards::default().count(), DEFAULT_OPEN_SHARDS);
-        assert_eq!(OpenShards::new(1).unwrap().count(), 1);
-        assert_eq!(
-            OpenShards::new(MAX_OPEN_SHARDS).unwrap().count(),
-            MAX_OPEN_SHARDS
-        );
-        for bad in [0, MAX_OPEN_SHARDS + 1, u32::MAX] {
-            let err = OpenShards::new(bad).unwrap_err();
-            assert!(err.contains(&MAX_OPEN_SHARDS.to_string()), "{err}");
-        }
     }
 
     #[test]

@@ -57,7 +57,10 @@
 //!    ([`VerifyError::BadSignature`]), checked with aws-lc-rs, which every binary already links
 //!    through rustls and the AWS SDK (so the pure-Rust `p256` is only a test dependency;
 //!    `shared/benches/verify.rs` measures both). High-S signatures are accepted, as other JOSE
-//!    libraries accept them (RFC 7518 does not ask for low-S).
+//!    libraries accept them (RFC 7518 does not ask for low-S). So a genuine token has a twin
+//!    (`s` → `n − s`) that verifies too; it signs the same payload, `iat` included, so the
+//!    webhook flow treats it as the token itself: once the session was read after that `iat`,
+//!    both are answered without calling Plaid (`flows::webhook`).
 //! 7. **Freshness**: integer `iat` required; `now - iat` > 300 s is [`VerifyError::Stale`]
 //!    (Plaid's replay rule); `iat - now` > 60 s is [`VerifyError::FromTheFuture`]
 //!    (see [`VerifierOptions`]).
@@ -115,15 +118,14 @@ mod jwk;
 mod jws;
 mod key_cache;
 mod plaid_keys;
-mod source;
 #[cfg(test)]
 mod testutil;
 mod verifier;
 
+pub use crate::config::source_ips::{SOURCE_IPS_VAR, SourceAllowList};
 pub use jwk::KeyRejection;
 pub use jws::{ALGORITHM, MAX_TOKEN_LEN, is_plaid_kid};
 pub use plaid_keys::{UNKNOWN_KID_ERROR_CODE, classify as classify_plaid_error};
-pub use source::{SOURCE_IPS_VAR, SourceAllowList};
 pub use verifier::{Verified, VerifierOptions, WebhookVerifier};
 
 use crate::plaid::types::JwkPublicKey;

@@ -246,7 +246,7 @@ mod proptests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        #![proptest_config(crate::proptest_seed::config(200))]
 
         #[test]
         fn random_tokens_and_bodies_never_verify(token in ".{0,600}", body in proptest::collection::vec(any::<u8>(), 0..300)) {

@@ -499,9 +499,10 @@ async fn identity_verification_retry_is_never_repeated_even_with_time_to_spare()
 
 #[tokio::test]
 async fn connection_refused_is_a_transport_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    // Bound and never listened on, and held: refused, and no other test's server can take it.
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = held.local_addr().unwrap();
     let c = PlaidClient::new(
         url::Url::parse(&format!("http://{addr}")).unwrap(),
         fixed(),

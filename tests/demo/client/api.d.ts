@@ -34,7 +34,7 @@ export interface paths {
         };
         /**
          * One of the caller's sessions
-         * @description Another user's session answers 404 `session_not_found`, exactly as an unknown id, before any Plaid call. `view=full` adds Plaid's full result and is for reviewers only: callers whose token `scope` claim (space-separated) holds IDV_REVIEWER_SCOPE (default `idv/review`). A reviewer may read any user's session by id; each such read is audited (reviewer `sub` and session id). Anyone else asking `view=full` gets 403 `forbidden`. Live Plaid reads (`refresh=true`, `view=full`, a stale session) have a per-session cool-down: within it, `refresh` answers from the store and `view=full` answers 429 `rate_limited` with Retry-After.
+         * @description Another user's session answers 404 `session_not_found`, exactly as an unknown id, before any Plaid call. `view=full` adds Plaid's full result and is for reviewers only: callers whose token `scope` claim (space-separated) holds IDV_REVIEWER_SCOPE (default `idv/review`). A reviewer may read any user's session by id; each such read is audited (reviewer `sub` and session id). Anyone else asking `view=full` gets 403 `forbidden`. A session whose status is final at Plaid is answered from the store even with `refresh=true` (only `view=full` still reads Plaid). Live Plaid reads (`refresh=true`, `view=full`, a stale session) have a per-caller cool-down across all the sessions it reads, reviewers apart from owners: within it, `refresh` answers from the store and `view=full` answers 429 `rate_limited` with Retry-After.
          */
         get: operations["getSession"];
         put?: never;

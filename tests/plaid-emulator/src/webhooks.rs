@@ -51,7 +51,7 @@ pub fn record(state: &mut State, events: &[Event], environment: &str) -> Vec<Str
         };
         // A struct of four strings always serialises.
         let body = serde_json::to_string_pretty(&payload).unwrap_or_default();
-        let iat = chrono::Utc::now().timestamp();
+        let iat = (state.signing_clock)();
         let key = state.keys.current();
         let jwt = key.sign_webhook(body.as_bytes(), iat);
         let id = format!("whd_{}", state.outbox.len() + 1);
@@ -84,7 +84,7 @@ pub fn record_redelivery(state: &mut State, of: &str, resign: bool) -> Option<St
     };
     if resign {
         let key = state.keys.current();
-        copy.iat = chrono::Utc::now().timestamp();
+        copy.iat = (state.signing_clock)();
         copy.kid = key.kid.clone();
         copy.headers = signed_headers(&key.sign_webhook(copy.body.as_bytes(), copy.iat));
     }

@@ -7,10 +7,16 @@
 //!   (`tests/demo/`) at `/`, a small `/demo/config.json` (which Link script the page loads), and
 //!   forwards the API's paths (`/sessions…`, `/webhooks/…`) as they are to `cargo lambda watch`,
 //!   whose router (Cargo.toml, `workspace.metadata.lambda.watch.router`) hands each route to
-//!   its function. Loopback only; any other path is a 404 in the API's error shape.
+//!   its function. Loopback only; any other path is a 404 in the API's error shape. It answers
+//!   only requests whose `Host` is a loopback name (`localhost`, `127.0.0.1`, `[::1]`, any
+//!   port): a page on another site whose name an attacker points at 127.0.0.1 (DNS rebinding)
+//!   is the same origin as its attacker, not as this front, and gets 421.
 //! - `idv-local expire`: moves one session's `expires_at` into the past in the local table, as
 //!   if the app's expiry window had passed (the browser test of an expired session uses it).
 //!   Refused unless the AWS endpoint is set (moto).
+//! - `idv-local events`: `publish-events` over the local table's stream, in process (moto's
+//!   stream is polled with the SDK; a moto Lambda trigger would clear it): creates the bus, a
+//!   rule to an SQS queue, and prints each event the queue receives as it happens.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -61,6 +67,14 @@ enum Command {
         #[arg(long, default_value = "emulator")]
         plaid_mode: String,
     },
+    /// Run publish-events over the local table's stream: creates the bus, a rule and its SQS
+    /// queue in moto, and prints every outcome event the queue receives, as it happens.
+    Events {
+        #[arg(long, env = "TABLE_NAME")]
+        table: String,
+        #[arg(long, env = "EVENT_BUS_NAME", default_value = "idv-events")]
+        bus: String,
+    },
     /// Move a session's `expires_at` (the app's expiry window) into the past, in the local table.
     Expire {
         #[arg(long, env = "TABLE_NAME")]
@@ -106,6 +120,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
         }
         Command::Expire { table, id } => expire(table, id).await,
+        Command::Events { table, bus } => {
+            local_endpoint()?;
+            let sdk = testkit::localstack::aws_config().await;
+            println!("outcome events: bus {bus}, rule -> SQS queue {bus}, stream of {table}");
+            testkit::outcome_events::watch(&sdk, &table, &bus, |e| {
+                let d = &e["detail"];
+                println!(
+                    "event {} {} -> {} (sequence {}, {}) {}",
+                    d["session_id"].as_str().unwrap_or("?"),
+                    d["previous_status"].as_str().unwrap_or("(new)"),
+                    d["status"].as_str().unwrap_or("?"),
+                    d["sequence"],
+                    d["event_id"].as_str().unwrap_or("?"),
+                    e
+                );
+            })
+            .await?;
+            Ok(())
+        }
     }
 }
 
@@ -231,6 +264,33 @@ fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "route_not_found", "no such route")
 }
 
+/// Whether the request names this front by a loopback name: the `Host` header (HTTP/1.1) or
+/// the URI's authority (HTTP/2), with any port. A name that merely resolves to 127.0.0.1 is
+/// not enough: that is what DNS rebinding does.
+fn names_loopback(uri: &Uri, headers: &HeaderMap) -> bool {
+    let host = match headers.get(header::HOST) {
+        Some(value) => match value.to_str() {
+            Ok(h) => h,
+            Err(_) => return false,
+        },
+        None => match uri.authority() {
+            Some(a) => a.as_str(),
+            None => return false,
+        },
+    };
+    let (name, rest) = match host.strip_prefix('[') {
+        Some(inner) => match inner.split_once(']') {
+            Some((ip, rest)) => (&host[..ip.len() + 2], rest),
+            None => return false,
+        },
+        None => host.split_at(host.find(':').unwrap_or(host.len())),
+    };
+    let port_ok = rest.strip_prefix(':').map_or(rest.is_empty(), |p| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+    });
+    port_ok && (name.eq_ignore_ascii_case("localhost") || name == "127.0.0.1" || name == "[::1]")
+}
+
 async fn handle(
     front: std::sync::Arc<Front>,
     method: Method,
@@ -238,6 +298,13 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if !names_loopback(&uri, &headers) {
+        return error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "host_not_allowed",
+            "this local server answers only to localhost, 127.0.0.1 or [::1]",
+        );
+    }
     let path = uri.path();
     if is_api_path(path) {
         if let Some(refused) = unrouted(&method, path) {
@@ -345,6 +412,92 @@ mod tests {
 
     fn status(method: Method, path: &str) -> Option<u16> {
         unrouted(&method, path).map(|r| r.status().as_u16())
+    }
+
+    fn host_ok(host: Option<&str>) -> bool {
+        let mut headers = HeaderMap::new();
+        if let Some(h) = host {
+            headers.insert(header::HOST, HeaderValue::from_str(h).unwrap());
+        }
+        names_loopback(&Uri::from_static("/sessions"), &headers)
+    }
+
+    #[test]
+    fn only_loopback_host_names_are_answered() {
+        for good in [
+            "localhost",
+            "localhost:8080",
+            "LOCALHOST:1",
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[::1]:8080",
+        ] {
+            assert!(host_ok(Some(good)), "{good}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "127.0.0.1.nip.io:8080",
+            "localhost.evil.example",
+            "127.0.0.2:8080",
+            "0.0.0.0:8080",
+            "[::1]x",
+            "[::1]:80x",
+            "localhost:",
+            "",
+        ] {
+            assert!(!host_ok(Some(bad)), "{bad}");
+        }
+        assert!(!host_ok(None), "no Host and no authority");
+        // HTTP/2 carries the name in the URI's authority instead.
+        assert!(names_loopback(
+            &Uri::from_static("http://127.0.0.1:8080/sessions"),
+            &HeaderMap::new()
+        ));
+    }
+
+    /// The whole front, as a browser on a rebound name would reach it: refused before any
+    /// file is read or any request forwarded.
+    #[tokio::test]
+    async fn a_rebound_host_name_gets_421_and_loopback_gets_the_page() {
+        let dir = std::env::temp_dir().join(format!("idv-local-host-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("index.html"), "<p>demo</p>").unwrap();
+        let front = std::sync::Arc::new(Front {
+            port: 0,
+            // Nothing listens there: a forwarded request would be a 502, not a 421.
+            functions: "http://127.0.0.1:9".into(),
+            demo_dir: dir.clone(),
+            config: serde_json::json!({}),
+            http: reqwest::Client::new(),
+        });
+        let call = |host: &'static str, path: &'static str| {
+            let front = front.clone();
+            async move {
+                let mut headers = HeaderMap::new();
+                headers.insert(header::HOST, HeaderValue::from_static(host));
+                handle(
+                    front,
+                    Method::GET,
+                    Uri::from_static(path),
+                    headers,
+                    Bytes::new(),
+                )
+                .await
+                .status()
+                .as_u16()
+            }
+        };
+        assert_eq!(call("attacker.example:8080", "/").await, 421);
+        assert_eq!(call("attacker.example:8080", "/sessions").await, 421);
+        assert_eq!(
+            call("attacker.example:8080", "/demo/config.json").await,
+            421
+        );
+        assert_eq!(call("127.0.0.1:8080", "/").await, 200);
+        assert_eq!(call("localhost:8080", "/demo/config.json").await, 200);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

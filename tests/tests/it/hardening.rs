@@ -4,6 +4,10 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+
+/// The seed printed and replayable, failures kept: the same rules as `shared`'s property tests.
+#[path = "../../../shared/src/proptest_seed.rs"]
+mod proptest_seed;
 use serde_json::{Value, json};
 use testkit::apigw::ApiEvent;
 use testkit::stack::Stack;
@@ -152,9 +156,9 @@ fn random_requests_never_get_a_5xx_or_a_panic() {
     // Someone's real session, so that ids sometimes hit.
     let real = rt.block_on(stack.start_session("owner"));
     let mut runner = TestRunner::new(Config {
-        cases: 512,
-        failure_persistence: None,
-        ..Config::default()
+        // Where the failures are kept (proptest-regressions/ beside this file).
+        source_file: Some(file!()),
+        ..proptest_seed::config(512)
     });
     runner
         .run(&input(), |mut i| {

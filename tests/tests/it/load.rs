@@ -100,9 +100,11 @@ async fn many_users_concurrent_webhooks_converge() {
                 tasks.spawn(async move {
                     let _permit = gate.acquire().await.unwrap();
                     let a = s.deliver(&h).await;
-                    assert_eq!(
-                        (a.status, a.json["status"].as_str()),
-                        (200, Some("processed")),
+                    // A copy arriving after a read of its session sent more than NEWS_SKEW after
+                    // the token was signed has nothing to tell: answered from the store.
+                    assert!(
+                        a.status == 200
+                            && matches!(a.json["status"].as_str(), Some("processed" | "ignored")),
                         "{}",
                         a.json
                     );

@@ -37,6 +37,13 @@ async fn a_lost_webhook_is_recovered() {
 async fn the_app_expiry_window_is_applied_with_a_ttl() {
     let s = Stack::start().await;
     let id = s.start_session("max").await;
+    // The window (SESSION_TTL_SECONDS, 48 h by default) runs from Plaid's created_at.
+    let started = s.stored(&id).await.unwrap();
+    assert_eq!(
+        started.expires_at - started.created_at,
+        chrono::Duration::seconds(172_800),
+        "expires_at is created_at plus the window"
+    );
     s.clock.advance(chrono::Duration::seconds(172_801));
     let report = s.reconcile().await;
     assert_eq!(report.app_expired, 1, "{report:?}");

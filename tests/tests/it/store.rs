@@ -746,6 +746,7 @@ async fn the_table_comes_from_the_template() {
         ("by_user_template", "user_template+created_at"),
         ("by_user", "client_user_id+created_at"),
         ("open_sessions", "open_shard+synced_at"),
+        ("retry_claims", "retry_claimed+retry_claim_until"),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -800,11 +801,12 @@ async fn store_at(endpoint: &str) -> DynamoStore {
 
 #[tokio::test]
 async fn an_unreachable_table_is_unavailable_in_bounded_time() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port bound and never listened on, held for the whole test: connections to it are
+    // refused, and no other test can start a server on it meanwhile (a port bound and dropped
+    // could be taken by one).
+    let held = tokio::net::TcpSocket::new_v4().unwrap();
+    held.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = held.local_addr().unwrap().port();
     let store = store_at(&format!("http://127.0.0.1:{port}")).await;
     let started = std::time::Instant::now();
     let got = store.get(&idv("idv_x")).await;
@@ -815,6 +817,7 @@ async fn an_unreachable_table_is_unavailable_in_bounded_time() {
         "{listed:?}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
+    drop(held);
 }
 
 #[tokio::test]
@@ -994,6 +997,65 @@ async fn only_the_holder_releases_a_retry_claim() {
     // The holder gives it back: the next start can claim at once.
     store.release_retry(&r.id, mine).await.unwrap();
     assert!(store.claim_retry(&r.id, at(103), at(99)).await.unwrap());
+}
+
+/// The sparse `retry_claims` index holds a claim from its taking until it is settled or
+/// released; `lapsed_retry_claims` gives the ones past their `until`, with the `until` a settle
+/// needs, and never another holder's.
+#[tokio::test]
+async fn lapsed_retry_claims_come_from_their_index_until_settled_or_released() {
+    let (store, _, _) = store("claims").await;
+    let lapsed = |before| {
+        let store = store.clone();
+        async move {
+            store
+                .lapsed_retry_claims(before, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.record.id.to_string(), c.until))
+                .collect::<Vec<_>>()
+        }
+    };
+    let a = record("idv_ca", "alice", TEMPLATE, IdvStatus::Failed, 0, 1);
+    let b = record("idv_cb", "bob", TEMPLATE, IdvStatus::Failed, 0, 1);
+    let c = record("idv_cc", "carol", TEMPLATE, IdvStatus::Failed, 0, 1);
+    for r in [&a, &b, &c] {
+        store.insert(r).await.unwrap();
+    }
+    assert!(
+        lapsed(at(1000)).await.is_empty(),
+        "no claim, not in the index"
+    );
+    assert!(store.claim_retry(&a.id, at(10), at(2)).await.unwrap());
+    assert!(store.claim_retry(&b.id, at(12), at(2)).await.unwrap());
+    assert!(store.claim_retry(&c.id, at(11), at(2)).await.unwrap());
+    assert!(lapsed(at(10)).await.is_empty(), "none lapsed yet");
+    assert_eq!(
+        lapsed(at(100)).await,
+        [
+            ("idv_ca".to_owned(), at(10)),
+            ("idv_cc".to_owned(), at(11)),
+            ("idv_cb".to_owned(), at(12)),
+        ],
+        "oldest first"
+    );
+    // Settled: out of the index, but the claim still holds until it lapses.
+    store.settle_retry(&a.id, at(10)).await.unwrap();
+    assert!(!store.claim_retry(&a.id, at(30), at(5)).await.unwrap());
+    // Released: out of the index and free at once.
+    store.release_retry(&c.id, at(11)).await.unwrap();
+    assert!(store.claim_retry(&c.id, at(40), at(5)).await.unwrap());
+    // Another holder's `until` settles nothing.
+    store.settle_retry(&b.id, at(13)).await.unwrap();
+    assert_eq!(
+        lapsed(at(100)).await,
+        [("idv_cb".to_owned(), at(12)), ("idv_cc".to_owned(), at(40))]
+    );
+    // A lapsed claim taken again by a new start is the new holder's, and back in the index.
+    assert!(store.claim_retry(&a.id, at(50), at(20)).await.unwrap());
+    assert_eq!(lapsed(at(45)).await.len(), 2);
+    assert_eq!(lapsed(at(100)).await.len(), 3);
 }
 
 #[tokio::test]

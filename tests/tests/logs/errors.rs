@@ -76,19 +76,28 @@ async fn error_answers_name_their_request_id_and_operator_problems_their_cause()
         &template,
         &logs,
         "4b1e0c52-9d1a-4f3e-8a65-000000000502",
-        "plaid_template_invalid",
+        (
+            "plaid_template_invalid",
+            "IDV_TEMPLATE_ID / IDV_TEMPLATE_IDS",
+        ),
         "INVALID_FIELD",
     );
     assert_operator_error(
         &keys,
         &logs,
         "4b1e0c52-9d1a-4f3e-8a65-0000000005a2",
-        "plaid_credentials_invalid",
+        ("plaid_credentials_invalid", "PLAID_SECRET_ID"),
         "INVALID_API_KEYS",
     );
 }
 
-fn assert_operator_error(a: &Answer, logs: &str, request_id: &str, code: &str, plaid: &str) {
+fn assert_operator_error(
+    a: &Answer,
+    logs: &str,
+    request_id: &str,
+    (code, config_key): (&str, &str),
+    plaid: &str,
+) {
     assert_eq!(a.status, 502, "{}", a.json);
     assert_eq!(a.error_code(), code, "{}", a.json);
     assert_eq!(a.json["error"]["request_id"], request_id);
@@ -102,6 +111,19 @@ fn assert_operator_error(a: &Answer, logs: &str, request_id: &str, code: &str, p
     assert!(line.contains(code), "{line}");
     assert!(line.contains(plaid), "Plaid's error_code logged: {line}");
     assert!(line.contains("plaid_request_id=") && !line.contains("plaid_request_id=\"\""));
+    // Errors say what, not where: the body names no setting; the line with its request id does.
+    for key in [
+        "PLAID_SECRET_ID",
+        "PLAID_ENV",
+        "IDV_TEMPLATE_ID",
+        "TABLE_NAME",
+    ] {
+        assert!(!a.json.to_string().contains(key), "{key} in {}", a.json);
+    }
+    assert!(
+        line.contains(&format!("config_key=\"{config_key}\"")),
+        "{line}"
+    );
 }
 
 /// The one request line of the invocation `request_id`.

@@ -353,7 +353,7 @@ async fn a_long_run_keeps_its_latencies_within_emfs_limit_and_its_counts_exact()
         emf::plaid_attempt(
             "identity_verification/get",
             std::time::Duration::from_millis(20),
-            None,
+            None::<&shared::plaid::PlaidError>,
         );
     }
     let data = flush(&capture, &s, &invocation("long-run", "reconcile", false));
@@ -361,7 +361,11 @@ async fn a_long_run_keeps_its_latencies_within_emfs_limit_and_its_counts_exact()
     assert_eq!(total(&data, "PlaidCalls", &get), 150.0, "{data:#?}");
     assert_eq!(total(&data, "PlaidLatency", &get), 100.0, "{data:#?}");
     // The next invocation starts afresh.
-    emf::plaid_attempt("identity_verification/get", std::time::Duration::ZERO, None);
+    emf::plaid_attempt(
+        "identity_verification/get",
+        std::time::Duration::ZERO,
+        None::<&shared::plaid::PlaidError>,
+    );
     let data = flush(&capture, &s, &invocation("next", "reconcile", false));
     assert_eq!(total(&data, "PlaidLatency", &get), 1.0, "{data:#?}");
 }
@@ -372,7 +376,7 @@ async fn a_long_run_keeps_its_latencies_within_emfs_limit_and_its_counts_exact()
 async fn outcome_webhooks_count_each_message_by_outcome() {
     use testkit::outcome_webhook::{ScriptedReceiver, WebhookStack, detail};
     let _turn = super::ONE_AT_A_TIME.lock().await;
-    let namespace = emf::namespace(None);
+    let namespace = shared::config::namespace(None);
     let capture = Capture::start(&namespace);
     let secret = serde_json::json!({"current": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"});
     let stack = WebhookStack::start(&secret.to_string()).await;

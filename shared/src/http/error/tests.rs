@@ -176,3 +176,133 @@ fn the_catalogue_is_unique_and_snake_case() {
     // Complete by construction: `ApiError::code` returns an `ErrorCode`, and `ErrorCode::ALL`
     // is generated with the enum.
 }
+
+/// Words shaped like an environment variable or Plaid error code (`PLAID_SECRET_ID`): an answer's
+/// message must name what went wrong, never where to fix it.
+fn setting_names(message: &str) -> Vec<&str> {
+    message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| {
+            w.contains('_')
+                && w.chars().any(|c| c.is_ascii_uppercase())
+                && !w.chars().any(|c| c.is_ascii_lowercase())
+        })
+        .collect()
+}
+
+#[test]
+fn no_error_body_names_a_setting_and_the_log_line_does_for_configuration_errors() {
+    let d = Duration::from_secs(2);
+    let mut errors = vec![
+        ApiError::bad_request(ErrorCode::InvalidJson, "request body is not valid JSON"),
+        ApiError::PayloadTooLarge { limit: 1024 },
+        ApiError::UnsupportedMediaType,
+        ApiError::Unauthorized,
+        ApiError::InvalidWebhook,
+        ApiError::NotFound,
+        ApiError::Forbidden {
+            message: "the full result is for reviewers only",
+        },
+        ApiError::RouteNotFound,
+        ApiError::MethodNotAllowed {
+            allow: "GET, POST".into(),
+        },
+        ApiError::Conflict {
+            code: ErrorCode::StartInProgress,
+            message: "another start for this user is in progress; retry shortly",
+            retry_after: Some(d),
+        },
+        ApiError::Gone,
+        ApiError::RateLimited { retry_after: d },
+        ApiError::ReadCooldown { retry_after: d },
+        ApiError::AttemptLimit { retry_after: d },
+        ApiError::PlaidUnavailable { retry_after: d },
+        ApiError::PlaidFailed,
+        ApiError::PlaidCredentialsInvalid,
+        ApiError::PlaidProductNotEnabled,
+        ApiError::PlaidEnvironmentNotAllowed,
+        ApiError::PlaidTemplateInvalid,
+        ApiError::StoreUnavailable,
+        ApiError::Internal,
+    ];
+    // And every way a failing or misconfigured dependency becomes one.
+    for code in [
+        "INVALID_FIELD",
+        "INVALID_API_KEYS",
+        "INVALID_PRODUCT",
+        "UNAUTHORIZED_ROUTE_ACCESS",
+        "UNAUTHORIZED_ENVIRONMENT",
+        "RATE_LIMIT",
+        "INTERNAL_SERVER_ERROR",
+    ] {
+        for status in [400, 429, 500, 503] {
+            errors.push(plaid(status, code, None).into());
+        }
+    }
+    errors.push(PlaidError::Timeout.into());
+    for e in [
+        StoreError::Throttled,
+        StoreError::Unavailable("DynamoDB ResourceNotFoundException on table sessions".into()),
+        StoreError::Corrupt("x".into()),
+        StoreError::BadCursor,
+    ] {
+        errors.push(e.into());
+    }
+    // Each variant is in the walk above (this match fails to compile when one is added).
+    for e in &errors {
+        match e {
+            ApiError::BadRequest { .. }
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::UnsupportedMediaType
+            | ApiError::Unauthorized
+            | ApiError::InvalidWebhook
+            | ApiError::NotFound
+            | ApiError::Forbidden { .. }
+            | ApiError::RouteNotFound
+            | ApiError::MethodNotAllowed { .. }
+            | ApiError::Conflict { .. }
+            | ApiError::Gone
+            | ApiError::PlaidRejected { .. }
+            | ApiError::RateLimited { .. }
+            | ApiError::ReadCooldown { .. }
+            | ApiError::AttemptLimit { .. }
+            | ApiError::PlaidUnavailable { .. }
+            | ApiError::PlaidFailed
+            | ApiError::PlaidCredentialsInvalid
+            | ApiError::PlaidProductNotEnabled
+            | ApiError::PlaidEnvironmentNotAllowed
+            | ApiError::PlaidTemplateInvalid
+            | ApiError::StoreUnavailable
+            | ApiError::Internal => {}
+        }
+    }
+    for e in errors {
+        let config_key = e.config_key();
+        let code = e.code();
+        let resp = e.into_response("req-1");
+        let lambda_http::Body::Text(body) = resp.body() else {
+            panic!("{code}: a JSON text body");
+        };
+        assert_eq!(setting_names(body), Vec::<&str>::new(), "{code}: {body}");
+        for word in [
+            "secret id",
+            "arn:",
+            "TABLE_NAME",
+            "sessions table",
+            "ResourceNotFound",
+        ] {
+            assert!(!body.contains(word), "{code}: {body}");
+        }
+        // The operator's way to the setting: the log line, for the errors configuration causes.
+        assert_eq!(
+            config_key.is_some(),
+            matches!(
+                code,
+                "plaid_credentials_invalid"
+                    | "plaid_environment_not_allowed"
+                    | "plaid_template_invalid"
+            ),
+            "{code}"
+        );
+    }
+}

@@ -196,6 +196,8 @@ fn records_and_plaid_attempts_order_alike() {
 }
 
 proptest! {
+    #![proptest_config(crate::proptest_seed::config(256))]
+
     /// However the index or Plaid's list orders one second's chain, the newest is its tip, and
     /// every other member has exactly the tip newer than it.
     #[test]

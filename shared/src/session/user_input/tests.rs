@@ -135,6 +135,8 @@ fn unknown_fields_are_refused() {
 }
 
 proptest! {
+    #![proptest_config(crate::proptest_seed::config(256))]
+
     #[test]
     fn validators_never_panic(s in any::<String>()) {
         let _ = EmailAddress::parse(&s);

@@ -8,7 +8,8 @@
 //!   `created_at`, `expires_at`, `ttl`, `retry_claim_until` and the owner are never rewritten.
 //!   An absent item is created whole with `attribute_not_exists(id)`.
 //! - `mark_app_expired` / `claim_retry` / `claim_live_read` / `reopen_review`: `UpdateItem`
-//!   with their own conditions.
+//!   with their own conditions; the retry claim's in `retry_claims.rs`, with its index;
+//!   `claim_read_budget` likewise, on a budget item of its own ([`super::read_budget`]).
 //!
 //! The open index. `open_shard` is written once, when the item is created (for an unfinished
 //! session without TTL), and afterwards only ever removed: by a final snapshot, or by
@@ -22,15 +23,42 @@
 //! window. The value written is the session's shard under the writers' `OPEN_SESSION_SHARDS`
 //! ([`super::shard`]); `open_sessions` reads every shard there can be (`open_index.rs`).
 //!
+//! The status sequence (`sequence`, for the outcome events of `publish-events`). Every item
+//! counts the status changes a caller can read: `insert` (and a snapshot that creates the item)
+//! writes 1; a snapshot whose status differs from the stored one adds 1; `mark_app_expired`
+//! adds 1 and stamps `app_expired_at`, so the app's own expiry (which leaves Plaid's `status` as
+//! it was) is a change the stream's images show. Claims, cool-down stamps, `reopen_review` (the
+//! status stays `pending_review`) and snapshots that keep the status leave it alone. Items
+//! written before the counter existed count their creation as 1 (`if_not_exists(#seq, :one)`).
+//! Whether a change is *published* is decided by `publish-events` from the old and new images
+//! alone; the counter only has to grow with each such change, which this guarantees.
+//!
+//! Bumping "only when the status changes" in one `UpdateItem`: an update expression cannot
+//! branch, so the snapshot write states its assumption about the stored status in its
+//! condition. The first try assumes no change (`#st = :st`, no bump): the common case (step
+//! updates, reconcile refreshes). When DynamoDB refuses it, the stored item comes back
+//! (`ALL_OLD`); if its status is the one assumed, the refusal is the snapshot rules' own (a
+//! newer snapshot is stored, a final status would go back, another owner) and stands. If it is
+//! another status, the write is tried again assuming exactly that one (`#st = :from`) with
+//! `SET #seq = if_not_exists(#seq, :one) + :one`. Both tries carry every snapshot condition, so
+//! the guarantees above hold whatever the interleaving; a concurrent writer that changes the
+//! status between the tries makes the second one refuse, and the loop looks again (bounded by
+//! [`SNAPSHOT_ATTEMPTS`]). So `sequence` moves by exactly one per stored status change, and a
+//! write that changes the status costs one refused conditional write more than before.
+//!
 //! Item contents are never logged; errors carry operation names and DynamoDB error codes only.
 
 mod cursor;
 mod open_index;
+mod retry_claims;
 mod sdk_error;
 
 use super::item::{self, Item, attr};
 use super::shard::OpenShards;
-use super::{InsertOutcome, Page, SessionStore, SnapshotOutcome, StoreError, UpdateOutcome};
+use super::{
+    InsertOutcome, LapsedClaim, Page, ReadBudget, SessionStore, SnapshotOutcome, StoreError,
+    UpdateOutcome,
+};
 use crate::ids::{ClientUserId, IdvId, TemplateId};
 use crate::plaid::types::IdvStatus;
 use crate::session::attempt_order;
@@ -48,12 +76,30 @@ use std::collections::HashMap;
 pub const INDEX_BY_USER_TEMPLATE: &str = "by_user_template";
 pub const INDEX_BY_USER: &str = "by_user";
 pub const INDEX_OPEN_SESSIONS: &str = "open_sessions";
+pub use retry_claims::INDEX_RETRY_CLAIMS;
 
 /// The largest page `list_for_user` returns; larger requests are served this many.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
+/// How long an unused read budget stays before DynamoDB's TTL removes it: far past the
+/// cool-down, so a live budget is never deleted under its reader.
+const READ_BUDGET_RETENTION: chrono::Duration = chrono::Duration::days(1);
+
 /// How often a write that raced with a concurrent creator of the same item is tried again.
 const RACE_ATTEMPTS: usize = 3;
+
+/// Tries of a snapshot write: the "unchanged" guess, the bump, and room for one race with a
+/// concurrent creator or status change (module docs).
+const SNAPSHOT_ATTEMPTS: usize = 5;
+
+/// What a snapshot write assumes the stored status is (module docs, "the status sequence").
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StatusGuard {
+    /// The snapshot's own status: no change, no bump.
+    Unchanged,
+    /// This stored status (raw, as stored): a change, bump `sequence`.
+    ChangedFrom(String),
+}
 
 /// The session store on one DynamoDB table laid out as `infra/template.yaml` defines it.
 /// Cheap to clone (the SDK client is reference-counted); build one per cold start.
@@ -131,7 +177,11 @@ impl DynamoStore {
     }
 
     /// The snapshot update of an item that exists. See the module docs for what it touches.
-    async fn update_snapshot(&self, r: &SessionRecord) -> Result<SnapshotUpdate, StoreError> {
+    async fn update_snapshot(
+        &self,
+        r: &SessionRecord,
+        guard: &StatusGuard,
+    ) -> Result<SnapshotUpdate, StoreError> {
         let new_is_final = r.status.is_final();
         let mut set = vec!["#st = :st", "#steps = :steps", "#sa = :sa", "#ua = :ua"];
         let mut remove = Vec::new();
@@ -170,6 +220,20 @@ impl DynamoStore {
         }
         let mut condition =
             String::from("attribute_exists(#id) AND #cu = :cu AND #tp = :tp AND #sa < :sa");
+        match guard {
+            StatusGuard::Unchanged => condition.push_str(" AND #st = :st"),
+            StatusGuard::ChangedFrom(stored) => {
+                condition.push_str(" AND #st = :from");
+                set.push("#seq = if_not_exists(#seq, :one) + :one");
+                req = req
+                    .expression_attribute_names("#seq", attr::SEQUENCE)
+                    .expression_attribute_values(":from", AttributeValue::S(stored.clone()))
+                    .expression_attribute_values(
+                        ":one",
+                        AttributeValue::N(item::FIRST_SEQUENCE.to_string()),
+                    );
+            }
+        }
         if new_is_final {
             remove.extend(["#os", "#ttl"]);
             req = req
@@ -180,10 +244,12 @@ impl DynamoStore {
             // (reconcile keeps reading it until the reviewer decides) and without a TTL, even if
             // the app window had passed while the user was still in Link.
             set.push("#os = :open");
-            remove.push("#ttl");
+            // No longer app-expired either: the stream's images must not read it as expired.
+            remove.extend(["#ttl", "#ae"]);
             req = req
                 .expression_attribute_names("#os", attr::OPEN_SHARD)
                 .expression_attribute_names("#ttl", attr::TTL)
+                .expression_attribute_names("#ae", attr::APP_EXPIRED_AT)
                 .expression_attribute_values(
                     ":open",
                     AttributeValue::S(self.open_shards.value_of(&r.id)),
@@ -220,7 +286,10 @@ impl DynamoStore {
             },
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 UpdateItemError::ConditionalCheckFailedException(ccf) => Ok(match ccf.item {
-                    Some(stored) => SnapshotUpdate::Refused(item::decode(stored)?),
+                    Some(stored) => {
+                        let status = raw_status(&stored)?;
+                        SnapshotUpdate::Refused(item::decode(stored)?, status)
+                    }
                     None => SnapshotUpdate::NoItemReturned,
                 }),
                 other => Err(service_error("UpdateItem", &other)),
@@ -321,10 +390,29 @@ enum PutNew {
     Exists(Option<Item>),
 }
 
+/// The stored `status` exactly as stored (an unknown Plaid status decodes to `Unknown`, which
+/// a `#st = :from` condition could never match).
+fn raw_status(item: &Item) -> Result<String, StoreError> {
+    item::string_attr(item, attr::STATUS)
+        .map(str::to_owned)
+        .ok_or_else(|| StoreError::Corrupt("a stored session has no status".into()))
+}
+
+impl StatusGuard {
+    /// Whether a refusal under this guard is the snapshot rules' own: the stored status is the
+    /// one assumed, so the status condition held.
+    fn held_for(&self, record: &SessionRecord, stored_status: &str) -> bool {
+        match self {
+            StatusGuard::Unchanged => stored_status == record.status.as_str(),
+            StatusGuard::ChangedFrom(from) => stored_status == from,
+        }
+    }
+}
+
 enum SnapshotUpdate {
     Written(SessionRecord),
-    /// The item exists and the condition failed: the stored record.
-    Refused(SessionRecord),
+    /// The item exists and the condition failed: the stored record and its raw status.
+    Refused(SessionRecord, String),
     /// The condition failed and no item came back: absent (or a server that does not return
     /// ALL_OLD, which the caller resolves).
     NoItemReturned,
@@ -454,11 +542,22 @@ impl SessionStore for DynamoStore {
         // Updates of existing sessions (webhooks, reconcile) are the common case: try that
         // first, and create the item only when it is missing.
         let mut known_to_exist = false;
-        for _ in 0..RACE_ATTEMPTS {
-            match self.update_snapshot(record).await? {
+        let mut guard = StatusGuard::Unchanged;
+        for _ in 0..SNAPSHOT_ATTEMPTS {
+            match self.update_snapshot(record, &guard).await? {
                 SnapshotUpdate::Written(stored) => return Ok(SnapshotOutcome::Written(stored)),
-                SnapshotUpdate::Refused(stored) => {
+                SnapshotUpdate::Refused(stored, status) if guard.held_for(record, &status) => {
                     return Ok(SnapshotOutcome::Rejected(Some(stored)));
+                }
+                // Only the status guess was wrong: try again as a change from what is stored
+                // (or, if it now equals the snapshot's, as no change).
+                SnapshotUpdate::Refused(_, status) => {
+                    guard = if status == record.status.as_str() {
+                        StatusGuard::Unchanged
+                    } else {
+                        StatusGuard::ChangedFrom(status)
+                    };
+                    continue;
                 }
                 SnapshotUpdate::NoItemReturned if known_to_exist => {
                     return Ok(SnapshotOutcome::Rejected(None));
@@ -467,8 +566,16 @@ impl SessionStore for DynamoStore {
             }
             match self.put_new(record).await? {
                 PutNew::Inserted => return Ok(SnapshotOutcome::Written(record.clone())),
-                // A concurrent writer created it: apply the snapshot rules against its item.
-                PutNew::Exists(_) => known_to_exist = true,
+                // A concurrent writer created it: apply the snapshot rules against its item,
+                // guessing its status from the item when it came back.
+                PutNew::Exists(existing) => {
+                    known_to_exist = true;
+                    if let Some(status) = existing.as_ref().map(raw_status).transpose()?
+                        && status != record.status.as_str()
+                    {
+                        guard = StatusGuard::ChangedFrom(status);
+                    }
+                }
             }
         }
         Err(StoreError::Unavailable(
@@ -497,7 +604,14 @@ impl SessionStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(id)))
-            .update_expression("REMOVE #os SET #ttl = :ttl, #ua = :now")
+            // A status change a caller can read (active -> expired): stamped and counted so the
+            // stream shows it (module docs, "the status sequence").
+            .update_expression(
+                "REMOVE #os SET #ttl = :ttl, #ua = :now, #ae = :now, #seq = if_not_exists(#seq, :one) + :one",
+            )
+            .expression_attribute_names("#ae", attr::APP_EXPIRED_AT)
+            .expression_attribute_names("#seq", attr::SEQUENCE)
+            .expression_attribute_values(":one", AttributeValue::N(item::FIRST_SEQUENCE.to_string()))
             .expression_attribute_names("#os", attr::OPEN_SHARD)
             .expression_attribute_names("#ttl", attr::TTL)
             .expression_attribute_names("#ua", attr::UPDATED_AT)
@@ -534,8 +648,9 @@ impl SessionStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(id)))
-            .update_expression("SET #os = :open, #ua = :now REMOVE #ttl")
+            .update_expression("SET #os = :open, #ua = :now REMOVE #ttl, #ae")
             .condition_expression("attribute_exists(#id) AND #st = :review")
+            .expression_attribute_names("#ae", attr::APP_EXPIRED_AT)
             .expression_attribute_names("#id", attr::ID)
             .expression_attribute_names("#os", attr::OPEN_SHARD)
             .expression_attribute_names("#ttl", attr::TTL)
@@ -560,28 +675,52 @@ impl SessionStore for DynamoStore {
         self.claim(id, attr::LIVE_READ_AT, now, "<=", since).await
     }
 
+    async fn claim_read_budget(
+        &self,
+        budget: &ReadBudget,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // Creates the budget item on first use: no `attribute_exists(id)` here, unlike a
+        // session's claims. Only `live_read_at` and `ttl`, so no index ever holds it.
+        let ttl = (now + READ_BUDGET_RETENTION).timestamp();
+        let req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(attr::ID, AttributeValue::S(budget.key()))
+            .update_expression("SET #at = :now, #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#at) OR #at <= :since")
+            .expression_attribute_names("#at", attr::LIVE_READ_AT)
+            .expression_attribute_names("#ttl", attr::TTL)
+            .expression_attribute_values(":now", item::timestamp_value(now)?)
+            .expression_attribute_values(":since", item::timestamp_value(since)?)
+            .expression_attribute_values(":ttl", AttributeValue::N(ttl.to_string()));
+        Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
+    }
+
     async fn claim_retry(
         &self,
         id: &IdvId,
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        // Free again once the previous claim has run out.
-        self.claim(id, attr::RETRY_CLAIM_UNTIL, until, "<", now)
-            .await
+        self.take_retry_claim(id, until, now).await
     }
 
     async fn release_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id)))
-            .update_expression("REMOVE #rc")
-            .condition_expression("#rc = :until")
-            .expression_attribute_names("#rc", attr::RETRY_CLAIM_UNTIL)
-            .expression_attribute_values(":until", item::timestamp_value(until)?);
-        // Rejected: the claim lapsed and another start holds it now; leave theirs alone.
-        self.conditional_update(req).await.map(drop)
+        self.end_retry_claim(id, until, true).await
+    }
+
+    async fn settle_retry(&self, id: &IdvId, until: DateTime<Utc>) -> Result<(), StoreError> {
+        self.end_retry_claim(id, until, false).await
+    }
+
+    async fn lapsed_retry_claims(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<LapsedClaim>, StoreError> {
+        self.lapsed_claims(before, limit).await
     }
 }

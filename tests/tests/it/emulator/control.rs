@@ -121,3 +121,53 @@ async fn reset_forgets_everything_but_keys() {
     // After a reset the user can be created afresh.
     create(&emu, "u-reset", json!({})).await;
 }
+
+/// What a page on any site can send to loopback without a CORS preflight: a form POST
+/// (urlencoded or multipart), `text/plain`, or no type at all. None of them may move a session,
+/// reset the emulator or redirect its webhooks; the same calls as JSON still work.
+#[tokio::test]
+async fn control_posts_without_a_json_content_type_get_415_and_change_nothing() {
+    let emu = start().await;
+    let id = create(&emu, "u-csrf", json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client = reqwest::Client::new();
+    let finish = format!("{}/emulator/sessions/{id}/finish", emu.url());
+    for content_type in [
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("text/plain"),
+        Some("text/plain; charset=application/json"),
+        None,
+    ] {
+        for path in [
+            finish.clone(),
+            format!("{}/emulator/reset", emu.url()),
+            format!("{}/emulator/webhook_url", emu.url()),
+        ] {
+            let mut req = client.post(&path).body(r#"{"outcome":"success"}"#);
+            if let Some(ct) = content_type {
+                req = req.header("content-type", ct);
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status().as_u16(), 415, "{path} as {content_type:?}");
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unsupported_media_type", "{body}");
+        }
+    }
+    let (_, session) = control(&emu, "GET", &format!("/emulator/sessions/{id}"), None).await;
+    assert_eq!(session["status"], "active", "{session}");
+    assert!(emu.outbox().is_empty(), "no webhook fired");
+    // The same call as JSON (with parameters on the media type) goes through.
+    let resp = client
+        .post(&finish)
+        .header("content-type", "Application/JSON; charset=utf-8")
+        .body(r#"{"outcome":"success"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let (_, session) = control(&emu, "GET", &format!("/emulator/sessions/{id}"), None).await;
+    assert_eq!(session["status"], "success", "{session}");
+}

@@ -87,7 +87,8 @@ async fn control(
     let req = if method == "GET" {
         client.get(url)
     } else {
-        client.post(url)
+        // The control API takes only JSON POSTs, body or not.
+        client.post(url).header("content-type", "application/json")
     };
     let req = match body {
         Some(b) => req.json(&b),

@@ -4,6 +4,8 @@ use super::*;
 use shared::http::route::{Authorizer, ROUTES};
 
 pub(super) const SESSIONS_TABLE: &str = "SessionsTable";
+/// The stream-fed function: no Plaid, no API variables, no reservation (`events.rs`).
+pub(super) const PUBLISH_EVENTS: &str = "publish-events";
 
 /// Every function builds a real workspace binary through cargo-lambda for Graviton, and every
 /// binary under `functions/` is deployed by exactly one function.
@@ -17,6 +19,9 @@ pub(super) fn check_binaries(t: &Value, bins: &BTreeSet<String>) -> Vec<String> 
             ));
         }
         match binary_of(f) {
+            // The outcome webhook sender is publish-events' second function (`outcome_webhook.rs`
+            // checks it): the binary is still deployed once as the publisher.
+            Some(_) if super::outcome_webhook::is_sender(t, f) => {}
             Some(bin) if bins.contains(bin) => deployed
                 .entry(bin.to_owned())
                 .or_default()
@@ -226,10 +231,26 @@ pub(super) fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, Stri
                 q("by_user_template"),
             ]),
         ),
-        ("webhook", BTreeSet::from([t("PutItem"), t("UpdateItem")])),
+        (
+            "webhook",
+            BTreeSet::from([t("GetItem"), t("PutItem"), t("UpdateItem")]),
+        ),
         (
             "reconcile",
-            BTreeSet::from([t("UpdateItem"), q("open_sessions")]),
+            BTreeSet::from([
+                t("PutItem"),
+                t("UpdateItem"),
+                q("open_sessions"),
+                q("retry_claims"),
+            ]),
+        ),
+        // The stream mapping reads the table's stream with the function's role; the function
+        // itself never calls DynamoDB.
+        (
+            PUBLISH_EVENTS,
+            ["DescribeStream", "GetRecords", "GetShardIterator"]
+                .map(|a| (format!("dynamodb:{a}"), "stream".to_owned()))
+                .into(),
         ),
     ])
 }
@@ -239,6 +260,9 @@ pub(super) fn expected_dynamo() -> BTreeMap<&'static str, BTreeSet<(String, Stri
 pub(super) fn dynamo_target(resource: &Value) -> Option<String> {
     if resource == &json!({ "Fn::GetAtt": [SESSIONS_TABLE, "Arn"] }) {
         return Some("table".into());
+    }
+    if resource == &json!({ "Fn::GetAtt": [SESSIONS_TABLE, "StreamArn"] }) {
+        return Some("stream".into());
     }
     let sub = resource.get("Fn::Sub")?.as_str()?;
     let index = sub.strip_prefix(&format!("${{{SESSIONS_TABLE}.Arn}}/index/"))?;
@@ -338,8 +362,13 @@ pub(super) fn check_iam(t: &Value) -> Vec<String> {
                 "{id}: no expected DynamoDB grants for binary {bin}"
             )),
         }
-        // Every function calls Plaid (create, Link token, refresh, webhook re-read, reconcile).
-        if secret_grants == 0 {
+        // Every function but publish-events calls Plaid (create, Link token, refresh, webhook
+        // re-read, reconcile); publish-events must not be able to.
+        if bin == PUBLISH_EVENTS {
+            if secret_grants > 0 {
+                problems.push(format!("{id}: publish-events can read the Plaid secret"));
+            }
+        } else if secret_grants == 0 {
             problems.push(format!("{id}: cannot read the Plaid secret"));
         }
     }
@@ -392,6 +421,10 @@ pub(super) fn check_table(t: &Value) -> Vec<String> {
         ),
         ("by_user".to_owned(), hr("client_user_id", "created_at")),
         ("open_sessions".to_owned(), hr("open_shard", "synced_at")),
+        (
+            "retry_claims".to_owned(),
+            hr("retry_claimed", "retry_claim_until"),
+        ),
     ]);
     let got_indexes: BTreeMap<String, Vec<(String, String)>> = p["GlobalSecondaryIndexes"]
         .as_array()
@@ -542,10 +575,23 @@ pub(super) fn check_env(t: &Value) -> Vec<String> {
             .map(|(k, v)| (k.as_str(), resolve(t, v).filter(|s| !s.is_empty())))
             .collect();
         let read = RefCell::new(BTreeSet::new());
-        let parsed = Config::from_lookup(|k| {
+        let lookup = |k: &str| {
             read.borrow_mut().insert(k.to_owned());
             resolved.get(k).cloned().flatten()
-        });
+        };
+        // publish-events has its own few variables (`EventsConfig`); the API's variables reach
+        // it through Globals, which SAM cannot withhold from one function, so only its own
+        // Environment must be read.
+        let is_publisher = binary_of(f) == Some(PUBLISH_EVENTS);
+        let parsed = if is_publisher {
+            shared::events::config::EventsConfig::from_lookup(lookup)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        } else {
+            Config::from_lookup(lookup)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
         if let Err(e) = parsed {
             problems.push(format!("{id}: Config rejects the default environment: {e}"));
         }
@@ -560,8 +606,14 @@ pub(super) fn check_env(t: &Value) -> Vec<String> {
             });
         }
         let read = read.into_inner();
+        let own = f["Properties"]["Environment"]["Variables"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
         for var in env.keys().filter(|v| !read.contains(v.as_str())) {
-            problems.push(format!("{id}: sets {var}, which the code never reads"));
+            if !is_publisher || own.contains_key(var) {
+                problems.push(format!("{id}: sets {var}, which the code never reads"));
+            }
         }
     }
     let plaid_env = &t["Parameters"]["PlaidEnv"];
@@ -591,6 +643,8 @@ pub(super) fn check_timeouts(t: &Value) -> Vec<String> {
             _ if super::outcome_webhook::is_sender(t, f) => (1..=900).contains(&secs),
             Some("webhook") => secs < 10,
             Some("reconcile") => (1..600).contains(&secs),
+            // Ten PutEvents calls per batch of 100 records, retried by the stream if slow.
+            Some(PUBLISH_EVENTS) => (1..=60).contains(&secs),
             _ => (1..=10).contains(&secs),
         };
         if !ok {
@@ -1044,6 +1098,16 @@ pub(super) fn check_reserved_concurrency(t: &Value) -> Vec<String> {
         let bin = binary_of(f).unwrap_or("?");
         // Capped by its SQS event source mapping's MaximumConcurrency instead.
         if super::outcome_webhook::is_sender(t, f) {
+            continue;
+        }
+        // Bounded by the stream: one invocation per shard (`events.rs` checks the mapping's
+        // ParallelizationFactor 1), so it takes no reservation from the API.
+        if bin == PUBLISH_EVENTS {
+            if !f["Properties"]["ReservedConcurrentExecutions"].is_null() {
+                problems.push(format!(
+                    "{id}: publish-events needs no reserved concurrency"
+                ));
+            }
             continue;
         }
         let v = &f["Properties"]["ReservedConcurrentExecutions"];

@@ -4,9 +4,8 @@ use super::checks::*;
 use super::*;
 
 /// The DynamoDB requests one store call makes, as `DynamoStore` makes them. `save_snapshot` also
-/// puts the whole item when it is absent (a session Plaid knows and we never stored); reconcile
-/// only snapshots sessions it read from the table, so it is not granted that `PutItem`, and the
-/// other snapshotting functions are.
+/// puts the whole item when it is absent (a session Plaid knows and we never stored), as when
+/// reconcile records an attempt made after a lapsed retry claim.
 fn dynamo_requests(op: testkit::faulty_store::Op) -> Vec<(String, String)> {
     use testkit::faulty_store::Op;
     let (t, q) = (table_action, index_query);
@@ -21,10 +20,13 @@ fn dynamo_requests(op: testkit::faulty_store::Op) -> Vec<(String, String)> {
         | Op::ReopenReview
         | Op::ClaimRetry
         | Op::ReleaseRetry
-        | Op::ClaimLiveRead => {
+        | Op::SettleRetry
+        | Op::ClaimLiveRead
+        | Op::ClaimReadBudget => {
             vec![t("UpdateItem")]
         }
         Op::OpenSessions => vec![q("open_sessions")],
+        Op::LapsedRetryClaims => vec![q("retry_claims")],
     }
 }
 
@@ -39,8 +41,9 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
     use testkit::faulty_store::{FaultyStore, Op};
     use testkit::stack::Stack;
 
-    const OPS: [Op; 12] = [
+    const OPS: [Op; 15] = [
         Op::ClaimLiveRead,
+        Op::ClaimReadBudget,
         Op::Get,
         Op::LatestFor,
         Op::ListForUser,
@@ -52,12 +55,14 @@ async fn each_function_is_granted_what_its_code_asks_of_dynamodb() {
         Op::ReopenReview,
         Op::ClaimRetry,
         Op::ReleaseRetry,
+        Op::SettleRetry,
+        Op::LapsedRetryClaims,
     ];
     let s: Stack<FaultyStore<DynamoStore>> =
         Stack::builder().start_with_store(FaultyStore::new).await;
     let counts = |s: &Stack<FaultyStore<DynamoStore>>| OPS.map(|op| s.ctx.store.calls(op));
     let mut used: BTreeMap<&str, BTreeSet<Op>> = BTreeMap::new();
-    let mut note = |function: &'static str, before: [u32; 12], after: [u32; 12]| {
+    let mut note = |function: &'static str, before: [u32; 15], after: [u32; 15]| {
         let ops = used.entry(function).or_default();
         for (i, op) in OPS.iter().enumerate() {
             if after[i] > before[i] {

@@ -13,7 +13,7 @@ fn assert_caught(what: &str, problems: Vec<String>, needle: &str) {
 
 /// The metrics' namespace as the template writes it.
 fn metrics_namespace() -> String {
-    format!("{}${{AWS::StackName}}", shared::emf::NAMESPACE_PREFIX)
+    format!("{}${{AWS::StackName}}", shared::config::NAMESPACE_PREFIX)
 }
 
 /// A reference to one of our metrics: checks its name and dimension names against the code's.

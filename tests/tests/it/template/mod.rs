@@ -83,6 +83,7 @@ fn lambda_bins() -> BTreeSet<String> {
 mod catches;
 mod checks;
 mod cors;
+mod events;
 mod grants;
 mod metrics;
 mod outcome_webhook;
@@ -109,11 +110,12 @@ fn every_function_builds_a_workspace_binary_and_every_binary_is_deployed() {
                 "link-token",
                 "get-session",
                 "webhook",
-                "reconcile"
+                "reconcile",
+                "publish-events"
             ]
             .map(String::from)
         ),
-        "the design's five binaries"
+        "the design's six binaries"
     );
     assert_clean("binaries", check_binaries(&load_template(), &bins));
 }

@@ -114,7 +114,7 @@ pub(super) fn check_application(t: &Value) -> Vec<String> {
 
 /// What a stack nesting this one reads, by output name. (The outcome events' bus, name and
 /// ARN, joins with the events.)
-pub(super) const NESTING_OUTPUTS: [&str; 7] = [
+pub(super) const NESTING_OUTPUTS: [&str; 9] = [
     "ApiUrl",
     "WebhookUrl",
     "ApiId",
@@ -122,6 +122,8 @@ pub(super) const NESTING_OUTPUTS: [&str; 7] = [
     "TableArn",
     "PlaidSecretArn",
     "AlarmTopicArn",
+    "EventBusName",
+    "EventBusArn",
 ];
 
 pub(super) fn check_outputs(t: &Value) -> Vec<String> {

@@ -17,83 +17,46 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use ipnet::{IpNet, Ipv4Net};
+
 /// The variable the list is read from.
 pub const SOURCE_IPS_VAR: &str = "PLAID_WEBHOOK_SOURCE_IPS";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Block {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl Block {
-    fn bits(ip: IpAddr) -> (u128, u8) {
-        match ip {
-            IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
-            IpAddr::V6(v6) => (u128::from(v6), 128),
-        }
-    }
-
-    /// The top `prefix` bits of a `width`-bit number, as a mask.
-    fn mask(prefix: u8, width: u8) -> u128 {
-        if prefix == 0 {
-            0
-        } else {
-            let all = if width == 128 {
-                u128::MAX
-            } else {
-                (1u128 << width) - 1
-            };
-            all & !((1u128 << (width - prefix)) - 1)
-        }
-    }
-
-    fn parse(entry: &str) -> Result<Block, String> {
-        let (addr, prefix) = match entry.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (entry, None),
-        };
-        let network: IpAddr = addr
+/// One entry as an `ipnet` block: a bare address is its own /32 or /128, and an IPv4-mapped
+/// IPv6 entry is kept as the IPv4 block it is, as `allows` compares mapped sources.
+fn parse_block(entry: &str) -> Result<IpNet, String> {
+    let net = if entry.contains('/') {
+        entry.parse::<IpNet>().map_err(|_| {
+            format!("{entry:?} is not a CIDR block (address/prefix, prefix 0-32 or 0-128)")
+        })?
+    } else {
+        let addr: IpAddr = entry
             .parse()
             .map_err(|_| format!("{entry:?} is not an IP address or CIDR block"))?;
-        let network = network.to_canonical();
-        let (value, width) = Self::bits(network);
-        let prefix = match prefix {
-            None => width,
-            Some(p) => match p.parse::<u8>() {
-                Ok(n) if n <= width && p.bytes().all(|b| b.is_ascii_digit()) => n,
-                _ => {
-                    return Err(format!(
-                        "{entry:?} has a prefix length that is not 0-{width}"
-                    ));
-                }
-            },
-        };
-        if value & !Self::mask(prefix, width) != 0 {
-            return Err(format!(
-                "{entry:?} has address bits set past its /{prefix} prefix"
-            ));
-        }
-        Ok(Block { network, prefix })
+        IpNet::from(addr)
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "{entry:?} has address bits set past its /{} prefix",
+            net.prefix_len()
+        ));
     }
-
-    fn contains(&self, ip: IpAddr) -> bool {
-        let (net, width) = Self::bits(self.network);
-        let (addr, addr_width) = Self::bits(ip);
-        width == addr_width && (addr & Self::mask(self.prefix, width)) == net
-    }
+    Ok(canonical(net))
 }
 
-impl fmt::Display for Block {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.network, self.prefix)
+fn canonical(net: IpNet) -> IpNet {
+    match (net, net.addr().to_canonical()) {
+        (IpNet::V6(v6), IpAddr::V4(v4)) if v6.prefix_len() >= 96 => {
+            Ipv4Net::new(v4, v6.prefix_len() - 96).map_or(net, IpNet::V4)
+        }
+        _ => net,
     }
 }
 
 /// Addresses webhooks may come from; empty means any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceAllowList {
-    blocks: Vec<Block>,
+    blocks: Vec<IpNet>,
 }
 
 impl SourceAllowList {
@@ -104,7 +67,7 @@ impl SourceAllowList {
             .split(',')
             .map(str::trim)
             .filter(|e| !e.is_empty())
-            .map(Block::parse)
+            .map(parse_block)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(SourceAllowList { blocks })
     }
@@ -125,7 +88,7 @@ impl SourceAllowList {
             return false;
         };
         let ip = ip.to_canonical();
-        self.blocks.iter().any(|b| b.contains(ip))
+        self.blocks.iter().any(|b| b.contains(&ip))
     }
 }
 
@@ -201,6 +164,15 @@ mod tests {
         assert!(everything.allows(Some("203.0.113.9")));
         assert!(!everything.allows(Some("2001:db8::1")));
         assert_eq!(list.to_string(), "52.21.26.0/24,2600:1f18::/32,10.0.0.0/8");
+    }
+
+    #[test]
+    fn ipv4_mapped_blocks_are_the_ipv4_blocks_they_name() {
+        let list = SourceAllowList::parse("::ffff:52.21.26.0/120").unwrap();
+        assert!(list.allows(Some("52.21.26.9")));
+        assert!(list.allows(Some("::ffff:52.21.26.200")));
+        assert!(!list.allows(Some("52.21.27.9")));
+        assert_eq!(list.to_string(), "52.21.26.0/24");
     }
 
     #[test]
