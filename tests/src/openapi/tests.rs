@@ -73,15 +73,15 @@ fn the_code_enum_is_the_catalogue() {
     assert!(required.contains(&json!("request_id")), "{required:?}");
 }
 
-/// The README's error table has one row per code, with the code's status.
+/// functions/README.md's error table has one row per code, with the code's status.
 #[test]
 fn the_readme_table_lists_every_code() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-    let readme = std::fs::read_to_string(path).expect("README.md");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../functions/README.md");
+    let readme = std::fs::read_to_string(path).expect("functions/README.md");
     let section = readme
         .split("\n### Error codes\n")
         .nth(1)
-        .expect("README.md has a section `### Error codes`");
+        .expect("functions/README.md has a section `### Error codes`");
     let section = section.split("\n#").next().unwrap_or(section);
     let mut rows = std::collections::BTreeMap::new();
     for line in section.lines() {
@@ -101,11 +101,14 @@ fn the_readme_table_lists_every_code() {
         assert_eq!(
             rows.remove(c.as_str()),
             Some(c.status()),
-            "README.md's error table: {c} should be a row with status {}",
+            "functions/README.md's error table: {c} should be a row with status {}",
             c.status()
         );
     }
-    assert!(rows.is_empty(), "README.md lists unknown codes: {rows:?}");
+    assert!(
+        rows.is_empty(),
+        "functions/README.md lists unknown codes: {rows:?}"
+    );
 }
 
 /// API Gateway's own answers (`{"message"}`, before any function runs) are documented for the

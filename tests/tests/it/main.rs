@@ -4,6 +4,7 @@
 mod api;
 mod credentials;
 mod decisions;
+mod docs;
 mod dynamo_standin;
 mod emulator;
 mod events;

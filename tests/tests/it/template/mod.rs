@@ -184,15 +184,16 @@ fn every_scanner_suppression_says_why() {
     );
 }
 
-/// The README's parameter table names every template parameter (the operator's only guide to
-/// the optional keys and reservations).
+/// infra/README.md's parameter table names every template parameter (the operator's only guide
+/// to the optional keys and reservations).
 #[test]
 fn every_parameter_is_in_the_readme_table() {
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let readme =
+        std::fs::read_to_string(repo_root().join("infra/README.md")).expect("infra/README.md");
     let table: String = readme
-        .split("### Parameters")
+        .split("\n## Parameters\n")
         .nth(1)
-        .expect("README has a Parameters section")
+        .expect("infra/README.md has a `## Parameters` section")
         .lines()
         .skip_while(|l| !l.starts_with('|'))
         .take_while(|l| l.starts_with('|'))
@@ -207,7 +208,7 @@ fn every_parameter_is_in_the_readme_table() {
         .collect();
     assert!(
         missing.is_empty(),
-        "not in the README's parameter table: {missing:?}"
+        "not in infra/README.md's parameter table: {missing:?}"
     );
 }
 
