@@ -66,7 +66,7 @@ PARAMS ?= $(strip $(shell cat $(INFRA_DIR)/$(CONFIG_ENV).params 2>/dev/null))
 deploy: sam-build ## sam deploy of one stack: CONFIG_ENV=dev or prod, and PARAMS="Key=value ..." or the untracked infra/<env>.params
 	@case "$(CONFIG_ENV)" in dev|prod) ;; \
 	  *) echo "make deploy: say which stack: CONFIG_ENV=dev or CONFIG_ENV=prod (infra/samconfig.toml)" >&2; exit 2 ;; esac
-	@$(if $(PARAMS),true,echo "make deploy: no stack parameters: set PARAMS='IdvTemplateId=... JwtIssuer=... JwtAudience=...' or write them in infra/$(CONFIG_ENV).params (untracked); see the README's Deploy section" >&2; exit 2)
+	@$(if $(PARAMS),true,echo "make deploy: no stack parameters: set PARAMS='IdvTemplateId=... JwtIssuer=... JwtAudience=...' or write them in infra/$(CONFIG_ENV).params (untracked); see infra/README.md, Deploy" >&2; exit 2)
 	cd $(INFRA_DIR) && $(INFRA_ENV) sam deploy --config-env $(CONFIG_ENV) --parameter-overrides $(PARAMS)
 
 # The release folder, target/release-<version>/ (what it holds: tests/src/release.rs): the arm64

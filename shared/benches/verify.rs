@@ -1,6 +1,6 @@
 //! `WebhookVerifier::verify` on a warm container: the key is cached, so this is the whole cost
 //! a webhook pays for verification (parse, ES256 verify, SHA-256 of a 1 KB body).
-//! Target (the README's Performance table): ≤ 100 µs, floor 200 µs.
+//! Target (the design's performance targets, the constants in tests/bench/report.py): ≤ 100 µs, floor 200 µs.
 //!
 //! `cargo bench -p shared --bench verify` (add `-- --warm-up-time 1 --measurement-time 2` for a
 //! quick look).

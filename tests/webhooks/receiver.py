@@ -1,6 +1,6 @@
 """A webhook receiver as a customer would write it, verifying with `standardwebhooks` (the
 Standard Webhooks authors' own library, from PyPI). Tests spawn it to check our deliveries with
-a verifier that is not ours; it is also the README's example, runnable.
+a verifier that is not ours; it is also functions/README.md's example, runnable.
 
     python receiver.py            # secret in OUTCOME_WEBHOOK_SECRET ("whsec_..." or bare base64)
 

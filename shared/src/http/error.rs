@@ -3,7 +3,7 @@
 //! status, never a stack trace, never Plaid's raw body.
 //!
 //! Every `code` an answer can carry is an [`ErrorCode`]; [`ErrorCode::ALL`] is the catalogue
-//! that `shared/openapi.yaml` (the error schema's `code` enum) and the README's error table are
+//! that `shared/openapi.yaml` (the error schema's `code` enum) and functions/README.md's error table are
 //! tested against. `request_id` is the Lambda request id of the invocation, the one its log line
 //! carries as `aws_request_id` (see `handlers::finish`); a handler called without a Lambda
 //! context (tests calling it directly) answers with an empty `request_id`.
@@ -29,7 +29,7 @@ macro_rules! error_codes {
         }
 
         impl ErrorCode {
-            /// The whole catalogue, in the order the README lists it.
+            /// The whole catalogue, in the order functions/README.md lists it.
             pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
 
             pub const fn as_str(self) -> &'static str {

@@ -1,4 +1,4 @@
-//! Defences from the README's threat model that need the whole stack, or the real function
+//! Defences from the threat model (shared/README.md) that need the whole stack, or the real function
 //! binary under a local Lambda Runtime API, to show: who the caller is when a request says
 //! otherwise (`x-local-user`), no PII in any log line at the most verbose level the template
 //! offers, and Plaid retries that fit the API budget and the invocation's deadline.
