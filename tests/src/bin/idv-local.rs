@@ -74,6 +74,11 @@ enum Command {
         table: String,
         #[arg(long, env = "EVENT_BUS_NAME", default_value = "idv-events")]
         bus: String,
+        /// Also deliver every event as a signed webhook: a second rule and queue on the bus, a
+        /// `whsec_` secret, `tests/webhooks/receiver.py` (the `standardwebhooks` verifier) on a
+        /// free loopback port, and the sender over that queue; prints each delivery's verdict.
+        #[arg(long)]
+        webhooks: bool,
     },
     /// Move a session's `expires_at` (the app's expiry window) into the past, in the local table.
     Expire {
@@ -120,10 +125,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
         }
         Command::Expire { table, id } => expire(table, id).await,
-        Command::Events { table, bus } => {
+        Command::Events {
+            table,
+            bus,
+            webhooks,
+        } => {
             local_endpoint()?;
             let sdk = testkit::localstack::aws_config().await;
             println!("outcome events: bus {bus}, rule -> SQS queue {bus}, stream of {table}");
+            if webhooks {
+                tokio::spawn(deliver_webhooks(sdk.clone(), bus.clone()));
+            }
             testkit::outcome_events::watch(&sdk, &table, &bus, |e| {
                 let d = &e["detail"];
                 println!(
@@ -139,6 +151,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
             Ok(())
         }
+    }
+}
+
+/// `idv-local events --webhooks`: once `watch` has created the bus, the signed-webhook path on
+/// it (`testkit::webhook_walkthrough`), polled and printed until killed.
+async fn deliver_webhooks(sdk: aws_config::SdkConfig, bus: String) {
+    use testkit::webhook_walkthrough::LocalWebhooks;
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    while events.describe_event_bus().name(&bus).send().await.is_err() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let name = "idv-webhooks";
+    let hooks = LocalWebhooks::start(sdk, &bus, name).await;
+    println!(
+        "outcome webhooks: bus {bus}, rule {name}-rule -> SQS queue {name} -> sender -> {} \
+         (tests/webhooks/receiver.py, standardwebhooks; secret {name}/secret)",
+        hooks.receiver.url
+    );
+    loop {
+        for d in hooks.poll_once().await {
+            let detail = &d.detail;
+            println!(
+                "webhook {} {} -> {} ({}): sender {}, receiver {}",
+                detail["session_id"].as_str().unwrap_or("?"),
+                detail["previous_status"].as_str().unwrap_or("(new)"),
+                detail["status"].as_str().unwrap_or("?"),
+                detail["event_id"].as_str().unwrap_or("?"),
+                d.outcome.as_str(),
+                d.verdict_word(),
+            );
+            if let Some(error) = d.verdict.as_ref().and_then(|v| v["error"].as_str()) {
+                println!("  receiver: {error}");
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
 
