@@ -17,6 +17,9 @@ APP_PORT="${APP_PORT:-8080}"
 LAMBDA_PORT="${LAMBDA_PORT:-9000}"
 export TABLE_NAME="${TABLE_NAME:-idv-sessions}"
 export PLAID_SECRET_ID="${PLAID_SECRET_ID:-plaid/idv-local}"
+# idv-local events appends each outcome event here; idv-local serve shows the latest on the page.
+export IDV_EVENTS_JSON="$RUN_DIR/events.jsonl"
+: >"$IDV_EVENTS_JSON"
 
 echo "== building the functions and the test kit (the first time takes a few minutes)"
 build_stack
