@@ -399,6 +399,25 @@ function linkReady() {
   return linkLoading;
 }
 
+// The outcome events panel (make run only: `idv-local serve` answers /demo/events from what
+// `idv-local events` published). Not part of the API, so fetched as /demo/config.json is.
+async function pollOutcomeEvents() {
+  try {
+    const r = await fetch('/demo/events', { cache: 'no-store' });
+    if (!r.ok) return;
+    const { events } = await r.json();
+    const list = $('outcome-events');
+    list.textContent = '';
+    for (const e of events.slice().reverse()) {
+      const d = e.detail || {};
+      const li = document.createElement('li');
+      li.textContent = `${d.session_id}: ${d.previous_status || '(new)'} \u2192 ${d.status} (sequence ${d.sequence}, ${d.occurred_at})`;
+      list.appendChild(li);
+    }
+    $('outcome-events-card').hidden = false;
+  } catch (e) { /* no local front: no panel */ }
+}
+
 async function init() {
   try {
     const r = await fetch('/demo/config.json', { cache: 'no-store' });
@@ -426,6 +445,8 @@ async function init() {
     $('sessions').textContent = '';
     offer();
   });
+  pollOutcomeEvents();
+  setInterval(pollOutcomeEvents, 2000);
   $('start').addEventListener('click', () => start());
   $('start-link').addEventListener('click', startFromLink);
   $('get-link').addEventListener('click', getLinkAgain);

@@ -17,16 +17,21 @@ APP_PORT="${APP_PORT:-8080}"
 LAMBDA_PORT="${LAMBDA_PORT:-9000}"
 export TABLE_NAME="${TABLE_NAME:-idv-sessions}"
 export PLAID_SECRET_ID="${PLAID_SECRET_ID:-plaid/idv-local}"
+# idv-local events appends each outcome event here; idv-local serve shows the latest on the page.
+export IDV_EVENTS_JSON="$RUN_DIR/events.jsonl"
+: >"$IDV_EVENTS_JSON"
 
 echo "== building the functions and the test kit (the first time takes a few minutes)"
 build_stack
 start_moto
 start_plaid "$RUN_DIR" "http://127.0.0.1:$APP_PORT/webhooks/plaid"
 setup_local_aws
-# publish-events over the table's stream: every outcome event is printed here as it happens.
-echo "== outcome events (publish-events over the stream; also in $RUN_DIR/events.log)"
+# publish-events over the table's stream: every outcome event is printed here as it happens;
+# --webhooks also delivers each one as a signed webhook (the sender over a second rule's queue)
+# to tests/webhooks/receiver.py, which verifies it with the `standardwebhooks` package.
+echo "== outcome events and signed webhooks (publish-events; also in $RUN_DIR/events.log)"
 watch_events() {
-  "$ROOT/target/debug/idv-local" events --table "$TABLE_NAME" 2>&1 | tee "$RUN_DIR/events.log"
+  "$ROOT/target/debug/idv-local" events --webhooks --table "$TABLE_NAME" 2>&1 | tee "$RUN_DIR/events.log"
 }
 spawn watch_events
 echo "== starting the functions under cargo lambda watch (logs: $RUN_DIR/functions.log)"
@@ -46,6 +51,8 @@ ready. Open this in a browser, pick alice, and verify her by clicking through Li
   Plaid                              ${EMULATOR_URL:-https://$PLAID_ENV.plaid.com} ($PLAID_MODE)
   functions (cargo lambda watch)     http://127.0.0.1:$LAMBDA_PORT (same routes; behind the app)
   outcome events (publish-events)    bus idv-events -> SQS queue idv-events, printed here ($RUN_DIR/events.log)
+  signed webhooks (the sender)       bus idv-events -> SQS queue idv-webhooks -> tests/webhooks/receiver.py,
+                                     each delivery and its verdict ("receiver verified") printed here too
   logs                               $RUN_DIR/
 
 The same by hand (copy and paste into another terminal):

@@ -18,3 +18,4 @@ pub mod release;
 pub mod runtime_api;
 pub mod stack;
 pub mod watchdog;
+pub mod webhook_walkthrough;

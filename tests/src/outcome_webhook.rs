@@ -37,13 +37,32 @@ impl WebhookStack {
     /// `secret_json` is the signing secret's value (`{"current": ..., "previous": ...}`).
     pub async fn start(secret_json: &str) -> WebhookStack {
         let sdk = crate::localstack::aws_config().await;
+        let name = unique("outcome-webhook");
+        let bus = format!("{name}-bus");
+        aws_sdk_eventbridge::Client::new(&sdk)
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .expect("CreateEventBus");
+        WebhookStack::attach(sdk, &bus, &name, secret_json).await
+    }
+
+    /// On an existing `bus`: queue `name` (and `name-dlq`), rule `name-rule` feeding it, and
+    /// secret `name/secret` holding `secret_json` (`make run`'s webhook walk-through).
+    pub async fn attach(
+        sdk: aws_config::SdkConfig,
+        bus: &str,
+        name: &str,
+        secret_json: &str,
+    ) -> WebhookStack {
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let events = aws_sdk_eventbridge::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-        let name = unique("outcome-webhook");
+        let bus = bus.to_owned();
         let dlq_url = create_queue(&sqs, &format!("{name}-dlq")).await;
         let dlq_arn = queue_arn(&sqs, &dlq_url).await;
-        let queue_url = create_queue(&sqs, &name).await;
+        let queue_url = create_queue(&sqs, name).await;
         let queue_arn = queue_arn(&sqs, &queue_url).await;
         let redrive = json!({
             "deadLetterTargetArn": dlq_arn,
@@ -58,13 +77,6 @@ impl WebhookStack {
             .send()
             .await
             .expect("SetQueueAttributes");
-        let bus = format!("{name}-bus");
-        events
-            .create_event_bus()
-            .name(&bus)
-            .send()
-            .await
-            .expect("CreateEventBus");
         let rule = format!("{name}-rule");
         let pattern = json!({"source": [SOURCE], "detail-type": [DETAIL_TYPE]});
         events
@@ -358,7 +370,8 @@ impl ScriptedReceiver {
 pub struct PythonReceiver {
     pub url: String,
     child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
+    // Behind a mutex so a receiver can be shared across tasks (`make run` polls from one).
+    lines: Mutex<std::sync::mpsc::Receiver<String>>,
 }
 
 impl PythonReceiver {
@@ -395,14 +408,22 @@ impl PythonReceiver {
         PythonReceiver {
             url: format!("{base}/hook"),
             child,
-            lines,
+            lines: Mutex::new(lines),
         }
     }
 
     /// The next request's verdict, as the receiver printed it.
+    /// The verdict of a request that may have come (None after `wait` with nothing printed).
+    pub fn try_next(&self, wait: Duration) -> Option<Value> {
+        let line = self.lines.lock().unwrap().recv_timeout(wait).ok()?;
+        Some(serde_json::from_str(&line).unwrap_or(Value::String(line)))
+    }
+
     pub fn next(&self) -> Value {
         let line = self
             .lines
+            .lock()
+            .unwrap()
             .recv_timeout(Duration::from_secs(10))
             .expect("receiver.py reports each request");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))

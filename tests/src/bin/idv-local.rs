@@ -66,6 +66,10 @@ enum Command {
         /// `emulator` or `plaid`: shown on the page.
         #[arg(long, default_value = "emulator")]
         plaid_mode: String,
+        /// The JSON-lines file `idv-local events` appends each outcome event to: its last
+        /// events are served at `/demo/events` (the demo page's panel).
+        #[arg(long, env = "IDV_EVENTS_JSON")]
+        events_json: Option<PathBuf>,
     },
     /// Run publish-events over the local table's stream: creates the bus, a rule and its SQS
     /// queue in moto, and prints every outcome event the queue receives, as it happens.
@@ -74,6 +78,14 @@ enum Command {
         table: String,
         #[arg(long, env = "EVENT_BUS_NAME", default_value = "idv-events")]
         bus: String,
+        /// Also deliver every event as a signed webhook: a second rule and queue on the bus, a
+        /// `whsec_` secret, `tests/webhooks/receiver.py` (the `standardwebhooks` verifier) on a
+        /// free loopback port, and the sender over that queue; prints each delivery's verdict.
+        #[arg(long)]
+        webhooks: bool,
+        /// Also append each event, one JSON line, to this file (`idv-local serve` shows them).
+        #[arg(long, env = "IDV_EVENTS_JSON")]
+        events_json: Option<PathBuf>,
     },
     /// Move a session's `expires_at` (the app's expiry window) into the past, in the local table.
     Expire {
@@ -107,12 +119,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             demo_dir,
             link_script,
             plaid_mode,
+            events_json,
         } => {
             serve(Front {
                 port,
                 functions: functions.trim_end_matches('/').to_owned(),
                 demo_dir,
                 config: serde_json::json!({ "link_script": link_script, "plaid": plaid_mode }),
+                events_json,
                 http: reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .build()?,
@@ -120,11 +134,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
         }
         Command::Expire { table, id } => expire(table, id).await,
-        Command::Events { table, bus } => {
+        Command::Events {
+            table,
+            bus,
+            webhooks,
+            events_json,
+        } => {
             local_endpoint()?;
             let sdk = testkit::localstack::aws_config().await;
             println!("outcome events: bus {bus}, rule -> SQS queue {bus}, stream of {table}");
+            if webhooks {
+                tokio::spawn(deliver_webhooks(sdk.clone(), bus.clone()));
+            }
+            let mut log = match &events_json {
+                Some(path) => Some(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)?,
+                ),
+                None => None,
+            };
             testkit::outcome_events::watch(&sdk, &table, &bus, |e| {
+                if let Some(file) = log.as_mut()
+                    && let Err(err) = writeln!(file, "{e}")
+                {
+                    eprintln!("idv-local events: could not append to the events file: {err}");
+                }
                 let d = &e["detail"];
                 println!(
                     "event {} {} -> {} (sequence {}, {}) {}",
@@ -139,6 +175,41 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
             Ok(())
         }
+    }
+}
+
+/// `idv-local events --webhooks`: once `watch` has created the bus, the signed-webhook path on
+/// it (`testkit::webhook_walkthrough`), polled and printed until killed.
+async fn deliver_webhooks(sdk: aws_config::SdkConfig, bus: String) {
+    use testkit::webhook_walkthrough::LocalWebhooks;
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    while events.describe_event_bus().name(&bus).send().await.is_err() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let name = "idv-webhooks";
+    let hooks = LocalWebhooks::start(sdk, &bus, name).await;
+    println!(
+        "outcome webhooks: bus {bus}, rule {name}-rule -> SQS queue {name} -> sender -> {} \
+         (tests/webhooks/receiver.py, standardwebhooks; secret {name}/secret)",
+        hooks.receiver.url
+    );
+    loop {
+        for d in hooks.poll_once().await {
+            let detail = &d.detail;
+            println!(
+                "webhook {} {} -> {} ({}): sender {}, receiver {}",
+                detail["session_id"].as_str().unwrap_or("?"),
+                detail["previous_status"].as_str().unwrap_or("(new)"),
+                detail["status"].as_str().unwrap_or("?"),
+                detail["event_id"].as_str().unwrap_or("?"),
+                d.outcome.as_str(),
+                d.verdict_word(),
+            );
+            if let Some(error) = d.verdict.as_ref().and_then(|v| v["error"].as_str()) {
+                println!("  receiver: {error}");
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
 }
 
@@ -198,7 +269,27 @@ struct Front {
     functions: String,
     demo_dir: PathBuf,
     config: serde_json::Value,
+    events_json: Option<PathBuf>,
     http: reqwest::Client,
+}
+
+/// How many of the latest outcome events `/demo/events` returns.
+const RECENT_EVENTS: usize = 20;
+
+/// The last `n` events of the JSON-lines file, oldest first; none when there is no file yet.
+/// A line that is not JSON (one being written) is skipped.
+fn recent_events(path: Option<&std::path::Path>, n: usize) -> Vec<serde_json::Value> {
+    let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+        return Vec::new();
+    };
+    let mut events: Vec<serde_json::Value> = text
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .take(n)
+        .collect();
+    events.reverse();
+    events
 }
 
 /// The demo's files, read per request (edits show on reload). Only these names are served.
@@ -319,6 +410,14 @@ async fn handle(
         return (
             [(header::CACHE_CONTROL, "no-store")],
             axum::Json(front.config.clone()),
+        )
+            .into_response();
+    }
+    if path == "/demo/events" {
+        let events = recent_events(front.events_json.as_deref(), RECENT_EVENTS);
+        return (
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(serde_json::json!({ "events": events })),
         )
             .into_response();
     }
@@ -470,6 +569,7 @@ mod tests {
             functions: "http://127.0.0.1:9".into(),
             demo_dir: dir.clone(),
             config: serde_json::json!({}),
+            events_json: None,
             http: reqwest::Client::new(),
         });
         let call = |host: &'static str, path: &'static str| {
@@ -497,6 +597,51 @@ mod tests {
         );
         assert_eq!(call("127.0.0.1:8080", "/").await, 200);
         assert_eq!(call("localhost:8080", "/demo/config.json").await, 200);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The demo page's panel: the latest events `idv-local events` appended, oldest first.
+    #[tokio::test]
+    async fn demo_events_serves_the_latest_outcome_events() {
+        let dir = std::env::temp_dir().join(format!("idv-local-events-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("events.jsonl");
+        let mut lines: Vec<String> = (1..=RECENT_EVENTS + 5)
+            .map(|i| serde_json::json!({"detail": {"sequence": i}}).to_string())
+            .collect();
+        lines.push("{\"detail\": {\"seq".into()); // a line still being written
+        std::fs::write(&file, lines.join("\n")).unwrap();
+        let front = std::sync::Arc::new(Front {
+            port: 0,
+            functions: "http://127.0.0.1:9".into(),
+            demo_dir: dir.clone(),
+            config: serde_json::json!({}),
+            events_json: Some(file),
+            http: reqwest::Client::new(),
+        });
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        let resp = handle(
+            front,
+            Method::GET,
+            Uri::from_static("/demo/events"),
+            headers,
+            Bytes::new(),
+        )
+        .await;
+        assert_eq!(resp.status(), 200);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let seqs: Vec<u64> = got["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["detail"]["sequence"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, (6..=RECENT_EVENTS as u64 + 5).collect::<Vec<_>>());
+        assert!(recent_events(Some(&dir.join("none.jsonl")), 5).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

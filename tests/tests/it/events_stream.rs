@@ -549,3 +549,43 @@ async fn a_missing_bus_fails_the_cold_start_check() {
     let err = publisher.check_bus().await.expect_err("no such bus");
     assert!(err.to_string().contains("no-such-bus"), "{err}");
 }
+
+/// `make run`'s webhook walk-through (`idv-local events --webhooks`, through
+/// `testkit::webhook_walkthrough`): a new session's `active` event, published from the stream,
+/// reaches `tests/webhooks/receiver.py` through a second rule's queue and the sender, and
+/// verifies with the `standardwebhooks` package.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_walkthrough_delivers_a_verified_webhook_for_a_new_session() {
+    let s = Stack::start().await;
+    let mut ev = events_for(&s, "walkthrough").await;
+    let hooks = testkit::webhook_walkthrough::LocalWebhooks::start(
+        aws_config().await,
+        &ev.bus.bus_name,
+        &format!("walkthrough-hooks-{}", fastrand::u32(..)),
+    )
+    .await;
+    let id = s.start_session("walkthrough").await;
+    let (_, failed) = ev.publish_all().await;
+    assert!(failed.is_empty(), "{failed:?}");
+    let mut deliveries = Vec::new();
+    for _ in 0..50 {
+        deliveries.extend(hooks.poll_once().await);
+        if !deliveries.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    let d = &deliveries[0];
+    assert_eq!(
+        d.outcome,
+        shared::outcome_webhook::handler::Outcome::Delivered
+    );
+    assert_eq!(d.verdict_word(), "verified", "{:?}", d.verdict);
+    let verdict = d.verdict.as_ref().unwrap();
+    assert_eq!(verdict["type"], "identity_verification.status_changed");
+    assert_eq!(verdict["data"]["session_id"], id.as_str());
+    assert_eq!(verdict["data"]["status"], "active");
+    assert_eq!(verdict["data"]["previous_status"], Value::Null);
+    assert_eq!(verdict["id"], verdict["data"]["event_id"]);
+}
