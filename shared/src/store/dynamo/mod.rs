@@ -298,10 +298,10 @@ impl DynamoStore {
         }
     }
 
-    /// Run one conditional `UpdateItem`; a failed condition is `Rejected`.
-    /// One conditional write of a timestamp claim: sets `attribute` to `value` when the session
-    /// exists and the attribute is absent or compares `free_when` (`<` or `<=`) to `threshold`.
-    /// True when this caller got the claim.
+    /// One conditional write of a timestamp claim: sets `attribute` to `value` (and `marker`, an
+    /// attribute name and its string value, when given) when the session exists and the
+    /// attribute is absent or compares `free_when` (`<` or `<=`) to `threshold`. True when this
+    /// caller got the claim.
     async fn claim(
         &self,
         id: &IdvId,
@@ -309,13 +309,18 @@ impl DynamoStore {
         value: DateTime<Utc>,
         free_when: &str,
         threshold: DateTime<Utc>,
+        marker: Option<(&str, &str)>,
     ) -> Result<bool, StoreError> {
-        let req = self
+        let mut req = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(id)))
-            .update_expression("SET #claim = :value")
+            .update_expression(if marker.is_some() {
+                "SET #claim = :value, #marker = :marker"
+            } else {
+                "SET #claim = :value"
+            })
             .condition_expression(format!(
                 "attribute_exists(#id) AND (attribute_not_exists(#claim) OR #claim {free_when} :threshold)"
             ))
@@ -323,6 +328,11 @@ impl DynamoStore {
             .expression_attribute_names("#claim", attribute)
             .expression_attribute_values(":value", item::timestamp_value(value)?)
             .expression_attribute_values(":threshold", item::timestamp_value(threshold)?);
+        if let Some((name, marker_value)) = marker {
+            req = req
+                .expression_attribute_names("#marker", name)
+                .expression_attribute_values(":marker", AttributeValue::S(marker_value.into()));
+        }
         Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
     }
 
@@ -672,7 +682,8 @@ impl SessionStore for DynamoStore {
         since: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         // Free again once the last live read is no later than `since`.
-        self.claim(id, attr::LIVE_READ_AT, now, "<=", since).await
+        self.claim(id, attr::LIVE_READ_AT, now, "<=", since, None)
+            .await
     }
 
     async fn claim_read_budget(

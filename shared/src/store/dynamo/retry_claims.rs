@@ -10,7 +10,7 @@ use super::DynamoStore;
 use super::sdk_error::sdk_error;
 use crate::ids::IdvId;
 use crate::store::item::{self, attr};
-use crate::store::{LapsedClaim, StoreError, UpdateOutcome};
+use crate::store::{LapsedClaim, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
@@ -24,26 +24,17 @@ impl DynamoStore {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(id)))
-            .update_expression("SET #rc = :until, #rm = :marker")
-            // Free again once the previous claim has run out.
-            .condition_expression(
-                "attribute_exists(#id) AND (attribute_not_exists(#rc) OR #rc < :now)",
-            )
-            .expression_attribute_names("#id", attr::ID)
-            .expression_attribute_names("#rc", attr::RETRY_CLAIM_UNTIL)
-            .expression_attribute_names("#rm", attr::RETRY_CLAIMED)
-            .expression_attribute_values(":until", item::timestamp_value(until)?)
-            .expression_attribute_values(":now", item::timestamp_value(now)?)
-            .expression_attribute_values(
-                ":marker",
-                AttributeValue::S(attr::RETRY_CLAIMED_VALUE.into()),
-            );
-        Ok(self.conditional_update(req).await? == UpdateOutcome::Written)
+        // Free again once the previous claim has run out; the marker puts the item in the
+        // `retry_claims` index.
+        self.claim(
+            id,
+            attr::RETRY_CLAIM_UNTIL,
+            until,
+            "<",
+            now,
+            Some((attr::RETRY_CLAIMED, attr::RETRY_CLAIMED_VALUE)),
+        )
+        .await
     }
 
     /// Remove the caller's own claim: the whole claim (`release`), or only its index marker.
