@@ -17,7 +17,7 @@ BENCH_VENV="$TARGET/bench-venv"
 LAMBDA_TARGET="${BENCH_LAMBDA_TARGET_DIR:-$TARGET}"
 COLD="${BENCH_COLD_STARTS:-20}"
 WARM="${BENCH_WARM:-200}"
-FUNCTIONS=(create-session link-token get-session webhook reconcile)
+FUNCTIONS=(create-session link-token get-session webhook reconcile publish-events)
 mkdir -p "$OUT"
 rm -f "$OUT"/*.log "$OUT/results.json" "$OUT/sizes.tsv" "$OUT/verify.json"
 
@@ -31,7 +31,7 @@ fi
 echo "== release builds for the host (workspace [profile.release])"
 # Separate invocations: building the test kit alongside would unify dependency features into the
 # functions and change what is measured.
-cargo build --release -p create-session -p get-session -p link-token
+cargo build --release -p create-session -p get-session -p link-token -p publish-events
 cargo build --release -p testkit --bin lambda-bench
 # The floor for init (tests/bench/hello), with only its own dependencies' features.
 cargo build --release -p bench-hello

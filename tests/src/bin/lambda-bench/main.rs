@@ -205,7 +205,22 @@ enum Flow {
     LinkToken,
     /// The bare `lambda_runtime` hello world (`tests/bench/hello`): the floor for init.
     Hello,
+    /// `publish-events`: the same stream batch of [`STREAM_BATCH`] records each time (issue #20:
+    /// init and CPU per batch of 100).
+    PublishEvents,
 }
+
+/// What an invocation must answer.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    /// An API Gateway response with one of these statuses.
+    Status(&'static [u16]),
+    /// A stream batch answer (`batchItemFailures`) that reports no record.
+    NoBatchFailures,
+}
+
+/// Records in publish-events' batch: the mapping's `BatchSize` in `infra/template.yaml`.
+const STREAM_BATCH: usize = 100;
 
 struct Subject {
     flow: Flow,
@@ -218,6 +233,8 @@ struct Subject {
     /// `n`-th (modulo). link-token gets one per invocation: a session read from Plaid moments
     /// ago is under the live-read cool-down, and would answer 429 or a reused token.
     existing: Vec<(String, String)>,
+    /// publish-events: the stream batch every invocation carries (Lambda's JSON shape).
+    batch: Option<std::sync::Arc<Value>>,
 }
 
 async fn run(args: Args) -> Result<Value, BenchError> {
@@ -252,6 +269,7 @@ async fn run(args: Args) -> Result<Value, BenchError> {
             store: py_store,
             tag: "python".into(),
             existing: Vec::new(),
+            batch: None,
         };
         if !args.skip_moto {
             results.push(measure(&services, &launch, &subject, args.cold_starts, args.warm).await?);

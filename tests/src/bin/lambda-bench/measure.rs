@@ -14,27 +14,33 @@ impl Subject {
         (!self.existing.is_empty()).then(|| &self.existing[n % self.existing.len()])
     }
 
-    pub(crate) fn event(&self, i: usize) -> (Value, &'static [u16]) {
+    pub(crate) fn event(&self, i: usize) -> (Value, Expect) {
+        let status = Expect::Status;
         match (self.flow, self.existing_for(i)) {
+            (Flow::PublishEvents, _) => (
+                self.batch.as_deref().cloned().unwrap_or(Value::Null),
+                Expect::NoBatchFailures,
+            ),
             (Flow::CreateSession, _) => (
                 ApiEvent::post_sessions()
                     .user(&format!("bench-{}-{i}", self.tag))
                     .json(&json!({}))
                     .event(),
-                &[201],
+                status(&[201]),
             ),
-            (Flow::GetSession, Some((id, owner))) => {
-                (ApiEvent::get_session(id).user(owner).event(), &[200])
-            }
+            (Flow::GetSession, Some((id, owner))) => (
+                ApiEvent::get_session(id).user(owner).event(),
+                status(&[200]),
+            ),
             (Flow::LinkToken, Some((id, owner))) => (
                 ApiEvent::link_token(id)
                     .user(owner)
                     .json(&json!({}))
                     .event(),
-                &[200, 201],
+                status(&[200, 201]),
             ),
-            (Flow::Hello, _) => (json!({ "name": format!("bench-{i}") }), &[200]),
-            _ => (Value::Null, &[]),
+            (Flow::Hello, _) => (json!({ "name": format!("bench-{i}") }), status(&[200])),
+            _ => (Value::Null, status(&[])),
         }
     }
 }
@@ -47,7 +53,7 @@ pub(crate) fn round_trip_calls(flow: Flow) -> Vec<String> {
             "DynamoDB PutItem (attribute_not_exists)".into(),
         ],
         Flow::GetSession => vec!["DynamoDB GetItem (consistent)".into()],
-        Flow::LinkToken | Flow::Hello => vec![],
+        Flow::LinkToken | Flow::Hello | Flow::PublishEvents => vec![],
     }
 }
 

@@ -46,6 +46,7 @@ pub(crate) async fn measure_overhead(
         ),
         tag: format!("{}-stand-in", subject.tag),
         existing: subject.existing.clone(),
+        batch: subject.batch.clone(),
     };
     let mut running = launch.start(s).await?;
     // The first invocation goes through to moto and is what gets recorded.

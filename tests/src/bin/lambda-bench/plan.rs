@@ -46,6 +46,8 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
         ("SESSION_FRESHNESS_SECONDS".into(), "86400".into()),
         table_env(&get_table),
     ];
+    let (events_store, bus) = stream_batch_source(services, &table("rust-events").await?).await?;
+    let batch = stream_batch(services, &events_store).await?;
     let hello = Launch {
         program: args.bin_dir.join(HELLO_BIN),
         ..rust("hello", vec![])
@@ -58,6 +60,7 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
                 store: DynamoStore::new(dynamo.clone(), TABLE),
                 tag: "hello".into(),
                 existing: Vec::new(),
+                batch: None,
             },
         ),
         (
@@ -67,6 +70,7 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
                 store: create_store,
                 tag: "rust".into(),
                 existing: Vec::new(),
+                batch: None,
             },
         ),
         (
@@ -76,6 +80,7 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
                 store: get_store,
                 tag: "rust-get".into(),
                 existing: seeded_get,
+                batch: None,
             },
         ),
         (
@@ -85,6 +90,23 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
                 store: link_store,
                 tag: "rust-link".into(),
                 existing: seeded_link,
+                batch: None,
+            },
+        ),
+        (
+            rust(
+                "publish-events",
+                vec![
+                    ("EVENT_BUS_NAME".into(), bus),
+                    ("STACK_NAME".into(), "bench".into()),
+                ],
+            ),
+            Subject {
+                flow: Flow::PublishEvents,
+                store: events_store,
+                tag: "rust-events".into(),
+                existing: Vec::new(),
+                batch: Some(std::sync::Arc::new(batch)),
             },
         ),
     ];
@@ -93,4 +115,61 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
         python_store: py_store,
         python_table: py_table,
     })
+}
+
+/// publish-events' table (its own, with the template's stream) and a bus of its own on moto's
+/// EventBridge, with no rule: what is timed is the function's work, not moto's deliveries.
+async fn stream_batch_source(
+    services: &Services,
+    (store, _): &(DynamoStore, String),
+) -> Result<(DynamoStore, String), BenchError> {
+    let bus = format!("{TABLE}-events-{}", std::process::id());
+    aws_sdk_eventbridge::Client::new(&services.sdk)
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .map_err(|e| BenchError::Setup(format!("CreateEventBus: {e:?}")))?;
+    Ok((store.clone(), bus))
+}
+
+/// A real stream batch of [`STREAM_BATCH`] records, read back from moto's stream the way the
+/// event source mapping reads it: half new sessions (INSERT, `active`), half of them moving to
+/// `success` (MODIFY), so every record is one event and each PutEvents call carries ten.
+async fn stream_batch(services: &Services, store: &DynamoStore) -> Result<Value, BenchError> {
+    use shared::plaid::types::IdvStatus;
+    let setup = |e: String| BenchError::Setup(format!("publish-events batch: {e}"));
+    let mut ids = Vec::new();
+    for k in 0..STREAM_BATCH / 2 {
+        ids.push(seed_session(services, store.table(), &format!("events-{k}")).await?);
+    }
+    for id in &ids {
+        let id = IdvId::parse(id.clone()).map_err(|e| setup(e.to_string()))?;
+        let mut record = store
+            .get(&id)
+            .await
+            .map_err(|e| setup(e.to_string()))?
+            .ok_or_else(|| setup("a seeded session is missing".into()))?;
+        let now = chrono::Utc::now();
+        record.status = IdvStatus::Success;
+        record.completed_at = Some(now);
+        record.synced_at = now;
+        record.updated_at = now;
+        store
+            .save_snapshot(&record)
+            .await
+            .map_err(|e| setup(e.to_string()))?;
+    }
+    let mut reader = testkit::outcome_events::StreamReader::open(&services.sdk, store.table())
+        .await
+        .map_err(|e| setup(e.to_string()))?;
+    let mut batch = reader.read_all().await.map_err(|e| setup(e.to_string()))?;
+    if batch.records.len() < STREAM_BATCH {
+        return Err(setup(format!(
+            "moto's stream has {} records, wanted {STREAM_BATCH}",
+            batch.records.len()
+        )));
+    }
+    batch.records.truncate(STREAM_BATCH);
+    serde_json::to_value(&batch).map_err(|e| setup(e.to_string()))
 }

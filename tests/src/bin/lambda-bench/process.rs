@@ -92,11 +92,12 @@ impl Launch {
 }
 
 impl Running {
-    /// One invocation; the answer must be an API Gateway response with `expect` status.
+    /// One invocation; the answer must be what `expect` says (an API Gateway response with one
+    /// of its statuses, or a stream batch answer with no failed record).
     pub(crate) async fn call(
         &mut self,
         event: &Value,
-        expect: &[u16],
+        expect: Expect,
     ) -> Result<(Duration, Value), String> {
         let pending = self.api.submit(event.to_string());
         let done = tokio::select! {
@@ -115,6 +116,15 @@ impl Running {
         };
         let answer: Value =
             serde_json::from_slice(&body).map_err(|e| format!("response is not JSON: {e}"))?;
+        let expect = match expect {
+            Expect::Status(statuses) => statuses,
+            Expect::NoBatchFailures => {
+                return match answer["batchItemFailures"].as_array() {
+                    Some(failed) if failed.is_empty() => Ok((done.latency, answer)),
+                    _ => Err(format!("expected no failed record, got {answer}")),
+                };
+            }
+        };
         let status = answer["statusCode"].as_u64().unwrap_or(0) as u16;
         if !expect.contains(&status) {
             return Err(format!("expected status {expect:?}, got {answer}"));

@@ -44,6 +44,7 @@ pub(crate) async fn start_services(args: &Args) -> Result<Services, BenchError> 
             store: DynamoStore::new(dynamo.clone(), TABLE),
             tag: "warmup".into(),
             existing: Vec::new(),
+            batch: None,
         };
         services
             .round_trips(&warmup, i)
@@ -65,6 +66,7 @@ pub(crate) async fn seed_session(
         store: DynamoStore::new(s.dynamo.clone(), table),
         tag: format!("seed-{owner}"),
         existing: Vec::new(),
+        batch: None,
     };
     // Reuse the create round trip, then look the record up to learn its id.
     s.round_trips(&subject, 0)
