@@ -1,18 +1,28 @@
-//! The roots of trust for outbound HTTPS, loaded once per process and shared by both HTTP stacks:
-//! the AWS SDK's client (DynamoDB, Secrets Manager) and reqwest (Plaid).
+//! The roots of trust for outbound HTTPS, set up once per process for both HTTP stacks: the AWS
+//! SDK's client (DynamoDB, Secrets Manager, EventBridge, SQS) and reqwest (Plaid).
 //!
 //! - `SSL_CERT_FILE` or `SSL_CERT_DIR` set (how a custom CA, a TLS-inspecting proxy's say, is
-//!   trusted): exactly the roots they name, read with rustls-native-certs, the crate both stacks
-//!   would use on their own.
-//! - Otherwise the Mozilla root program's roots compiled into the binary, the list the system
-//!   bundles on Debian and Amazon Linux are built from, not the system store. Reading the store
-//!   was most of a cold start: on this host the bundle file and 147 certificate files,
-//!   PEM-decoded and parsed, about 7 of the 12.5 ms of create-session's init; and parsing even
-//!   the compiled-in certificates took 2-3 ms of a cold process (`tests/bench/README.md`). So
-//!   reqwest gets them as trust anchors already parsed (`webpki-roots`), and the SDK, which takes
-//!   only PEM, gets the same roots as certificates (`webpki-root-certs`, the same release), on its
-//!   first request. A CA added only to the system store is not trusted unless `SSL_CERT_FILE`
-//!   names it.
+//!   trusted): exactly the roots they name, for both stacks, read with rustls-native-certs, the
+//!   crate both stacks would use on their own.
+//! - Otherwise roots compiled into the binary, never the system store. Reading the store was most
+//!   of a cold start: on this host the bundle file and 147 certificate files, PEM-decoded and
+//!   parsed, about 7 of the 12.5 ms of create-session's init (`tests/bench/README.md`).
+//!   - reqwest (Plaid, whose certificate authority is Plaid's choice): the Mozilla root
+//!     program's roots as trust anchors already parsed (`webpki-roots`), so they cost nothing.
+//!   - The SDK: the five roots of Amazon Trust Services (`tls/amazon-trust-services.pem`),
+//!     which every AWS service endpoint chains to, and the set ATS itself recommends for custom
+//!     trust stores (<https://www.amazontrust.com/repository/>: Amazon Root CA 1-4 and the
+//!     older Starfield Services Root G2; the European Sovereign Cloud's roots are cross-signed
+//!     by 1, 3 and 4). The SDK takes roots only as PEM, which it decodes and parses on its first
+//!     request: with Mozilla's ~150 roots that was about 7 M instructions (callgrind) of every
+//!     cold start's first request, and their certificates ~0.2 MB of every bootstrap; five
+//!     roots cost neither, and an AWS call can no longer be answered by a certificate from any
+//!     of the other ~145 authorities. A test keeps the file equal, byte for byte, to those five
+//!     entries of Mozilla's list (`webpki-root-certs`, a dev-dependency).
+//!
+//!   A CA added only to the system store is not trusted unless `SSL_CERT_FILE` names it; an
+//!   `AWS_ENDPOINT_URL` over HTTPS to something that is not AWS (a local emulator behind its own
+//!   CA) needs `SSL_CERT_FILE` too.
 //!
 //! Verification is webpki against these roots in both stacks.
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
@@ -20,7 +30,11 @@ use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
 use base64::Engine as _;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
+
+/// The SDK's compiled-in roots: Amazon Trust Services' five (see the module doc).
+const AMAZON_TRUST_SERVICES_PEM: &[u8] = include_bytes!("tls/amazon-trust-services.pem");
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TlsError {
@@ -34,30 +48,18 @@ pub enum TlsError {
 struct Roots {
     /// For reqwest's rustls config.
     store: Arc<RootCertStore>,
-    /// The certificates of `store`, for [`Roots::pem`] (the compiled-in ones are not copied).
-    accepted: Vec<CertificateDer<'static>>,
+    /// For the SDK's connector, which takes PEM only.
+    sdk_pem: Cow<'static, [u8]>,
 }
 
-/// The compiled-in roots, with nothing parsed: `webpki-roots` ships them as trust anchors, and
-/// `webpki-root-certs` as the certificates they come from (a test keeps the two equal).
+/// The compiled-in roots, with nothing parsed: `webpki-roots` ships Mozilla's as trust anchors,
+/// and the SDK's are PEM text.
 fn compiled_in() -> Roots {
     Roots {
         store: Arc::new(RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         }),
-        accepted: webpki_root_certs::TLS_SERVER_ROOT_CERTS.to_vec(),
-    }
-}
-
-impl Roots {
-    /// The accepted certificates as PEM: all the SDK's http client accepts besides "native
-    /// roots", which would read the system store a second time.
-    fn pem(&self) -> Vec<u8> {
-        let mut pem = Vec::with_capacity(self.accepted.len() * 2048);
-        for cert in &self.accepted {
-            push_pem(&mut pem, cert);
-        }
-        pem
+        sdk_pem: Cow::Borrowed(AMAZON_TRUST_SERVICES_PEM),
     }
 }
 
@@ -101,9 +103,13 @@ fn from_certs(certs: Vec<CertificateDer<'static>>) -> Roots {
     if ignored > 0 {
         tracing::warn!(ignored, "root certificates that do not parse were ignored");
     }
+    let mut pem = Vec::with_capacity(accepted.len() * 2048);
+    for cert in &accepted {
+        push_pem(&mut pem, cert);
+    }
     Roots {
         store: Arc::new(store),
-        accepted,
+        sdk_pem: Cow::Owned(pem),
     }
 }
 
@@ -139,19 +145,18 @@ pub fn reqwest_config() -> Result<rustls::ClientConfig, TlsError> {
 
 /// The AWS SDK's default https client (hyper 1 + rustls on aws-lc-rs, proxy settings from the
 /// environment, connector per timeout settings), built as `aws-smithy-runtime` builds its
-/// default, except that it trusts the shared roots instead of reading the system store again.
+/// default, except that it trusts the roots of [`roots`] instead of reading the system store.
 ///
 /// The trust store is handed over when the first connector is built, on the first AWS request,
-/// not when the client is: the SDK decodes and parses the PEM again there, and that request (the
-/// secret's, see `bootstrap::prefetch`) is no longer part of init.
+/// not when the client is: the SDK decodes and parses the PEM there.
 pub fn sdk_http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     static CONTEXT: OnceLock<TlsContext> = OnceLock::new();
     let context = || {
         CONTEXT.get_or_init(|| {
             let mut trust = TrustStore::empty().with_native_roots(false);
-            let pem = roots().pem();
+            let pem = &roots().sdk_pem;
             if !pem.is_empty() {
-                trust = trust.with_pem_certificate(pem);
+                trust = trust.with_pem_certificate(pem.to_vec());
             }
             trusting(trust)
         })
@@ -212,7 +217,7 @@ mod tests {
         let certs = vec![ca("root one"), ca("root two")];
         let roots = from_certs(certs.clone());
         assert_eq!(roots.store.len(), 2);
-        let back: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&roots.pem())
+        let back: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&roots.sdk_pem)
             .collect::<Result<_, _>>()
             .expect("the PEM we write parses");
         assert_eq!(back, certs);
@@ -224,32 +229,54 @@ mod tests {
         let good = ca("root");
         let roots = from_certs(vec![garbage, good.clone()]);
         assert_eq!(roots.store.len(), 1);
-        let back: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&roots.pem())
+        let back: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&roots.sdk_pem)
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(back, vec![good]);
     }
 
-    /// The SDK panics on a certificate it cannot parse, and both stacks must trust the same
-    /// roots: the compiled-in certificates parse to exactly the compiled-in anchors.
+    /// The SDK's compiled-in roots are Amazon Trust Services' five, exactly as Mozilla's root
+    /// program ships them (so they parse, as the SDK requires, and are the roots reqwest trusts
+    /// too), and nothing else.
     #[test]
-    fn compiled_in_certificates_and_anchors_are_the_same_roots() {
-        let certs = webpki_root_certs::TLS_SERVER_ROOT_CERTS;
-        assert!(certs.len() > 100, "{} roots", certs.len());
-        let parsed = from_certs(certs.to_vec());
-        assert_eq!(
-            parsed.accepted.len(),
-            certs.len(),
-            "every certificate parses"
-        );
+    fn the_sdk_trusts_exactly_the_five_amazon_trust_services_roots_from_mozillas_list() {
+        let ours: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_PEM)
+                .collect::<Result<_, _>>()
+                .expect("the compiled-in PEM parses");
+        assert_eq!(ours.len(), 5);
+        let names = [
+            "Amazon Root CA 1",
+            "Amazon Root CA 2",
+            "Amazon Root CA 3",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ];
+        let contains =
+            |der: &[u8], name: &str| der.windows(name.len()).any(|w| w == name.as_bytes());
+        for (cert, name) in ours.iter().zip(names) {
+            assert!(contains(cert, name), "{name} is not where expected");
+            assert!(
+                webpki_root_certs::TLS_SERVER_ROOT_CERTS.contains(cert),
+                "{name} differs from Mozilla's list"
+            );
+        }
+        let parsed = from_certs(ours.clone());
+        assert_eq!(parsed.store.len(), 5, "every one parses as a trust anchor");
         let key = |a: &rustls::pki_types::TrustAnchor<'_>| {
             (a.subject.to_vec(), a.subject_public_key_info.to_vec())
         };
-        let mut from_certs: Vec<_> = parsed.store.roots.iter().map(key).collect();
-        let mut anchors: Vec<_> = compiled_in().store.roots.iter().map(key).collect();
-        from_certs.sort();
-        anchors.sort();
-        assert_eq!(from_certs, anchors);
+        let anchors: Vec<_> = compiled_in().store.roots.iter().map(key).collect();
+        for a in parsed.store.roots.iter() {
+            assert!(anchors.contains(&key(a)), "reqwest's anchors include it");
+        }
+        // The Amazon roots Mozilla ships are these five: a new one there fails this test, so
+        // the file is reviewed rather than silently stale.
+        let amazon_in_mozilla = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+            .iter()
+            .filter(|c| contains(c, "Amazon Root CA") || contains(c, "Starfield Services Root"))
+            .count();
+        assert_eq!(amazon_in_mozilla, 5);
     }
 
     #[test]
