@@ -24,14 +24,32 @@ pub enum StartupError {
 /// redeploy even before Plaid rejects the old one.
 const CREDENTIALS_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// The AWS SDK's configuration for every client of a function.
+///
+/// In Lambda the runtime hands the role's credentials and the region to the process in its
+/// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+/// `AWS_REGION`). When they are there they are used directly, and aws-config's default chains
+/// are not built: the credentials chain builds an STS client for web identity (endpoint rules
+/// and all) and IMDS clients, the region chain IMDS again, none of which a Lambda ever asks.
+/// That was 0.7 M of the 2.9 M instructions of create-session's init (callgrind,
+/// `tests/bench/README.md`). Without them (a developer's machine with a profile or SSO) the
+/// default chains run as before.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(crate::aws::sdk_timeouts())
         // Trusts the roots reqwest uses too, read once (see `tls`).
         .http_client(crate::tls::sdk_http_client())
-        .stalled_stream_protection(crate::aws::sdk_stalled_stream_protection())
-        .load()
-        .await
+        .stalled_stream_protection(crate::aws::sdk_stalled_stream_protection());
+    if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some() {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    loader.load().await
 }
 
 /// How long a function may wait on Plaid. Each Plaid call may make up to three attempts, but a
@@ -43,8 +61,11 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// 10-second webhook limit; the scheduled reconciliation can afford the client's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Budget {
-    /// create-session, link-token, get-session (Lambda timeout 10 s).
+    /// create-session and link-token (Lambda timeout 10 s): nearly every request calls Plaid.
     Api,
+    /// get-session (Lambda timeout 10 s, as `Api`): most requests are answered from the table,
+    /// and only a stale session is read from Plaid.
+    ApiReads,
     /// The webhook must answer within Plaid's 10-second limit (Lambda timeout 6 s).
     Webhook,
     /// reconcile (Lambda timeout minutes).
@@ -57,7 +78,7 @@ impl Budget {
         match self {
             // Lambda timeout 10 s: two slow 4 s attempts at most, three fast ones, and a second
             // left for the DynamoDB write and the answer.
-            Budget::Api => ClientOptions {
+            Budget::Api | Budget::ApiReads => ClientOptions {
                 timeout: Duration::from_secs(4),
                 max_attempts: 3,
                 max_backoff: Duration::from_millis(500),
@@ -75,6 +96,13 @@ impl Budget {
             Budget::Background => defaults,
         }
     }
+
+    /// Whether the cold start reads the Plaid secret ahead of need ([`prefetch`]): not where
+    /// most requests never use it (get-session), since on a fractional vCPU the read's work
+    /// (client, signing, TLS) competes with the first request's own.
+    fn prefetches_credentials(self) -> bool {
+        !matches!(self, Budget::ApiReads)
+    }
 }
 
 /// Everything a handler needs, from the environment. Fails with a message that names what is
@@ -83,26 +111,46 @@ impl Budget {
 pub async fn app_context(budget: Budget) -> Result<AppContext<DynamoStore>, StartupError> {
     let config = Config::from_env()?;
     let sdk = sdk_config().await;
-    app_context_with(config, &sdk, budget.plaid_options()).await
+    context(
+        config,
+        &sdk,
+        budget.plaid_options(),
+        budget.prefetches_credentials(),
+    )
 }
 
-/// [`app_context`] from a parsed config and an AWS config (tests point these at moto).
+/// [`app_context`] from a parsed config and an AWS config (tests point these at moto), with the
+/// secret read ahead of need.
 pub async fn app_context_with(
     config: Config,
     sdk: &aws_config::SdkConfig,
     plaid_options: ClientOptions,
+) -> Result<AppContext<DynamoStore>, StartupError> {
+    context(config, sdk, plaid_options, true)
+}
+
+fn context(
+    config: Config,
+    sdk: &aws_config::SdkConfig,
+    plaid_options: ClientOptions,
+    read_secret_ahead: bool,
 ) -> Result<AppContext<DynamoStore>, StartupError> {
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         config.table_name.clone(),
     )
     .with_open_shards(config.open_session_shards);
-    let credentials = Arc::new(CredentialsProvider::secrets_manager(
-        aws_sdk_secretsmanager::Client::new(sdk),
+    // The Secrets Manager client is built by the first read, in the task `prefetch` starts
+    // with the first event: its endpoint rules alone were 0.4 M instructions of init, and there
+    // they overlap the first request's wait on DynamoDB.
+    let credentials = Arc::new(CredentialsProvider::secrets_manager_from(
+        sdk,
         config.plaid_secret_id.clone(),
         CREDENTIALS_TTL,
     ));
-    prefetch(&credentials);
+    if read_secret_ahead {
+        prefetch(&credentials);
+    }
     let plaid = PlaidClient::new(config.plaid_base_url.clone(), credentials, plaid_options)?;
     Ok(AppContext {
         config,
@@ -156,13 +204,14 @@ async fn leaked_context(
     }
 }
 
-/// Run an HTTP handler as this process's Lambda function.
-pub async fn serve_http<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+/// Run an HTTP handler as this process's Lambda function (`budget`: [`Budget::Api`] or
+/// [`Budget::ApiReads`]).
+pub async fn serve_http<F, Fut>(budget: Budget, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static AppContext<DynamoStore>, lambda_http::Request) -> Fut,
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
 {
-    let ctx = leaked_context(Budget::Api).await?;
+    let ctx = leaked_context(budget).await?;
     serve_with(&ctx.config, move |req| handler(ctx, req)).await
 }
 

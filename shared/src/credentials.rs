@@ -121,6 +121,28 @@ impl CredentialsProvider {
         })
     }
 
+    /// As [`CredentialsProvider::secrets_manager`], with the client built from `sdk` by the
+    /// first read rather than now (a client's construction parses its endpoint rules: work a
+    /// cold start can overlap with the first request's own I/O, see `bootstrap::prefetch`).
+    pub fn secrets_manager_from(
+        sdk: &aws_config::SdkConfig,
+        secret_id: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        let secret_id: String = secret_id.into();
+        let label = format!("secrets_manager:{secret_id}");
+        let secret_id = Arc::new(secret_id);
+        let sdk = sdk.clone();
+        let client = Arc::new(std::sync::OnceLock::new());
+        Self::from_fetch(label, ttl, move || {
+            let client = client
+                .get_or_init(|| aws_sdk_secretsmanager::Client::new(&sdk))
+                .clone();
+            let secret_id = Arc::clone(&secret_id);
+            async move { fetch_from_secrets_manager(&client, &secret_id).await }
+        })
+    }
+
     /// Fixed credentials (tests, tools). `invalidate` has nothing to refetch.
     pub fn fixed(credentials: Credentials) -> Self {
         CredentialsProvider {

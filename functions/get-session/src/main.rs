@@ -5,5 +5,9 @@
 // request pays for waking worker threads (measured: 40% less CPU time per warm invocation).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::bootstrap::serve_http(shared::handlers::get_session::handle).await
+    shared::bootstrap::serve_http(
+        shared::bootstrap::Budget::ApiReads,
+        shared::handlers::get_session::handle,
+    )
+    .await
 }

@@ -32,9 +32,10 @@
 //! the store's own item codec (`store::item`: one place knows the attribute names).
 //! `aws-sdk-eventbridge` with default features off, like the other SDK crates (one rustls
 //! stack, the shared HTTP client of `tls`): `PutEvents` in calls of 10 entries (its limit), and
-//! `DescribeEventBus` once at cold start, because EventBridge has been seen to accept
+//! `DescribeEventBus` with each process's first batch (beside its first `PutEvents`, not before
+//! the first `/next`: `serve::handle_checked`), because EventBridge has been seen to accept
 //! `PutEvents` for a bus that does not exist without a failed entry: a wrong `EVENT_BUS_NAME`
-//! fails init, loudly, and the stream keeps the records until it is fixed.
+//! fails every batch whole, loudly, and the stream keeps the records until it is fixed.
 
 pub mod config;
 pub mod detail;

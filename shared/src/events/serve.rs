@@ -56,26 +56,31 @@ async fn serve_sender(config: crate::outcome_webhook::Config) -> Result<(), lamb
     .await
 }
 
-/// The publisher: configuration, the EventBridge client, the bus check; then the stream.
+/// The publisher: configuration and the EventBridge client; then the stream. The bus is checked
+/// with the first batch ([`handle_checked`]), not before the first `/next`.
 async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
+    use std::sync::atomic::{AtomicBool, Ordering};
     use tracing::Instrument;
     let config = EventsConfig::from_env().inspect_err(|e| {
         tracing::error!(error = %e, "cold start failed");
     })?;
     let sdk = crate::bootstrap::sdk_config().await;
     let publisher = Publisher::new(aws_sdk_eventbridge::Client::new(&sdk), &config);
-    // A failed init is retried by Lambda, and the stream keeps the records meanwhile.
-    publisher.check_bus().await.inspect_err(|e| {
-        tracing::error!(error = %e, "cold start failed");
-    })?;
     let publisher: &'static Publisher = Box::leak(Box::new(publisher));
     let metrics = crate::emf::Emitter::install(&config.metrics_namespace);
+    static BUS_CHECKED: AtomicBool = AtomicBool::new(false);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<DynamoDbEvent>| {
             let invocation = Invocation::from_context(&event.context);
             let span = invocation.span();
             async move {
-                let answer = handle(publisher, &event.payload).await;
+                let answer = if BUS_CHECKED.load(Ordering::Relaxed) {
+                    handle(publisher, &event.payload).await
+                } else {
+                    let answer = handle_checked(publisher, &event.payload).await;
+                    BUS_CHECKED.store(answer.is_ok(), Ordering::Relaxed);
+                    answer?
+                };
                 metrics.flush(&invocation);
                 Ok::<_, lambda_runtime::Error>(answer)
             }
@@ -83,6 +88,25 @@ async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
         },
     ))
     .await
+}
+
+/// The first batch of a process: [`handle`], with the bus checked (`DescribeEventBus`) at the
+/// same time as the batch's first `PutEvents`, so that a wrong `EVENT_BUS_NAME` cannot drop
+/// events in silence (EventBridge has been seen to accept entries for a bus that does not exist),
+/// and the check costs the cold start no round trip of its own (it was one before the first
+/// `/next`: most of this function's init). When the check fails the whole batch fails: Lambda
+/// retries it (bisecting, bounded, then the on-failure queue and its alarm), and the next batch
+/// checks again. Entries the batch did publish before the answer may then be published twice,
+/// which at-least-once allows (consumers deduplicate on `event_id`).
+pub async fn handle_checked(
+    publisher: &Publisher,
+    event: &DynamoDbEvent,
+) -> Result<DynamoDbEventResponse, super::publish::PublishError> {
+    let (check, answer) = tokio::join!(publisher.check_bus(), handle(publisher, event));
+    check.inspect_err(|e| {
+        tracing::error!(error = %e, "the event bus check failed; the batch is failed whole");
+    })?;
+    Ok(answer)
 }
 
 /// One batch: publish, count, answer. Tests call this with records read from moto's stream.

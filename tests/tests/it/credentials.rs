@@ -16,30 +16,42 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", fastrand::u64(..))
 }
 
+/// Both constructors: with a client, and with the client built by the first read (what the
+/// functions use, `bootstrap::app_context`).
 #[tokio::test]
 async fn reads_and_caches_the_secret() {
     let sdk = aws_config().await;
-    let id = unique("plaid/creds");
-    create_plaid_secret(&secrets(&sdk), &id, "client-1", "secret-1")
-        .await
-        .unwrap();
-    let provider =
-        CredentialsProvider::secrets_manager(secrets(&sdk), id.clone(), Duration::from_secs(600));
-    let first = provider.get().await.unwrap();
-    assert_eq!(first.client_id, "client-1");
+    for lazy in [false, true] {
+        let id = unique("plaid/creds");
+        create_plaid_secret(&secrets(&sdk), &id, "client-1", "secret-1")
+            .await
+            .unwrap();
+        let ttl = Duration::from_secs(600);
+        let provider = if lazy {
+            CredentialsProvider::secrets_manager_from(&sdk, id.clone(), ttl)
+        } else {
+            CredentialsProvider::secrets_manager(secrets(&sdk), id.clone(), ttl)
+        };
+        let first = provider.get().await.unwrap();
+        assert_eq!(first.client_id, "client-1");
 
-    // Rotated in Secrets Manager: the cache still serves the old value until invalidated…
-    secrets(&sdk)
-        .put_secret_value()
-        .secret_id(&id)
-        .secret_string(r#"{"client_id":"client-2","secret":"secret-2"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(provider.get().await.unwrap().client_id, "client-1");
-    // …which is what the Plaid client does when Plaid answers INVALID_API_KEYS.
-    provider.invalidate().await;
-    assert_eq!(provider.get().await.unwrap().client_id, "client-2");
+        // Rotated in Secrets Manager: the cache still serves the old value until invalidated…
+        secrets(&sdk)
+            .put_secret_value()
+            .secret_id(&id)
+            .secret_string(r#"{"client_id":"client-2","secret":"secret-2"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(provider.get().await.unwrap().client_id, "client-1");
+        // …which is what the Plaid client does when Plaid answers INVALID_API_KEYS.
+        provider.invalidate().await;
+        assert_eq!(
+            provider.get().await.unwrap().client_id,
+            "client-2",
+            "lazy: {lazy}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use serde_json::{Value, json};
 use shared::events::config::EventsConfig;
 use shared::events::publish::Publisher;
-use shared::events::serve::handle;
+use shared::events::serve::{handle, handle_checked};
 use shared::ids::IdvId;
 use shared::plaid::types::{IdvStatus, PlaidEnvironment};
 use shared::store::SessionStore;
@@ -62,7 +62,6 @@ async fn events_with(
         client(aws_sdk_eventbridge::config::Builder::from(&sdk)).build(),
     );
     let publisher = Publisher::new(eb, &config);
-    publisher.check_bus().await.expect("the bus exists");
     let stream = StreamReader::open(&sdk, &s.ctx.config.table_name)
         .await
         .expect("the table has a stream");
@@ -537,17 +536,43 @@ async fn the_store_counts_each_status_change_once() {
     let _ = idv;
 }
 
+/// The bus is checked with a process's first batch, beside its first `PutEvents` (not before
+/// the first `/next`): a wrong bus fails that batch whole, so Lambda retries every record of it,
+/// and a right one answers the batch as [`handle`] does.
 #[tokio::test]
-async fn a_missing_bus_fails_the_cold_start_check() {
+async fn a_missing_bus_fails_the_first_batch_whole_and_a_real_one_publishes_it() {
+    let s = Stack::start().await;
+    let mut ev = events_for(&s, "first-batch").await;
+    let id = s.start_session("first-batch").await;
+    let batch = ev.stream.read_all().await.unwrap();
+    assert!(!batch.records.is_empty());
+
     let sdk = aws_config().await;
     let config = EventsConfig::from_lookup(|k| {
         (k == "EVENT_BUS_NAME").then(|| format!("no-such-bus-{}", fastrand::u32(..)))
     })
     .unwrap();
     assert_eq!(config.environment, PlaidEnvironment::Sandbox);
-    let publisher = Publisher::new(aws_sdk_eventbridge::Client::new(&sdk), &config);
-    let err = publisher.check_bus().await.expect_err("no such bus");
+    let missing = Publisher::new(aws_sdk_eventbridge::Client::new(&sdk), &config);
+    let err = missing.check_bus().await.expect_err("no such bus");
     assert!(err.to_string().contains("no-such-bus"), "{err}");
+    let err = handle_checked(&missing, &batch)
+        .await
+        .expect_err("a batch for a missing bus fails whole");
+    assert!(err.to_string().contains("no-such-bus"), "{err}");
+
+    let answer = handle_checked(&ev.publisher, &batch)
+        .await
+        .expect("the bus exists");
+    assert!(failures(&answer).is_empty());
+    let events = ev.received().await;
+    assert_eq!(
+        summary(&events)
+            .iter()
+            .map(|(session, status, _, _)| (session.clone(), status.clone()))
+            .collect::<Vec<_>>(),
+        [(id, "active".to_owned())]
+    );
 }
 
 /// `make run`'s webhook walk-through (`idv-local events --webhooks`, through
