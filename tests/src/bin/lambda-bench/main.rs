@@ -166,6 +166,10 @@ struct FunctionResult {
     /// from a recording during the whole run (function and bare clients).
     replayed_operations: Vec<String>,
     replayed_requests: Option<u64>,
+    /// Stand-in runs: per invocation, the time the function's threads were runnable but waiting
+    /// for a CPU (`schedstat`'s run-queue time), and the overhead less that time.
+    run_queue_wait: Option<Stats>,
+    beyond_net_of_run_queue: Option<Stats>,
     notes: Vec<String>,
 }
 

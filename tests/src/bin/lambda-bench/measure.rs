@@ -131,6 +131,8 @@ pub(crate) async fn measure(
         cpu_per_warm_invocation_us: cpu,
         replayed_operations: Vec::new(),
         replayed_requests: None,
+        run_queue_wait: None,
+        beyond_net_of_run_queue: None,
         notes: Vec::new(),
     })
 }

@@ -91,6 +91,17 @@ impl Launch {
     }
 }
 
+/// Field `field` of `schedstat` (0: time on CPU, 1: time waiting on a run queue, in ns), summed
+/// over the threads under `tasks` (`/proc/<pid>/task`).
+fn schedstat(tasks: &str, field: usize) -> Option<u64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(tasks).ok()?.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().nth(field)?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
 impl Running {
     /// One invocation; the answer must be what `expect` says (an API Gateway response with one
     /// of its statuses, or a stream batch answer with no failed record).
@@ -138,14 +149,12 @@ impl Running {
 
     /// Nanoseconds on CPU, summed over the process's threads.
     pub(crate) fn cpu_ns(&self) -> Option<u64> {
-        let pid = self.child.id()?;
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
-        let mut total = 0u64;
-        for task in tasks.flatten() {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
-            total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-        }
-        Some(total)
+        schedstat(&format!("/proc/{}/task", self.child.id()?), 0)
+    }
+
+    /// Nanoseconds the process's threads spent runnable but waiting for a CPU (the run queue).
+    pub(crate) fn run_queue_ns(&self) -> Option<u64> {
+        schedstat(&format!("/proc/{}/task", self.child.id()?), 1)
     }
 
     pub(crate) fn peak_rss_kb(&self) -> Option<u64> {
