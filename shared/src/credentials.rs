@@ -111,14 +111,7 @@ impl CredentialsProvider {
         secret_id: impl Into<String>,
         ttl: Duration,
     ) -> Self {
-        let secret_id: String = secret_id.into();
-        let label = format!("secrets_manager:{secret_id}");
-        let secret_id = Arc::new(secret_id);
-        Self::from_fetch(label, ttl, move || {
-            let client = client.clone();
-            let secret_id = Arc::clone(&secret_id);
-            async move { fetch_from_secrets_manager(&client, &secret_id).await }
-        })
+        Self::secrets_manager_with(move || client.clone(), secret_id, ttl)
     }
 
     /// As [`CredentialsProvider::secrets_manager`], with the client built from `sdk` by the
@@ -129,15 +122,29 @@ impl CredentialsProvider {
         secret_id: impl Into<String>,
         ttl: Duration,
     ) -> Self {
+        let sdk = sdk.clone();
+        let client = std::sync::OnceLock::new();
+        Self::secrets_manager_with(
+            move || {
+                client
+                    .get_or_init(|| aws_sdk_secretsmanager::Client::new(&sdk))
+                    .clone()
+            },
+            secret_id,
+            ttl,
+        )
+    }
+
+    fn secrets_manager_with(
+        client: impl Fn() -> aws_sdk_secretsmanager::Client + Send + Sync + 'static,
+        secret_id: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
         let secret_id: String = secret_id.into();
         let label = format!("secrets_manager:{secret_id}");
         let secret_id = Arc::new(secret_id);
-        let sdk = sdk.clone();
-        let client = Arc::new(std::sync::OnceLock::new());
         Self::from_fetch(label, ttl, move || {
-            let client = client
-                .get_or_init(|| aws_sdk_secretsmanager::Client::new(&sdk))
-                .clone();
+            let client = client();
             let secret_id = Arc::clone(&secret_id);
             async move { fetch_from_secrets_manager(&client, &secret_id).await }
         })
