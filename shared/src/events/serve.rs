@@ -75,14 +75,15 @@ async fn serve_publisher() -> Result<(), lambda_runtime::Error> {
             let span = invocation.span();
             async move {
                 let answer = if BUS_CHECKED.load(Ordering::Relaxed) {
-                    handle(publisher, &event.payload).await
+                    Ok(handle(publisher, &event.payload).await)
                 } else {
                     let answer = handle_checked(publisher, &event.payload).await;
                     BUS_CHECKED.store(answer.is_ok(), Ordering::Relaxed);
-                    answer?
+                    answer
                 };
+                // Flushed either way: a failed check's batch still counted what it published.
                 metrics.flush(&invocation);
-                Ok::<_, lambda_runtime::Error>(answer)
+                answer.map_err(lambda_runtime::Error::from)
             }
             .instrument(span)
         },
