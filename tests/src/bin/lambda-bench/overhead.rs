@@ -73,12 +73,11 @@ pub(crate) async fn measure_overhead(
     // wait would be taken out twice.)
     let mut waited = Vec::with_capacity(warm);
     let mut beyond_net = Vec::with_capacity(warm);
-    let queued = |running: &Running| running.run_queue_ns();
     let cpu_before = running.cpu_ns();
     for i in OVERHEAD_WARMUP..OVERHEAD_WARMUP + warm {
-        let queued_before = queued(&running);
+        let queued_before = running.run_queue_ns();
         let latency = invoke(&mut running, &bare, 1 + i, &label).await?;
-        let queued_after = queued(&running);
+        let queued_after = running.run_queue_ns();
         let rt = bare_calls(i).await?;
         lat.push(us(latency));
         rts.push(us(rt));

@@ -46,7 +46,8 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
         ("SESSION_FRESHNESS_SECONDS".into(), "86400".into()),
         table_env(&get_table),
     ];
-    let (events_store, bus) = stream_batch_source(services, &table("rust-events").await?).await?;
+    let (events_store, _) = table("rust-events").await?;
+    let bus = event_bus(services).await?;
     let batch = stream_batch(services, &events_store).await?;
     let hello = Launch {
         program: args.bin_dir.join(HELLO_BIN),
@@ -117,12 +118,9 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
     })
 }
 
-/// publish-events' table (its own, with the template's stream) and a bus of its own on moto's
-/// EventBridge, with no rule: what is timed is the function's work, not moto's deliveries.
-async fn stream_batch_source(
-    services: &Services,
-    (store, _): &(DynamoStore, String),
-) -> Result<(DynamoStore, String), BenchError> {
+/// publish-events' bus, its own on moto's EventBridge, with no rule: what is timed is the
+/// function's work, not moto's deliveries. (Its table, from `table`, has the template's stream.)
+async fn event_bus(services: &Services) -> Result<String, BenchError> {
     let bus = format!("{TABLE}-events-{}", std::process::id());
     aws_sdk_eventbridge::Client::new(&services.sdk)
         .create_event_bus()
@@ -130,7 +128,7 @@ async fn stream_batch_source(
         .send()
         .await
         .map_err(|e| BenchError::Setup(format!("CreateEventBus: {e:?}")))?;
-    Ok((store.clone(), bus))
+    Ok(bus)
 }
 
 /// A real stream batch of [`STREAM_BATCH`] records, read back from moto's stream the way the
