@@ -23,7 +23,8 @@ pub async fn serve() -> Result<(), lambda_runtime::Error> {
     }
 }
 
-/// The sender: the signing secret read at cold start, then the queue's batches.
+/// The sender: its configuration and clients, then the queue's batches. The signing secret is
+/// read by the first message (see [`Sender`]), not before the first `/next`.
 async fn serve_sender(config: crate::outcome_webhook::Config) -> Result<(), lambda_runtime::Error> {
     use crate::outcome_webhook::handler::{Sender, is_sqs_event};
     use tracing::Instrument;
@@ -32,7 +33,6 @@ async fn serve_sender(config: crate::outcome_webhook::Config) -> Result<(), lamb
     let sender = Sender::new(config, &sdk).inspect_err(|e| {
         tracing::error!(error = %e, "cold start failed");
     })?;
-    sender.prefetch_secret().await;
     let sender: &'static Sender = Box::leak(Box::new(sender));
     let metrics = crate::emf::Emitter::install(&namespace);
     lambda_runtime::run(lambda_runtime::service_fn(
@@ -46,7 +46,10 @@ async fn serve_sender(config: crate::outcome_webhook::Config) -> Result<(), lamb
                     ));
                 }
                 let sqs = serde_json::from_value(event.payload)?;
-                let answer = sender.handle(sqs).await;
+                // Boxed: the batch's future (the SDK's, nested per message) is deeper than
+                // rustc's layout query allows inside the runtime's own future; one allocation a
+                // batch.
+                let answer = Box::pin(sender.handle(sqs)).await;
                 metrics.flush(&invocation);
                 Ok::<_, lambda_runtime::Error>(answer)
             }

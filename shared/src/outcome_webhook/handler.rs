@@ -78,11 +78,16 @@ pub struct BatchReport {
 /// deliveries within a minute without a call per batch.
 const RULE_STATE_MAX_AGE: Duration = Duration::from_secs(60);
 
-/// Built once per cold start.
+/// Built once per cold start. Nothing here calls AWS before the first batch: the secret is read
+/// by the first message, beside the rule's state (two services, one wait), and the SQS client,
+/// which only a retry or a dead-letter move needs, is built by the first of those (a client's
+/// construction parses its endpoint rules, ~0.45 M instructions, work most cold starts never
+/// need).
 pub struct Sender {
     config: Config,
     http: reqwest::Client,
-    sqs: aws_sdk_sqs::Client,
+    sdk: aws_config::SdkConfig,
+    sqs: std::sync::OnceLock<aws_sdk_sqs::Client>,
     events: aws_sdk_eventbridge::Client,
     secret: SecretCache,
     /// The rule's last known state: `(enabled, read at)`.
@@ -109,7 +114,8 @@ impl Sender {
         );
         Ok(Sender {
             http,
-            sqs: aws_sdk_sqs::Client::new(sdk),
+            sdk: sdk.clone(),
+            sqs: std::sync::OnceLock::new(),
             events: aws_sdk_eventbridge::Client::new(sdk),
             secret,
             config,
@@ -117,12 +123,8 @@ impl Sender {
         })
     }
 
-    /// Read the secret now (cold start), so the first batch does not pay for it and a wrong
-    /// secret shows in the init log. A failure is logged; the first batch tries again.
-    pub async fn prefetch_secret(&self) {
-        if let Err(e) = self.secret.keys().await {
-            tracing::error!(error = %e, "outcome webhook secret unusable");
-        }
+    fn sqs(&self) -> &aws_sdk_sqs::Client {
+        self.sqs.get_or_init(|| aws_sdk_sqs::Client::new(&self.sdk))
     }
 
     /// The Lambda answer for one SQS event.
@@ -153,7 +155,9 @@ impl Sender {
         let Some(event) = message.body.as_deref().and_then(OutcomeEvent::parse) else {
             return self.park(message, Outcome::Malformed).await;
         };
-        if !self.rule_enabled().await {
+        // Both are cached; on a cold start's first message the two reads overlap.
+        let (enabled, keys) = tokio::join!(self.rule_enabled(), self.secret.keys());
+        if !enabled {
             return self.park(message, Outcome::Parked).await;
         }
         let receive_count = message
@@ -161,7 +165,7 @@ impl Sender {
             .get("ApproximateReceiveCount")
             .and_then(|n| n.parse::<u32>().ok())
             .unwrap_or(1);
-        let keys = match self.secret.keys().await {
+        let keys = match keys {
             Ok(keys) => keys,
             Err(e) => {
                 tracing::error!(error = %e, "outcome webhook secret unusable");
@@ -211,7 +215,7 @@ impl Sender {
         };
         let seconds = after.as_secs().min(deliver::MAX_VISIBILITY.as_secs()) as i32;
         if let Err(e) = self
-            .sqs
+            .sqs()
             .change_message_visibility()
             .queue_url(&self.config.queue_url)
             .receipt_handle(handle)
@@ -227,7 +231,7 @@ impl Sender {
     /// delete it. When the move fails it stays on the queue: reported as an error, retried.
     async fn park(&self, message: &SqsMessage, outcome: Outcome) -> Outcome {
         let sent = self
-            .sqs
+            .sqs()
             .send_message()
             .queue_url(&self.config.dead_letter_queue_url)
             .message_body(message.body.clone().unwrap_or_default())

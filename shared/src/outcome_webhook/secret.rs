@@ -10,10 +10,10 @@
 //! `current`, and also with `previous` while it is set, so a receiver still holding the old
 //! secret keeps verifying until it switches (Standard Webhooks' rotation: several `v1,` entries).
 //!
-//! Read at cold start and again once the copy is older than `max_age`, so a rotation takes
-//! effect within that bound without a redeploy. A failed re-read keeps the keys already held (a
-//! Secrets Manager outage must not stop deliveries signed with a valid key) and is retried on
-//! the next batch.
+//! Read by a cold start's first message and again once the copy is older than `max_age`, so a
+//! rotation takes effect within that bound without a redeploy. A failed re-read keeps the keys
+//! already held (a Secrets Manager outage must not stop deliveries signed with a valid key) and
+//! is retried on the next batch.
 
 use super::sign::{KeyError, SigningKey};
 use serde::Deserialize;
