@@ -202,7 +202,12 @@ def main() -> None:
   same batch of 100 records each time, read back from moto's stream of a table of its own (50
   new sessions, and those 50 moving to `success`: 100 events), published to a bus of its own on
   moto's EventBridge (no rule on it) in 10 `PutEvents` calls of 10; the answer must report no
-  failed record.
+  failed record. outcome-webhook (the `publish-events` binary as the signed-webhook sender): the
+  same SQS batch of one outcome event each time (published on a bus of its own, received from
+  the rule's queue on moto), delivered as a signed POST to a receiver on 127.0.0.1 that answers
+  204; the answer must report no failed message. Its first message after a cold start also
+  reads the rule's state (`DescribeRule`) and the signing secret (`GetSecretValue`), which warm
+  messages take from their caches, so its first-vs-warm ratio measures those two reads.
 - **first invoke vs warm**: the first invocation's median over the cold starts against the
   warm median; a cold start is both init and the first invocation, so both are judged and their
   sum is shown.
@@ -253,7 +258,7 @@ def main() -> None:
     hello_init = stat(rust["hello"], "init") if "hello" in rust else None
     if hello_init is not None:
         w(f"| hello (bare `lambda_runtime`) | init, the floor the others are judged by | {ms(hello_init)} | – | – |")
-    for name in ("create-session", "get-session", "link-token", "publish-events"):
+    for name in ("create-session", "get-session", "link-token", "publish-events", "outcome-webhook"):
         r = rust.get(name)
         if r is None:
             continue
@@ -269,7 +274,15 @@ def main() -> None:
                 f"≤ {INIT_VS_HELLO}× hello / {INIT_FLOOR_MS:.0f} ms | {judged} |"
             )
         x = ratio(first, warm)
-        if x is not None:
+        if x is not None and name == "outcome-webhook":
+            # Warm messages make no AWS call at all; the first reads two cached values.
+            w(
+                f"| {name} | first message after a cold start vs a warm one (the first also reads "
+                f"the rule's state and the secret; warm ones use their caches) | {ms(first)} = "
+                f"{x:.2f}× {ms(warm)} (init + first: {ms(init + first)}) | ≤ {FIRST_VS_WARM}× | "
+                f"{'**aim met**' if x <= FIRST_VS_WARM else '**missed**'} |"
+            )
+        elif x is not None:
             w(
                 f"| {name} | first invocation after a cold start vs a warm one | {ms(first)} = "
                 f"{x:.2f}× {ms(warm)} (init + first: {ms(init + first)}) | ≤ {FIRST_VS_WARM}× | "

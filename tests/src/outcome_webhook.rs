@@ -125,7 +125,19 @@ impl WebhookStack {
 
     /// The sender's settings for an endpoint at `url`.
     pub fn config(&self, url: &str, secret_max_age_secs: u64) -> Config {
-        let vars = [
+        let vars = self.env(url, secret_max_age_secs);
+        Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.clone())
+        })
+        .expect("a valid config")
+        .expect("webhooks on")
+    }
+
+    /// The same settings as the environment of a `publish-events` process (`lambda-bench`).
+    pub fn env(&self, url: &str, secret_max_age_secs: u64) -> Vec<(&'static str, String)> {
+        vec![
             ("OUTCOME_WEBHOOK_URL", url.to_owned()),
             ("OUTCOME_WEBHOOK_SECRET_ID", self.secret_id.clone()),
             (
@@ -140,14 +152,7 @@ impl WebhookStack {
             ),
             ("EVENT_BUS_NAME", self.bus.clone()),
             ("OUTCOME_WEBHOOK_TIMEOUT_SECONDS", "5".to_owned()),
-        ];
-        Config::from_lookup(|k| {
-            vars.iter()
-                .find(|(name, _)| *name == k)
-                .map(|(_, v)| v.clone())
-        })
-        .expect("a valid config")
-        .expect("webhooks on")
+        ]
     }
 
     pub fn sender(

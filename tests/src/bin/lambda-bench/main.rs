@@ -212,6 +212,9 @@ enum Flow {
     /// `publish-events`: the same stream batch of [`STREAM_BATCH`] records each time (issue #20:
     /// init and CPU per batch of 100).
     PublishEvents,
+    /// `publish-events` as the outcome-webhook sender: the same SQS batch of one outcome event
+    /// each time, delivered as a signed POST to a receiver on 127.0.0.1 that answers 204.
+    OutcomeWebhook,
 }
 
 /// What an invocation must answer.

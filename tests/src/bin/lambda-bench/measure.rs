@@ -17,7 +17,7 @@ impl Subject {
     pub(crate) fn event(&self, i: usize) -> (Value, Expect) {
         let status = Expect::Status;
         match (self.flow, self.existing_for(i)) {
-            (Flow::PublishEvents, _) => (
+            (Flow::PublishEvents | Flow::OutcomeWebhook, _) => (
                 self.batch.as_deref().cloned().unwrap_or(Value::Null),
                 Expect::NoBatchFailures,
             ),
@@ -53,7 +53,7 @@ pub(crate) fn round_trip_calls(flow: Flow) -> Vec<String> {
             "DynamoDB PutItem (attribute_not_exists)".into(),
         ],
         Flow::GetSession => vec!["DynamoDB GetItem (consistent)".into()],
-        Flow::LinkToken | Flow::Hello | Flow::PublishEvents => vec![],
+        Flow::LinkToken | Flow::Hello | Flow::PublishEvents | Flow::OutcomeWebhook => vec![],
     }
 }
 

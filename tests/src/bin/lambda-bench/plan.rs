@@ -49,6 +49,7 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
     let (events_store, _) = table("rust-events").await?;
     let bus = event_bus(services).await?;
     let batch = stream_batch(services, &events_store).await?;
+    let webhook = outcome_webhook().await?;
     let hello = Launch {
         program: args.bin_dir.join(HELLO_BIN),
         ..rust("hello", vec![])
@@ -108,6 +109,19 @@ pub(crate) async fn plan(args: &Args, services: &Services) -> Result<Plan, Bench
                 tag: "rust-events".into(),
                 existing: Vec::new(),
                 batch: Some(std::sync::Arc::new(batch)),
+            },
+        ),
+        (
+            Launch {
+                program: args.bin_dir.join("publish-events"),
+                ..rust("outcome-webhook", webhook.env)
+            },
+            Subject {
+                flow: Flow::OutcomeWebhook,
+                store: DynamoStore::new(dynamo.clone(), TABLE),
+                tag: "rust-webhook".into(),
+                existing: Vec::new(),
+                batch: Some(std::sync::Arc::new(webhook.batch)),
             },
         ),
     ];
@@ -170,4 +184,40 @@ async fn stream_batch(services: &Services, store: &DynamoStore) -> Result<Value,
     }
     batch.records.truncate(STREAM_BATCH);
     serde_json::to_value(&batch).map_err(|e| setup(e.to_string()))
+}
+
+/// The outcome-webhook sender's set-up and its batch.
+struct WebhookBench {
+    env: Vec<(String, String)>,
+    batch: Value,
+}
+
+/// A bus, rule, queue and signing secret on this process's moto (`WebhookStack`, which panics
+/// if moto refuses its set-up), a receiver that answers 204, and one real message: an outcome
+/// event published on the bus and received from the queue the way Lambda's poller hands it
+/// over. The sender deletes nothing itself (Lambda does, on success), so the same batch can be
+/// delivered on every invocation.
+async fn outcome_webhook() -> Result<WebhookBench, BenchError> {
+    use testkit::outcome_webhook::{ScriptedReceiver, WebhookStack, detail};
+    let stack =
+        WebhookStack::start(r#"{"current": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}"#).await;
+    let receiver = ScriptedReceiver::start(&[]).await;
+    stack
+        .publish(&detail("idv_bench0000000000", 1, "success", Some("active")))
+        .await;
+    let batch = stack.receive(1).await;
+    if batch.records.len() != 1 {
+        return Err(BenchError::Setup(format!(
+            "the outcome webhook queue held {} messages, wanted 1",
+            batch.records.len()
+        )));
+    }
+    Ok(WebhookBench {
+        env: stack
+            .env(&receiver.url, 300)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        batch: serde_json::to_value(&batch).map_err(|e| BenchError::Setup(e.to_string()))?,
+    })
 }
